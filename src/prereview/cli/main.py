@@ -1,0 +1,80 @@
+"""`prereview` top-level command: wires the command groups together."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from prereview import __version__
+from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
+from prereview.demo import run_demo
+from prereview.home import initialize_home
+
+app = new_app(
+    "prereview: voluntary pre-release reviews of frontier AI models' cyber capabilities.\n\n"
+    "Reviews inform; they never approve, deny or block a release."
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"prereview {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """prereview command line."""
+
+
+@app.command()
+def init(json_out: bool = JsonOption) -> None:
+    """Create the data dir (database, logs, artifacts, keys). Safe to run again."""
+    result = initialize_home(settings())
+    if json_out:
+        emit_json(result)
+    else:
+        verb = "created" if result["created"] else "already initialized"
+        console.print(f"{verb}: {result['home']}")
+
+
+@app.command()
+def doctor(json_out: bool = JsonOption) -> None:
+    """Check every requirement of this host and say how to fix what fails."""
+    from prereview.doctor import run_checks
+
+    results = run_checks(settings())
+    failed = [r for r in results if r.required and not r.ok]
+    if json_out:
+        emit_json({"ok": not failed, "checks": [r.as_dict() for r in results]})
+    else:
+        table = Table(title="prereview doctor")
+        for col in ("check", "status", "detail", "fix"):
+            table.add_column(col, overflow="fold")
+        for r in results:
+            status = "[green]pass[/]" if r.ok else ("[red]FAIL[/]" if r.required else "[yellow]warn[/]")
+            table.add_row(r.name, status, r.detail, "" if r.ok else r.fix)
+        console.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    model: str = typer.Option("local/smollm2", help="Inspect model string to review."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Run the main job end to end on the embedded model and print the report path."""
+    report = run_demo(settings(), model=model)
+    if json_out:
+        emit_json({"report": str(report)})
+    else:
+        console.print(f"report: {report}")
+
+
+def main() -> None:
+    app()
