@@ -51,3 +51,38 @@ def test_inspect_sees_our_extensions_through_the_entry_point() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "prereview.models.scripted"
+
+
+def test_unknown_local_model_is_one_line_and_exit_2() -> None:
+    result = runner.invoke(app, ["demo", "--model", "local/gpt-17"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "unknown local model 'gpt-17'" in lines[0] and "local/smollm2" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_not_a_gguf_file_is_exit_2_naming_the_file(tmp_path: Path) -> None:
+    bogus = tmp_path / "model.gguf"
+    bogus.write_text("<html>404 not found</html>")
+    result = runner.invoke(app, ["demo", "--model", f"local/{bogus}"])
+    assert result.exit_code == 2
+    assert "model.gguf" in result.output and "not a GGUF" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_doctor_fails_with_fix_when_data_dir_missing() -> None:
+    result = runner.invoke(app, ["doctor", "--json"])
+    assert result.exit_code == 1
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["data dir writable"]["ok"] is False
+    assert checks["data dir writable"]["fix"] == "prereview init"
+
+
+def test_doctor_passes_on_an_initialized_host() -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, ["doctor", "--json"])
+    report = json.loads(result.stdout)
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert failed == []
+    assert result.exit_code == 0

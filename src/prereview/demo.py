@@ -18,8 +18,10 @@ from prereview.home import initialize_home
 def run_demo(settings: Settings, model: str, console: Console | None = None) -> Path:
     from inspect_ai import eval as inspect_eval
 
+    from prereview.models.catalog import validate_model_string
     from prereview.suites.smoke import smoke
 
+    validate_model_string(model)
     out = console or Console(stderr=True)
     initialize_home(settings)
     out.print(f"[bold]prereview demo[/]: running the smoke task on {model}")

@@ -1,4 +1,4 @@
-"""Preflight checks for an evaluation host: what prereview needs, whether it is there, how to fix it.
+"""Preflight checks for an evaluation host: what prereview needs, whether it works, how to fix it.
 
 Each check returns a `CheckResult`; `required` ones make `prereview doctor` exit 1 when they fail.
 Checks run real work (compile and run a sanitized program, start a namespace, generate a token)

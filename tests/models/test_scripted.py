@@ -49,7 +49,9 @@ def test_scripted_turns_drive_a_react_agent_deterministically(tmp_path: Path) ->
         assert log.status == "success"
         sample = log.samples[0]
         assert sample.scores["includes"].value == "C"
-        calls = [c.function for m in sample.messages if m.role == "assistant" for c in m.tool_calls or []]
+        calls = [
+            c.function for m in sample.messages if m.role == "assistant" for c in m.tool_calls or []
+        ]
         assert calls[0] == "shout"
         final = sample.output.message.tool_calls or []
         assert [c.function for c in final] == ["submit"]
@@ -58,9 +60,16 @@ def test_scripted_turns_drive_a_react_agent_deterministically(tmp_path: Path) ->
 
 def test_script_file_via_model_args(tmp_path: Path) -> None:
     script = tmp_path / "turns.json"
-    script.write_text(json.dumps([{"tool_calls": [{"function": "submit", "arguments": {"answer": "nope"}}]}]))
-    log = eval(_task(), model="scripted/file", model_args={"script": str(script)},
-               log_dir=str(tmp_path), display="none")[0]
+    script.write_text(
+        json.dumps([{"tool_calls": [{"function": "submit", "arguments": {"answer": "nope"}}]}])
+    )
+    log = eval(
+        _task(),
+        model="scripted/file",
+        model_args={"script": str(script)},
+        log_dir=str(tmp_path),
+        display="none",
+    )[0]
     assert log.samples[0].scores["includes"].value == "I"
 
 

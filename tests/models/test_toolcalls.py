@@ -23,7 +23,10 @@ SUBMIT = ToolInfo(name="submit", description="Submit an answer.", parameters=Too
         ('Sure.\n```json\n{"name": "bash", "arguments": {"cmd": "id"}}\n```', {"cmd": "id"}),
         ('{"name": "bash", "parameters": {"cmd": "pwd"}}', {"cmd": "pwd"}),
         ('{"name": "bash", "arguments": "{\\"cmd\\": \\"w\\"}"}', {"cmd": "w"}),
-        ('{"type": "function", "function": {"name": "bash", "arguments": {"cmd": "x"}}}', {"cmd": "x"}),
+        (
+            '{"type": "function", "function": {"name": "bash", "arguments": {"cmd": "x"}}}',
+            {"cmd": "x"},
+        ),
     ],
 )
 def test_parses_the_forms_models_actually_write(text: str, args: dict[str, str]) -> None:

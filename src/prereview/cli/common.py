@@ -1,4 +1,4 @@
-"""What every command shares: consoles, JSON output, settings, and turning errors into exit codes."""
+"""What every command shares: consoles, JSON output, settings, errors turned into exit codes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import json
 import sys
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -15,7 +14,7 @@ from prereview.config import Settings, load_settings
 from prereview.errors import PrereviewError
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
 
@@ -23,7 +22,7 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON ins
 class PrereviewGroup(TyperGroup):
     """Turns every PrereviewError raised by any subcommand into one line on stderr and its code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click: its Context type is private
         try:
             return super().invoke(ctx)
         except PrereviewError as exc:

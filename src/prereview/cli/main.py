@@ -56,7 +56,9 @@ def doctor(json_out: bool = JsonOption) -> None:
         for col in ("check", "status", "detail", "fix"):
             table.add_column(col, overflow="fold")
         for r in results:
-            status = "[green]pass[/]" if r.ok else ("[red]FAIL[/]" if r.required else "[yellow]warn[/]")
+            status = (
+                "[green]pass[/]" if r.ok else ("[red]FAIL[/]" if r.required else "[yellow]warn[/]")
+            )
             table.add_row(r.name, status, r.detail, "" if r.ok else r.fix)
         console.print(table)
     if failed:

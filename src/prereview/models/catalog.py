@@ -8,9 +8,9 @@ that is not GGUF, or is truncated, gets a clear error naming it instead of a cra
 
 from __future__ import annotations
 
+import importlib.util
 import struct
 from dataclasses import dataclass
-import importlib.util
 from pathlib import Path
 from typing import BinaryIO
 
@@ -77,6 +77,13 @@ def resolve_model(name: str) -> Path:
         )
     check_gguf(path)
     return path
+
+
+def validate_model_string(model: str) -> None:
+    """Fail early, with the catalog's clear errors, for `local/...` models; others pass through."""
+    provider, _, name = model.partition("/")
+    if provider == "local":
+        resolve_model(name)
 
 
 # ggml tensor types: (block size in elements, bytes per block). Types not listed are not

@@ -21,7 +21,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 from inspect_ai.model import (
@@ -59,8 +59,8 @@ class LoadedModel:
     llama.cpp contexts are not thread-safe, so all use goes through `lock`.
     """
 
-    _cache: dict[tuple[str, int, int], LoadedModel] = {}
-    _cache_lock = threading.Lock()
+    _cache: ClassVar[dict[tuple[str, int, int], LoadedModel]] = {}
+    _cache_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, path: Path, n_ctx: int, n_threads: int) -> None:
         from llama_cpp import Llama
@@ -199,10 +199,13 @@ class LocalModelAPI(ModelAPI):
         elif config.response_schema is not None:
             schema = config.response_schema.json_schema.model_dump(exclude_none=True)
 
+        stop = list(config.stop_seqs or [])
+        if offered and not model.native_tools:
+            stop.append("<tool_response")  # the model must not invent tool results itself
         request: dict[str, Any] = {
             "messages": messages,
             "max_tokens": config.max_tokens or DEFAULT_MAX_TOKENS,
-            "stop": config.stop_seqs,
+            "stop": stop or None,
             "seed": config.seed,
         }
         for key in ("temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty"):
@@ -223,14 +226,15 @@ class LocalModelAPI(ModelAPI):
             ]
 
         def run() -> dict[str, Any]:
-            from llama_cpp import LlamaGrammar
+            from llama_cpp.llama_grammar import LlamaGrammar
 
             kwargs = dict(request)
             if schema is not None:
                 kwargs["grammar"] = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
             with model.lock:
                 try:
-                    return dict(model.llama.create_chat_completion(**kwargs))
+                    result = model.llama.create_chat_completion(**kwargs)
+                    return dict(result)  # type: ignore[arg-type]  # not streaming: a dict
                 except ValueError as exc:
                     if "exceed context window" not in str(exc):
                         raise

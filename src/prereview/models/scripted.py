@@ -53,7 +53,9 @@ def _to_message(turn: Any, index: int, model: str) -> ChatMessageAssistant:
     if isinstance(turn, str):
         turn = {"content": turn}
     if not isinstance(turn, dict):
-        raise ScriptError(f"turn {index}: expected a string or an object, got {type(turn).__name__}")
+        raise ScriptError(
+            f"turn {index}: expected a string or an object, got {type(turn).__name__}"
+        )
     calls = []
     for n, raw in enumerate(turn.get("tool_calls") or []):
         if not isinstance(raw, dict) or "function" not in raw:

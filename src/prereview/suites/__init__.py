@@ -1,1 +1,1 @@
-"""Task families. Each family is a package with its generator, verifier, Inspect tasks and scorers."""
+"""Task families: each is a package with its generator, verifier, Inspect tasks and scorers."""

@@ -11,7 +11,7 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import Sample
 from inspect_ai.model import execute_tools
 from inspect_ai.scorer import includes
-from inspect_ai.solver import Generate, TaskState, solver
+from inspect_ai.solver import Generate, Solver, TaskState, solver
 from inspect_ai.tool import Tool, ToolFunction, tool
 
 _PROBLEMS = [(17, 25), (120, 33), (8, 9)]
@@ -35,7 +35,7 @@ def add() -> Tool:
 
 
 @solver
-def call_then_answer() -> object:
+def call_then_answer() -> Solver:
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         state.tools = [add()]
         state.tool_choice = ToolFunction("add")
