@@ -46,7 +46,7 @@ demo: install
 	$(BIN)/prereview demo
 
 pytest: install
-	scripts/with-postgres.sh $(BIN)/python -m pytest
+	PREREVIEW_REQUIRE_POSTGRES=1 scripts/with-postgres.sh $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -40,6 +40,7 @@ def init(json_out: bool = JsonOption) -> None:
     else:
         verb = "created" if result["created"] else "already initialized"
         console.print(f"{verb}: {result['home']}")
+        console.print(f"database: {result['database']} (schema {', '.join(result['schema'])})")
 
 
 @app.command()

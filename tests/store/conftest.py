@@ -1,0 +1,1 @@
+from tests.store.databases import database_url, fresh_postgres_url  # noqa: F401
