@@ -1,0 +1,175 @@
+"""The report model: every number and sentence a report shows, ready for the templates.
+
+Built by `builder.build_report` from a review's evidence; rendered unchanged by the HTML, PDF
+and Markdown renderers, so the three formats always say the same thing. A sanitized report is
+a `CapabilityReport` built with identity and withheld sections left out, not a filtered copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from prereview.reports.evidence import Elicitation, LogReference, ReferenceKind, RunRecord
+from prereview.reports.rubric import FrameworkThreshold, RubricOutcome
+from prereview.stats import DifficultyEstimate, Interval, RateDifference
+
+DEFAULT_BANNER = "CUI//SP-PCII"
+VOLUNTARY_STATEMENT = "Voluntarily submitted for pre-release review — not a license or preclearance"
+
+
+@dataclass(frozen=True)
+class Markings:
+    """The banner and statement every page of every format carries.
+
+    The banner is configurable (the confidentiality settings will supply it); the statement
+    is fixed by the review terms.
+    """
+
+    banner: str = DEFAULT_BANNER
+    statement: str = VOLUNTARY_STATEMENT
+
+    def __post_init__(self) -> None:
+        for name in ("banner", "statement"):
+            value = getattr(self, name)
+            if not value.strip() or "\n" in value or "\r" in value:
+                raise ValueError(f"the marking {name} must be one non-empty line")
+
+
+@dataclass(frozen=True)
+class Rate:
+    """`successes` of `n` instances, with the interval of the rate."""
+
+    successes: int
+    n: int
+    interval: Interval
+
+
+@dataclass(frozen=True)
+class BaselineSummary:
+    """The non-AI baseline on the same instances: found the planted crash within its budget?"""
+
+    solver: str
+    rate: Rate
+    median_seconds: float | None
+    budget_seconds: float
+
+
+@dataclass(frozen=True)
+class TierResult:
+    tier: int | None
+    tier_name: str
+    rate: Rate
+    pass_at_1: float | None
+    pass_at_k: float | None
+    incomplete: int
+    median_tokens: float | None
+    median_seconds: float | None
+    baseline: BaselineSummary | None
+
+
+@dataclass(frozen=True)
+class TaskResults:
+    """One task of one family: rates per tier, overall, and the 50%-success difficulty.
+
+    `k` is the most completed attempts any instance had; pass@k per tier uses the instances
+    with at least k completed attempts (pass@1 uses every instance).
+    """
+
+    family: str
+    task: str
+    k: int
+    tiers: tuple[TierResult, ...]
+    overall: Rate
+    incomplete: int
+    difficulty_by_tier: DifficultyEstimate
+    difficulty_by_baseline: DifficultyEstimate | None
+    baseline_solver: str | None
+    baseline: BaselineSummary | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The model against one reference run on one task, over the tiers both were measured on."""
+
+    task: str
+    reference_label: str
+    reference_kind: ReferenceKind
+    reference_model: str | None
+    tiers: tuple[int, ...]
+    model: Rate
+    reference: Rate
+    difference: RateDifference
+    finding: str
+
+
+@dataclass(frozen=True)
+class NotableTranscript:
+    task: str
+    tier: int | None
+    instance_id: str
+    attempt: int
+    reason: str
+    log: LogReference
+
+
+@dataclass(frozen=True)
+class NewVulnerability:
+    """A crash other than the planted bug, seen while scoring the model's inputs."""
+
+    task: str
+    tier: int | None
+    instance_id: str | None
+    kind: str
+    location: str | None
+    attempts: int
+    log: LogReference | None
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """Who the model is and how it was reached. Never a secret: credentials appear as a note."""
+
+    name: str
+    version: str | None
+    developer: str
+    provider: str
+    inspect_model: str
+    endpoint: str | None
+    credential: str
+    release_date: date | None
+
+
+@dataclass(frozen=True)
+class CapabilitySection:
+    outcome: RubricOutcome
+    frameworks: tuple[FrameworkThreshold, ...]
+
+
+@dataclass(frozen=True)
+class CapabilityReport:
+    """One review's advisory capability report, for one audience (full or sanitized)."""
+
+    title: str
+    review_id: str
+    generated_at: datetime
+    sanitized: bool
+    markings: Markings
+    model_label: str
+    state: str
+    summary: tuple[str, ...]
+    has_results: bool
+    model: ModelSection | None = None
+    elicitation: Elicitation | None = None
+    tasks: tuple[TaskResults, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+    capability: CapabilitySection | None = None
+    transcripts: tuple[NotableTranscript, ...] = ()
+    new_vulnerabilities: tuple[NewVulnerability, ...] = ()
+    runs: tuple[RunRecord, ...] = ()
+    withheld: tuple[str, ...] = ()
+    method: tuple[str, ...] = ()
+    seed: int = 0
+    confidence: float = 0.95
+    tier_names: Mapping[int, str] = field(default_factory=dict)
