@@ -7,6 +7,7 @@ from rich.table import Table
 
 from prereview import __version__
 from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
+from prereview.cli.review import register_review_commands
 from prereview.demo import run_demo
 from prereview.home import initialize_home
 
@@ -77,6 +78,9 @@ def demo(
         emit_json({"report": str(report)})
     else:
         console.print(f"report: {report}")
+
+
+register_review_commands(app)
 
 
 def main() -> None:

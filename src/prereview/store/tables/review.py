@@ -60,6 +60,7 @@ class SubmissionRow(Base):
     model: Mapped[str] = mapped_column(String(300))
     base_url: Mapped[str | None] = mapped_column(String(500))
     api_key_env: Mapped[str | None] = mapped_column(String(128))
+    model_args: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     requests_per_minute: Mapped[float | None] = mapped_column(Float)
     max_connections: Mapped[int] = mapped_column(Integer)
     seconds_per_request: Mapped[float] = mapped_column(Float)

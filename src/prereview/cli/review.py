@@ -1,0 +1,332 @@
+"""The review workflow at the command line: submit, status, list, assess, withdraw, close.
+
+Thin commands over `prereview.review`; each takes `--json`. Without `--json`, `submit` prints only
+the new id on stdout (for scripts) and the details on stderr.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from prereview.cli.common import JsonOption, console, emit_json, err_console, settings
+from prereview.domain.submission import (
+    Confidentiality,
+    InvalidSubmissionError,
+    ModelAccess,
+    Throughput,
+)
+from prereview.planning.planner import AssessmentPlan
+from prereview.review.service import ReviewService, SubmissionRequest
+from prereview.review.views import SubmissionRecord
+
+
+def _service() -> ReviewService:
+    return ReviewService.open(settings())
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidSubmissionError(f"release date {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _parse_model_args(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InvalidSubmissionError(f"--model-arg {pair!r}: expected KEY=VALUE")
+        value: Any = raw
+        for cast in (int, float):
+            try:
+                value = cast(raw)
+                break
+            except ValueError:
+                continue
+        out[key] = value
+    return out
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 3 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def plan_table(plan: AssessmentPlan) -> Table:
+    table = Table(
+        title=f"plan: suite {plan.suite}, budget {_duration(plan.budget_s)} of "
+        f"{_duration(plan.time_left_s)} left, predicted {_duration(plan.predicted_s)}",
+        title_justify="left",
+    )
+    for col in ("#", "task", "tier", "samples", "requests", "predicted", "note"):
+        table.add_column(col, overflow="fold")
+    for n, t in enumerate(plan.tasks, 1):
+        table.add_row(
+            str(n),
+            t.key,
+            str(t.tier or "-"),
+            str(t.samples),
+            f"{t.requests:g}",
+            _duration(t.predicted_s),
+            t.note,
+        )
+    for d in plan.dropped:
+        table.add_row(
+            "-", f"[yellow]{d.key}[/]", str(d.tier or "-"), "0", "-", "-", f"dropped: {d.reason}"
+        )
+    return table
+
+
+def print_record(record: SubmissionRecord) -> None:
+    console.print(f"[bold]{record.id}[/]  {record.organization}  state: [bold]{record.state}[/]")
+    version = f" {record.model_version}" if record.model_version else ""
+    console.print(
+        f"model: {record.model_name}{version} via {record.model}"
+        + (f" at {record.base_url}" if record.base_url else "")
+        + (f" (key from ${record.api_key_env})" if record.api_key_env else "")
+    )
+    console.print(
+        f"release {record.release_date} (submitted {record.submitted_on}, "
+        f"{record.lead_days} days ahead, policy {record.window_policy}); terms "
+        f"{record.terms_version}; {record.confidentiality}"
+    )
+    rpm = (
+        f"{record.requests_per_minute:g} req/min" if record.requests_per_minute else "no rate limit"
+    )
+    console.print(
+        f"declared throughput: {rpm}, {record.max_connections} connections, "
+        f"{record.seconds_per_request:g} s/request"
+    )
+    for change in record.history:
+        console.print(
+            f"  {change.at:%Y-%m-%d %H:%M} {change.action:<16} → {change.to_state:<18} "
+            f"by {change.actor} ({change.role})"
+        )
+    review = record.review
+    if review is None:
+        return
+    if review.plan is not None:
+        console.print(plan_table(review.plan))
+    if review.progress:
+        table = Table(
+            title=f"results: {review.samples_done}/{review.samples_planned} samples",
+            title_justify="left",
+        )
+        for col in ("task", "tier", "done", "errors", "mean score", "tokens", "time"):
+            table.add_column(col)
+        for p in review.progress:
+            table.add_row(
+                p.key,
+                str(p.tier or "-"),
+                f"{p.done}/{p.planned}",
+                str(p.errors),
+                "-" if p.mean_score is None else f"{p.mean_score:.2f}",
+                str(p.total_tokens),
+                _duration(p.total_time_s),
+            )
+        console.print(table)
+    for run in review.runs:
+        console.print(
+            f"run {run.number} ({'resumed, ' if run.resumed else ''}pid {run.pid} on {run.host}): "
+            f"{run.status}" + (f" — {run.detail}" if run.detail else "")
+        )
+
+
+class RichProgress:
+    """Assessment progress on stderr: one bar over every planned sample."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]assessing[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=err_console,
+        )
+        self._task: Any = None
+
+    def start(self, total: int, done: int) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task("", total=total, completed=done)
+
+    def advance(self, task_key: str, sample_id: str) -> None:
+        self._progress.update(self._task, advance=1, description=f"{task_key} {sample_id}")
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+def register_review_commands(app: typer.Typer) -> None:
+    @app.command()
+    def submit(
+        org: str = typer.Option(..., "--org", help="Developer organization submitting the model."),
+        model: str = typer.Option(..., "--model", help="Inspect model string, e.g. openai/gpt-4o."),
+        release_date: str = typer.Option(
+            ..., "--release-date", help="Planned public release, YYYY-MM-DD."
+        ),
+        base_url: str | None = typer.Option(None, "--base-url", help="Model API base URL."),
+        api_key_env: str | None = typer.Option(
+            None, "--api-key-env", help="NAME of the environment variable holding the API key."
+        ),
+        policy: str | None = typer.Option(
+            None, "--policy", help="Release-window policy (default eo-2026)."
+        ),
+        model_name: str | None = typer.Option(None, "--model-name", help="Model's product name."),
+        model_version: str | None = typer.Option(None, "--model-version", help="Model version."),
+        confidentiality: Confidentiality = typer.Option(
+            Confidentiality.CONFIDENTIAL, "--confidentiality", help="How far results may travel."
+        ),
+        rpm: float | None = typer.Option(None, "--rpm", help="Declared requests per minute."),
+        connections: int | None = typer.Option(
+            None, "--connections", help="Declared concurrent connections."
+        ),
+        latency: float | None = typer.Option(
+            None, "--latency", help="Typical seconds per request."
+        ),
+        model_arg: list[str] = typer.Option(
+            [], "--model-arg", "-M", help="Inspect model arg KEY=VALUE (never a secret)."
+        ),
+        json_out: bool = JsonOption,
+    ) -> None:
+        """Submit a model for a voluntary pre-release review; prints the submission id."""
+        access = ModelAccess(model=model, base_url=base_url, api_key_env=api_key_env)
+        throughput = None
+        if rpm is not None or connections is not None or latency is not None:
+            default = Throughput.default_for(model)
+            throughput = Throughput(
+                requests_per_minute=rpm if rpm is not None else default.requests_per_minute,
+                max_connections=connections or default.max_connections,
+                seconds_per_request=latency or default.seconds_per_request,
+            )
+        request = SubmissionRequest(
+            organization=org,
+            access=access,
+            release_date=_parse_date(release_date),
+            policy=policy,
+            model_name=model_name,
+            model_version=model_version,
+            throughput=throughput,
+            confidentiality=confidentiality,
+            model_args=_parse_model_args(model_arg),
+        )
+        with _service() as service:
+            record = service.submit(request)
+        if json_out:
+            emit_json(record.as_dict())
+            return
+        err_console.print(
+            f"submitted {record.model_name} for {record.organization}: release "
+            f"{record.release_date} ({record.lead_days} days ahead, policy {record.window_policy})"
+        )
+        console.print(record.id)
+
+    @app.command()
+    def status(
+        ident: str = typer.Argument(..., metavar="ID", help="Submission (or review) id."),
+        json_out: bool = JsonOption,
+    ) -> None:
+        """Show a submission: state and history, plan, results so far, runs."""
+        with _service() as service:
+            record = service.get(ident)
+        if json_out:
+            emit_json(record.as_dict())
+        else:
+            print_record(record)
+
+    @app.command("list")
+    def list_(json_out: bool = JsonOption) -> None:
+        """List submissions."""
+        with _service() as service:
+            records = service.submissions()
+        if json_out:
+            emit_json([r.as_dict() for r in records])
+            return
+        table = Table()
+        for col in ("id", "organization", "model", "release", "state", "samples"):
+            table.add_column(col)
+        for r in records:
+            done = f"{r.review.samples_done}/{r.review.samples_planned}" if r.review else "-"
+            table.add_row(r.id, r.organization, r.model_name, str(r.release_date), r.state, done)
+        console.print(table)
+
+    @app.command()
+    def assess(
+        ident: str = typer.Argument(..., metavar="ID", help="Submission (or review) id."),
+        suite: str | None = typer.Option(None, "--suite", help="Suite to plan (first run only)."),
+        limit: int | None = typer.Option(None, "--limit", help="At most N samples per task."),
+        resume: bool = typer.Option(False, "--resume", help="Continue an interrupted assessment."),
+        plan_only: bool = typer.Option(
+            False, "--plan-only", help="Store and show the plan; run nothing."
+        ),
+        json_out: bool = JsonOption,
+    ) -> None:
+        """Plan the review before the release date and run it through Inspect."""
+        from prereview.review.assessment import run_assessment
+
+        with _service() as service:
+            if plan_only:
+                plan = service.plan(ident, suite=suite, limit=limit)
+                if json_out:
+                    emit_json(plan.to_dict())
+                else:
+                    console.print(plan_table(plan))
+                return
+            outcome = run_assessment(
+                service,
+                ident,
+                suite=suite,
+                limit=limit,
+                resume=resume,
+                progress=None if json_out else RichProgress(),
+                on_planned=None if json_out else lambda p: err_console.print(plan_table(p)),
+            )
+        if json_out:
+            emit_json(outcome.as_dict())
+        else:
+            console.print(
+                f"run {outcome.run_number}: {outcome.status}, {outcome.samples_done}/"
+                f"{outcome.samples_planned} samples"
+                + (f" — {outcome.detail}" if outcome.detail else "")
+            )
+        if outcome.status == "interrupted":
+            raise typer.Exit(130)
+        if outcome.status == "failed":
+            raise typer.Exit(1)
+
+    @app.command()
+    def withdraw(
+        ident: str = typer.Argument(..., metavar="ID", help="Submission (or review) id."),
+        json_out: bool = JsonOption,
+    ) -> None:
+        """Withdraw a submission (the submitting organization, any time before it is closed)."""
+        with _service() as service:
+            record = service.withdraw(ident)
+        if json_out:
+            emit_json(record.as_dict())
+        else:
+            console.print(f"{record.id}: withdrawn")
+
+    @app.command()
+    def close(
+        ident: str = typer.Argument(..., metavar="ID", help="Submission (or review) id."),
+        json_out: bool = JsonOption,
+    ) -> None:
+        """Close a review whose findings have been delivered."""
+        with _service() as service:
+            record = service.close(ident)
+        if json_out:
+            emit_json(record.as_dict())
+        else:
+            console.print(f"{record.id}: closed")

@@ -1,0 +1,21 @@
+"""Errors of the review workflow; each is one line for the user and exit code 2 at the CLI."""
+
+from __future__ import annotations
+
+from prereview.errors import PrereviewError
+
+
+class UnknownSubmissionError(PrereviewError):
+    def __init__(self, ident: str) -> None:
+        super().__init__(
+            f"no submission or review with id {ident!r} (see `prereview list` for the ids)"
+        )
+        self.ident = ident
+
+
+class AssessmentError(PrereviewError):
+    """The assessment cannot start or continue as asked."""
+
+
+class CredentialMissingError(PrereviewError):
+    """The credential reference names an environment variable that is not set."""

@@ -1,0 +1,404 @@
+"""The review workflow over the store: submit, inspect, plan, withdraw, deliver findings, close.
+
+Every state change goes through `prereview.domain.lifecycle.apply_transition` with an `Actor`, and
+is recorded in the submission's history in the same transaction as the change. Validation
+happens before anything is written, and each call is one transaction: a refused request stores
+nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prereview.config import Settings
+from prereview.domain.lifecycle import Actor, Role, SubmissionState, apply_transition
+from prereview.domain.submission import (
+    CURRENT_TERMS_VERSION,
+    Confidentiality,
+    InvalidSubmissionError,
+    ModelAccess,
+    Throughput,
+)
+from prereview.domain.window import load_policies
+from prereview.planning.catalog import default_suite, get_suite
+from prereview.planning.planner import AssessmentPlan, PlanningPolicy, plan_assessment
+from prereview.review.errors import AssessmentError, UnknownSubmissionError
+from prereview.review.views import (
+    ReviewRecord,
+    RunRecord,
+    SampleResult,
+    StateChange,
+    SubmissionRecord,
+    TaskProgress,
+)
+from prereview.store import Database, new_id, open_database, utcnow
+from prereview.store.content import SubmissionContent, open_content
+from prereview.store.tables.review import (
+    AssessmentRunRow,
+    OrganizationRow,
+    ReviewRow,
+    SampleResultRow,
+    SubmissionEventRow,
+    SubmissionRow,
+)
+
+
+@dataclass(frozen=True)
+class SubmissionRequest:
+    """What a developer organization submits. Validated as a whole before anything is stored."""
+
+    organization: str
+    access: ModelAccess
+    release_date: date
+    policy: str | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+    throughput: Throughput | None = None
+    confidentiality: Confidentiality = Confidentiality.CONFIDENTIAL
+    terms_version: str = CURRENT_TERMS_VERSION
+    model_args: dict[str, Any] = field(default_factory=dict)
+
+
+def local_actor(role: Role, organization: str | None = None) -> Actor:
+    """The person at this terminal, in `role`. The vault replaces this with authenticated
+    principals; until then the CLI acts as the submitter for submit/withdraw and as a reviewer
+    for assess/close."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return Actor(name=name, role=role, organization=organization)
+
+
+def _record_event(
+    session: Session,
+    row: SubmissionRow,
+    action: str,
+    before: SubmissionState | None,
+    after: SubmissionState,
+    actor: Actor,
+) -> None:
+    session.add(
+        SubmissionEventRow(
+            submission_id=row.id,
+            action=action,
+            from_state=before.value if before else None,
+            to_state=after.value,
+            actor=actor.name,
+            role=actor.role.value,
+            at=utcnow(),
+        )
+    )
+
+
+def transition(session: Session, row: SubmissionRow, action: str, actor: Actor) -> SubmissionState:
+    """Apply a lifecycle action to a row inside the caller's transaction."""
+    before = SubmissionState(row.state)
+    after = apply_transition(action, before, actor, row.organization.name)
+    row.state = after.value
+    _record_event(session, row, action, before, after, actor)
+    return after
+
+
+class ReviewService:
+    """The workflow of one install. Open with `ReviewService.open(settings)`; use as a context
+    manager or call `dispose()`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        content: SubmissionContent,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.content = content
+        self.clock = clock
+        self.policies = load_policies(settings.extra.get("window_policies"))
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> ReviewService:
+        return cls(settings, open_database(settings), open_content(settings), clock)
+
+    def dispose(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> ReviewService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+    # -- submissions ---------------------------------------------------------------------------
+
+    def submit(self, request: SubmissionRequest, actor: Actor | None = None) -> SubmissionRecord:
+        """Create the submission and submit it in one transaction (draft → submitted)."""
+        org_name = " ".join(request.organization.split())
+        if not org_name or len(org_name) > 200:
+            raise InvalidSubmissionError("organization name must be 1 to 200 characters")
+        actor = actor or local_actor(Role.SUBMITTER, org_name)
+        today = self.clock().date()
+        policy = self.policies.get(request.policy)
+        policy.check(today, request.release_date)
+        throughput = request.throughput or Throughput.default_for(request.access.model)
+        model_name = request.model_name or request.access.model.split("/", 1)[1]
+        with self.db.session() as s:
+            org = s.execute(
+                select(OrganizationRow).where(OrganizationRow.name == org_name)
+            ).scalar_one_or_none()
+            if org is None:
+                org = OrganizationRow(id=new_id("org"), name=org_name, created_at=self.clock())
+                s.add(org)
+                s.flush()
+            row = SubmissionRow(
+                id=new_id("sub"),
+                organization=org,
+                model_name=model_name,
+                model_version=request.model_version,
+                model=request.access.model,
+                base_url=request.access.base_url,
+                api_key_env=request.access.api_key_env,
+                model_args=dict(request.model_args) or None,
+                requests_per_minute=throughput.requests_per_minute,
+                max_connections=throughput.max_connections,
+                seconds_per_request=throughput.seconds_per_request,
+                release_date=request.release_date,
+                submitted_on=today,
+                window_policy=policy.name,
+                terms_version=request.terms_version,
+                confidentiality=request.confidentiality.value,
+                state=SubmissionState.DRAFT.value,
+                created_at=self.clock(),
+            )
+            s.add(row)
+            s.flush()  # events reference the row; no ORM relationship orders the inserts
+            _record_event(s, row, "create", None, SubmissionState.DRAFT, actor)
+            transition(s, row, "submit", actor)
+            s.flush()
+            return self._record(s, row)
+
+    def get(self, ident: str) -> SubmissionRecord:
+        with self.db.session() as s:
+            return self._record(s, self._row(s, ident), detail=True)
+
+    def submissions(self) -> list[SubmissionRecord]:
+        with self.db.session() as s:
+            rows = s.execute(select(SubmissionRow).order_by(SubmissionRow.created_at)).scalars()
+            return [self._record(s, row) for row in rows]
+
+    def withdraw(self, ident: str, actor: Actor | None = None) -> SubmissionRecord:
+        """Withdraw the submission (its organization only; any state before closed).
+
+        A running assessment notices within seconds and stops cleanly."""
+        return self._act(ident, "withdraw", actor, Role.SUBMITTER)
+
+    def deliver_findings(self, ident: str, actor: Actor | None = None) -> SubmissionRecord:
+        return self._act(ident, "deliver_findings", actor, Role.REVIEWER)
+
+    def close(self, ident: str, actor: Actor | None = None) -> SubmissionRecord:
+        return self._act(ident, "close", actor, Role.REVIEWER)
+
+    def _act(
+        self, ident: str, action: str, actor: Actor | None, default_role: Role
+    ) -> SubmissionRecord:
+        with self.db.session() as s:
+            row = self._row(s, ident)
+            if actor is None:
+                org = row.organization.name if default_role is Role.SUBMITTER else None
+                actor = local_actor(default_role, org)
+            transition(s, row, action, actor)
+            s.flush()
+            return self._record(s, row, detail=True)
+
+    # -- plans and results ---------------------------------------------------------------------
+
+    def plan(
+        self,
+        ident: str,
+        suite: str | None = None,
+        limit: int | None = None,
+        policy: PlanningPolicy | None = None,
+    ) -> AssessmentPlan:
+        """Plan (or re-plan, while nothing has run) the review's assessment and store the plan."""
+        if limit is not None and limit < 1:
+            raise AssessmentError("--limit must be at least 1")
+        chosen = get_suite(suite or default_suite())
+        with self.db.session() as s:
+            row = self._row(s, ident)
+            state = SubmissionState(row.state)
+            if state not in (SubmissionState.SUBMITTED, SubmissionState.IN_REVIEW):
+                raise AssessmentError(f"submission {row.id} is {state.value}: it cannot be planned")
+            review = self._review_row(s, row)
+            if s.execute(
+                select(AssessmentRunRow.id).where(AssessmentRunRow.review_id == review.id)
+            ).first():
+                raise AssessmentError(
+                    f"review {review.id} has already run; its plan is fixed "
+                    f"(continue with `prereview assess {row.id} --resume`)"
+                )
+            plan = plan_assessment(
+                chosen,
+                Throughput(row.requests_per_minute, row.max_connections, row.seconds_per_request),
+                row.release_date,
+                self.clock(),
+                limit=limit,
+                policy=policy,
+            )
+            if not plan.tasks:
+                reasons = "; ".join(f"{d.key}: {d.reason}" for d in plan.dropped)
+                raise AssessmentError(
+                    f"nothing of suite {chosen.name!r} fits before the release date: {reasons}"
+                )
+            review.suite = chosen.name
+            review.plan = plan.to_dict()
+            review.planned_at = plan.planned_at
+            return plan
+
+    def results(self, ident: str) -> list[SampleResult]:
+        with self.db.session() as s:
+            row = self._row(s, ident)
+            if row.review is None:
+                return []
+            rows = s.execute(
+                select(SampleResultRow)
+                .where(SampleResultRow.review_id == row.review.id)
+                .order_by(SampleResultRow.id)
+            ).scalars()
+            return [_sample_result(r) for r in rows]
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _row(self, s: Session, ident: str) -> SubmissionRow:
+        ident = ident.strip()
+        row = s.get(SubmissionRow, ident)
+        if row is None:
+            review = s.get(ReviewRow, ident)
+            row = review.submission if review is not None else None
+        if row is None:
+            raise UnknownSubmissionError(ident)
+        return row
+
+    def _review_row(self, s: Session, row: SubmissionRow) -> ReviewRow:
+        if row.review is None:
+            row.review = ReviewRow(id=new_id("rev"), submission_id=row.id, created_at=self.clock())
+            s.flush()
+        return row.review
+
+    def _record(self, s: Session, row: SubmissionRow, detail: bool = False) -> SubmissionRecord:
+        history: list[StateChange] = []
+        if detail:
+            events = s.execute(
+                select(SubmissionEventRow)
+                .where(SubmissionEventRow.submission_id == row.id)
+                .order_by(SubmissionEventRow.id)
+            ).scalars()
+            history = [
+                StateChange(e.action, e.from_state, e.to_state, e.actor, e.role, e.at)
+                for e in events
+            ]
+        return SubmissionRecord(
+            id=row.id,
+            organization=row.organization.name,
+            model_name=row.model_name,
+            model_version=row.model_version,
+            model=row.model,
+            base_url=row.base_url,
+            api_key_env=row.api_key_env,
+            model_args=dict(row.model_args or {}),
+            requests_per_minute=row.requests_per_minute,
+            max_connections=row.max_connections,
+            seconds_per_request=row.seconds_per_request,
+            release_date=row.release_date,
+            submitted_on=row.submitted_on,
+            window_policy=row.window_policy,
+            terms_version=row.terms_version,
+            confidentiality=row.confidentiality,
+            state=SubmissionState(row.state),
+            created_at=row.created_at,
+            history=history,
+            review=review_record(s, row.review) if row.review is not None else None,
+        )
+
+
+def _sample_result(r: SampleResultRow) -> SampleResult:
+    return SampleResult(
+        task_key=r.task_key,
+        task=r.task,
+        tier=r.tier,
+        sample_id=r.sample_id,
+        epoch=r.epoch,
+        score=r.score,
+        score_value=r.score_value,
+        input_tokens=r.input_tokens,
+        output_tokens=r.output_tokens,
+        total_tokens=r.total_tokens,
+        total_time_s=r.total_time_s,
+        working_time_s=r.working_time_s,
+        error=r.error,
+        log_ref=r.log_ref,
+        payload_key=r.payload_key,
+        run_id=r.run_id,
+        completed_at=r.completed_at,
+    )
+
+
+def review_record(s: Session, review: ReviewRow) -> ReviewRecord:
+    plan = AssessmentPlan.from_dict(review.plan) if review.plan else None
+    runs = s.execute(
+        select(AssessmentRunRow)
+        .where(AssessmentRunRow.review_id == review.id)
+        .order_by(AssessmentRunRow.number)
+    ).scalars()
+    results = s.execute(
+        select(SampleResultRow).where(SampleResultRow.review_id == review.id)
+    ).scalars()
+    by_task: dict[str, list[SampleResultRow]] = defaultdict(list)
+    for r in results:
+        by_task[r.task_key].append(r)
+    progress = []
+    for task in plan.tasks if plan else []:
+        done = by_task.get(task.key, [])
+        scored = [r.score for r in done if r.score is not None]
+        progress.append(
+            TaskProgress(
+                key=task.key,
+                tier=task.tier,
+                planned=task.samples,
+                done=len(done),
+                errors=sum(1 for r in done if r.error),
+                mean_score=sum(scored) / len(scored) if scored else None,
+                total_tokens=sum(r.total_tokens for r in done),
+                total_time_s=sum(r.total_time_s or 0.0 for r in done),
+            )
+        )
+    return ReviewRecord(
+        id=review.id,
+        suite=review.suite,
+        plan=plan,
+        planned_at=review.planned_at,
+        report_key=review.report_key,
+        runs=[
+            RunRecord(
+                r.id,
+                r.number,
+                r.status,
+                r.resumed,
+                r.host,
+                r.pid,
+                r.started_at,
+                r.ended_at,
+                r.detail,
+            )
+            for r in runs
+        ],
+        progress=progress,
+    )
