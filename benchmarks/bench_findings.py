@@ -1,0 +1,254 @@
+"""Findings intake at scale: import + dedup + scoring of a generated 100,000-result SARIF file.
+
+Prints a table and writes benchmarks/results/findings.json. Each measured step runs in a fresh
+child process, so its memory peak (max RSS) is its own: a plain `json.load` of the file (the
+baseline), the first import into an empty store (every result new or an in-file duplicate), and a
+re-import of the same file (every result a sighting of a known finding).
+
+    python benchmarks/bench_findings.py [--results 100000] [--database-url URL]
+
+Without --database-url the store is a SQLite file in a temporary data dir; PostgreSQL by URL
+(e.g. under scripts/with-postgres.sh: --database-url "$PREREVIEW_TEST_POSTGRES_URL").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = Path(__file__).parent / "results" / "findings.json"
+TARGET_S = 60.0
+
+_RULES = [
+    ("heap-buffer-overflow", 122, "Heap buffer overflow"),
+    ("stack-buffer-overflow", 121, "Stack buffer overflow"),
+    ("use-after-free", 416, "Use after free"),
+    ("double-free", 415, "Double free"),
+    ("out-of-bounds-read", 125, "Out-of-bounds read"),
+    ("integer-overflow", 190, "Integer overflow"),
+    ("null-deref", 476, "NULL pointer dereference"),
+    ("format-string", 134, "Format string"),
+]
+_PRODUCTS = [
+    "pkg:github/stephane/libmodbus@3.1.10",
+    "pkg:github/dnp3/opendnp3@3.1.2",
+    "pkg:generic/openssl@3.0.13",
+    "cpe:2.3:o:siemens:simatic_s7-1200_firmware:4.5:*:*:*:*:*:*:*",
+    "pkg:github/dcmtk/dcmtk@3.6.8",
+    "pkg:pypi/unknown-product@1.0",
+]
+_VECTORS = [
+    "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+    "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:N/A:H",
+    "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+    "CVSS:4.0/AV:A/AC:H/AT:P/PR:L/UI:N/VC:L/VI:L/VA:H/SC:N/SI:N/SA:N",
+]
+
+
+def generate_sarif(path: Path, n: int, seed: int = 7, duplicate_share: float = 0.05) -> None:
+    """A realistic SARIF 2.1.0 log: rules with CWE tags, a third of the results with
+    partialFingerprints, a tenth with crash stacks, vectors and products on some, and
+    `duplicate_share` of the results repeating an earlier one."""
+    rng = random.Random(seed)
+    rules = [
+        {
+            "id": rid,
+            "shortDescription": {"text": text},
+            "properties": {
+                "tags": ["security", f"external/cwe/cwe-{cwe}"],
+                "security-severity": "7.5",
+            },
+        }
+        for rid, cwe, text in _RULES
+    ]
+    results: list[dict[str, Any]] = []
+    for i in range(n):
+        if i > 10 and rng.random() < duplicate_share:
+            results.append(results[rng.randrange(len(results))])
+            continue
+        r = rng.randrange(len(_RULES))
+        res: dict[str, Any] = {
+            "ruleId": _RULES[r][0],
+            "ruleIndex": r,
+            "level": rng.choice(["error", "warning", "note"]),
+            "message": {
+                "text": f"{_RULES[r][2]} reachable from input record {i} "
+                + "x" * rng.randrange(40, 200)
+            },
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {
+                            "uri": f"src/module{i % 997}/file{i}.c",
+                            "uriBaseId": "SRCROOT",
+                        },
+                        "region": {
+                            "startLine": 1 + i % 5000,
+                            "startColumn": 1 + i % 80,
+                            "snippet": {"text": "memcpy(dst, src, len);"},
+                        },
+                    },
+                    "logicalLocations": [
+                        {"name": f"parse_{i}", "fullyQualifiedName": f"module{i % 997}::parse_{i}"}
+                    ],
+                }
+            ],
+        }
+        if i % 3 == 0:
+            res["partialFingerprints"] = {"primaryLocationLineHash": f"{i:016x}:1"}
+        if i % 10 == 1:
+            res["stacks"] = [
+                {
+                    "frames": [
+                        {"location": {"logicalLocations": [{"name": f"fn_{i}_{k}"}]}}
+                        for k in range(6)
+                    ]
+                }
+            ]
+        props: dict[str, Any] = {}
+        if i % 4 == 0:
+            props["cvss"] = [_VECTORS[i % len(_VECTORS)]]
+        if i % 2 == 0:
+            props["purl" if _PRODUCTS[i % 6].startswith("pkg:") else "cpe"] = _PRODUCTS[i % 6]
+        if props:
+            res["properties"] = props
+        results.append(res)
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "bench-analyzer", "version": "1.0", "rules": rules}},
+                "originalUriBaseIds": {"SRCROOT": {"uri": "file:///work/src/"}},
+                "results": results,
+            }
+        ],
+    }
+    with path.open("w") as fh:
+        json.dump(log, fh)
+
+
+def _child(target: Any, args: tuple[Any, ...], queue: Any) -> None:
+    queue.put(target(*args))
+
+
+def _measure(target: Any, *args: Any) -> tuple[Any, float, float]:
+    """Run `target(*args)` in a fresh process: (its return value, wall seconds, max RSS MiB)."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(target, args, queue))
+    start = time.perf_counter()
+    proc.start()
+    value = queue.get()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        raise RuntimeError(f"child failed with status {status}")
+    return value, elapsed, usage.ru_maxrss / 1024
+
+
+def _json_load(path: str) -> float:
+    start = time.perf_counter()
+    with open(path) as fh:
+        json.load(fh)
+    return time.perf_counter() - start
+
+
+def _import(path: str, url: str) -> tuple[dict[str, Any], float]:
+    from prereview.findings.ingest import import_findings
+    from prereview.store import Database
+
+    start = time.perf_counter()
+    with Database(url) as db:
+        summary = import_findings(db, Path(path))
+    return summary.as_dict(), time.perf_counter() - start
+
+
+def _migrate(url: str) -> None:
+    from prereview.store import migrate
+
+    migrate(url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=int, default=100_000)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS_FILE)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sarif = Path(tmp) / "bench.sarif"
+        generate_sarif(sarif, args.results)
+        size_mb = sarif.stat().st_size / 1e6
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        backend = url.split(":", 1)[0].split("+", 1)[0]
+        _migrate(url)
+
+        load_s, _, load_rss = _measure(_json_load, str(sarif))
+        (first, first_s), _, first_rss = _measure(_import, str(sarif), url)
+        (again, again_s), _, again_rss = _measure(_import, str(sarif), url)
+
+    rows = [
+        ("json.load (baseline)", load_s, load_rss, "", ""),
+        ("import, empty store", first_s, first_rss, first["new_findings"], first["duplicates"]),
+        ("re-import, same file", again_s, again_rss, again["new_findings"], again["duplicates"]),
+    ]
+    print(f"findings import: {args.results:,} SARIF results, {size_mb:.1f} MB, {backend}")
+    print(
+        f"{'step':<24} {'seconds':>8} {'x json.load':>12} {'peak MiB':>9} {'new':>8} {'dupes':>8}"
+    )
+    for name, secs, rss, new, dup in rows:
+        print(f"{name:<24} {secs:>8.2f} {secs / load_s:>12.1f} {rss:>9.0f} {new!s:>8} {dup!s:>8}")
+    verdict = "meets" if first_s <= TARGET_S else "MISSES"
+    print(f"target: import <= {TARGET_S:.0f} s -> {verdict} ({first_s:.1f} s)")
+
+    payload = {
+        "benchmark": "findings_import",
+        "results": args.results,
+        "file_mb": round(size_mb, 1),
+        "backend": backend,
+        "json_load_s": round(load_s, 3),
+        "json_load_peak_mib": round(load_rss),
+        "import_s": round(first_s, 3),
+        "import_ratio_to_json_load": round(first_s / load_s, 2),
+        "import_peak_mib": round(first_rss),
+        "import_new_findings": first["new_findings"],
+        "import_duplicates": first["duplicates"],
+        "reimport_s": round(again_s, 3),
+        "reimport_ratio_to_json_load": round(again_s / load_s, 2),
+        "reimport_peak_mib": round(again_rss),
+        "reimport_new_findings": again["new_findings"],
+        "reimport_duplicates": again["duplicates"],
+        "target_s": TARGET_S,
+        "meets_target": first_s <= TARGET_S,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "max_rss_unit": "MiB (ru_maxrss of the child process)",
+        "note": f"resource module {resource.__name__}",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    results = {}
+    if args.out.exists():
+        try:
+            results = json.loads(args.out.read_text())
+        except json.JSONDecodeError:
+            results = {}
+    results[backend] = payload
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0 if first_s <= TARGET_S else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

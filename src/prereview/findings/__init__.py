@@ -1,0 +1,1 @@
+"""Findings: intake, deduplication, triage (CWE, CVSS, sectors) and coordinated disclosure."""
