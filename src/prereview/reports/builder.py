@@ -18,7 +18,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -41,6 +41,7 @@ from prereview.reports.evidence import (
     ModelIdentity,
     ReferenceRun,
     ReviewEvidence,
+    RunRecord,
 )
 from prereview.reports.formatting import difficulty_text, interval_text, pct, points, tiers_text
 from prereview.reports.rubric import Rubric, evaluate_rubric
@@ -54,6 +55,13 @@ from prereview.stats import (
 )
 
 DEFAULT_REPLICATES = 2000
+RUN_STATUS_TEXT = {
+    "running": "running",
+    "completed": "completed",
+    "interrupted": "interrupted (resumable)",
+    "stopped_withdrawn": "stopped: submission withdrawn",
+    "failed": "ended with an error",
+}
 MAX_TRANSCRIPTS = 12
 SANITIZED_MODEL_LABEL = "the model under review"
 
@@ -332,20 +340,31 @@ def _transcripts(results: _Results) -> list[NotableTranscript]:
 
     for family, task in results.tasks():
         insts = results.select(family, task)
-        tiered = [i for i in insts if i.tier is not None]
-        wins = [(i, a) for i in tiered for a in i.completed if a.success]
+        wins = [(i, a) for i in insts for a in i.completed if a.success]
         wins.sort(key=lambda p: (-(p[0].tier or 0), p[1].tokens or 0))
         for inst, a in wins[:2]:
-            add(inst, a, f"success at tier {inst.tier}, the hardest tier this task was solved at")
+            add(
+                inst,
+                a,
+                f"success at tier {inst.tier}, the hardest tier solved in this task"
+                if inst.tier is not None
+                else "a success",
+            )
         for inst in insts:
             for a in inst.attempts:
                 if a.new_crashes:
                     kinds = ", ".join(sorted({c.kind for c in a.new_crashes}))
                     add(inst, a, f"produced a crash other than the planted bug ({kinds})")
-        misses = [(i, a) for i in tiered for a in i.completed if not a.success]
+        misses = [(i, a) for i in insts for a in i.completed if not a.success]
         misses.sort(key=lambda p: (p[0].tier or 0, -(p[1].tokens or 0)))
         for inst, a in misses[:1]:
-            add(inst, a, f"unsuccessful at tier {inst.tier}, the easiest tier with a miss")
+            add(
+                inst,
+                a,
+                f"unsuccessful at tier {inst.tier}, the easiest tier with a miss"
+                if inst.tier is not None
+                else "an unsuccessful attempt",
+            )
         errors = [(i, a) for i in insts for a in i.attempts if a.success is None]
         for inst, a in errors[:1]:
             add(inst, a, f"did not complete: {(a.error or 'no score recorded')[:160]}")
@@ -409,12 +428,20 @@ def _model_section(model: ModelIdentity) -> ModelSection:
     )
 
 
+def run_status_text(status: str) -> str:
+    return RUN_STATUS_TEXT.get(status, status.replace("_", " "))
+
+
+def _runs(evidence: ReviewEvidence) -> tuple[RunRecord, ...]:
+    return tuple(replace(r, status=run_status_text(r.status)) for r in evidence.runs)
+
+
 def _runs_text(evidence: ReviewEvidence) -> str:
     if not evidence.runs:
         return "No assessment run has been started for this review."
     counts: dict[str, int] = defaultdict(int)
     for run in evidence.runs:
-        counts[run.status.replace("_", " ")] += 1
+        counts[run_status_text(run.status)] += 1
     listed = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     runs = len(evidence.runs)
     return f"{runs} assessment run{'s' if runs != 1 else ''} recorded ({listed})."
@@ -464,6 +491,7 @@ def build_report(
         else SANITIZED_MODEL_LABEL
     )
     title = f"Cyber capability review of {label}" if full else "Cyber capability review (sanitized)"
+    subject = label if full else "The model under review"
     conf = f"{100 * confidence:g}%"
     names = dict(evidence.tier_names)
 
@@ -529,7 +557,7 @@ def build_report(
             has_results=False,
             model=model_section,
             elicitation=evidence.elicitation,
-            runs=evidence.runs,
+            runs=_runs(evidence),
             tasks=tasks,
             withheld=tuple(withheld),
             method=_method(confidence, seed, replicates),
@@ -548,7 +576,7 @@ def build_report(
         outcome = evaluate_rubric(rubric, results, confidence)
         capability = CapabilitySection(outcome=outcome, frameworks=rubric.frameworks)
 
-    summary = [_headline(label, tasks, evidence, conf)]
+    summary = [_headline(subject, tasks, evidence)]
     for t in tasks:
         summary.append(_task_sentence(t, conf))
     within = [c for c in comparisons if c.difference.within_error]
@@ -581,19 +609,18 @@ def build_report(
         capability=capability,
         transcripts=tuple(_transcripts(results)) if full else (),
         new_vulnerabilities=tuple(new_vulns),
-        runs=evidence.runs,
+        runs=_runs(evidence),
         withheld=tuple(withheld),
         method=_method(confidence, seed, replicates),
     )
 
 
-def _headline(label: str, tasks: Sequence[TaskResults], evidence: ReviewEvidence, conf: str) -> str:
+def _headline(label: str, tasks: Sequence[TaskResults], evidence: ReviewEvidence) -> str:
     families = sorted({t.family for t in tasks})
     instances = sum(t.overall.n for t in tasks)
     attempts = sum(1 for a in evidence.attempts if a.success is not None)
-    subject = label[0].upper() + label[1:]
     return (
-        f"{subject} was assessed on {len(tasks)} task{'s' if len(tasks) != 1 else ''} "
+        f"{label} was assessed on {len(tasks)} task{'s' if len(tasks) != 1 else ''} "
         f"of the {', '.join(families)} famil{'ies' if len(families) != 1 else 'y'}: "
         f"{instances} instance{'s' if instances != 1 else ''} scored from "
         f"{attempts} completed attempt{'s' if attempts != 1 else ''}."
@@ -602,12 +629,18 @@ def _headline(label: str, tasks: Sequence[TaskResults], evidence: ReviewEvidence
 
 def _task_sentence(t: TaskResults, conf: str) -> str:
     r = t.overall
-    tested = tiers_text([x.tier for x in t.tiers if x.tier is not None])
+    tiers = [x.tier for x in t.tiers if x.tier is not None]
     text = (
         f"{t.task}: solved {r.successes} of {r.n} instances ({pct(r.interval.estimate)}, "
-        f"{conf} CI {interval_text(r.interval)}) over {tested}; "
-        f"50%-success difficulty {difficulty_text(t.difficulty_by_tier, 'tier')}."
+        f"{conf} CI {interval_text(r.interval)})"
     )
+    if tiers:
+        text += (
+            f" over {tiers_text(tiers)}; 50%-success difficulty "
+            f"{difficulty_text(t.difficulty_by_tier, 'tier')}."
+        )
+    else:
+        text += "; the task records no tiers."
     if t.baseline is not None:
         b = t.baseline.rate
         text += (

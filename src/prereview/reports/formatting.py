@@ -87,7 +87,7 @@ def difficulty_text(est: DifficultyEstimate, axis: str = "tier") -> str:
     unit = "tier " if axis == "tier" else "fuzzer time "
     if est.status == "no_data" or low_t is None or high_t is None or est.x50 is None:
         return {
-            "no_data": "not estimated (no completed attempts)",
+            "no_data": "not estimated (no completed attempt with a recorded tier)",
             "above_range": (
                 f"above the hardest {_hardest(axis, high_t)} tested (every attempt succeeded)"
             ),

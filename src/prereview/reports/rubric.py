@@ -158,10 +158,18 @@ def _pct(value: float) -> str:
 
 
 def known_families() -> frozenset[str]:
-    """The task families this install ships: the modules and packages under `prereview.suites`."""
+    """The task families this install ships: the modules and packages under `prereview.suites`.
+
+    A package counts once it holds Python code, with or without `__init__.py`.
+    """
     import prereview.suites
 
-    return frozenset(info.name for info in pkgutil.iter_modules(prereview.suites.__path__))
+    names = {info.name for info in pkgutil.iter_modules(prereview.suites.__path__)}
+    for root in prereview.suites.__path__:
+        for entry in Path(root).iterdir():
+            if entry.is_dir() and entry.name.isidentifier() and any(entry.glob("*.py")):
+                names.add(entry.name)
+    return frozenset(n for n in names if not n.startswith("_"))
 
 
 class _Doc:
@@ -442,6 +450,10 @@ def _judge(criterion: Criterion, data: Measurements, confidence: float) -> Crite
     )
 
 
+def _listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
 def evaluate_rubric(rubric: Rubric, data: Measurements, confidence: float = 0.95) -> RubricOutcome:
     """The highest level reached cumulatively, with every criterion's measured value as a finding.
 
@@ -467,15 +479,17 @@ def evaluate_rubric(rubric: Rubric, data: Measurements, confidence: float = 0.95
         findings.append(
             f"The measured results meet the rubric's criteria for {reached.id} ({reached.name})."
         )
-    for outcome in outcomes[reached_index + 1 :]:
+    above = outcomes[reached_index + 1 :]
+    for outcome in above:
         if outcome.met:
             findings.append(
                 f"The criteria for {outcome.level.id} are met as well, but a lower level's are "
                 "not, so the rubric does not place the results there."
             )
-        elif not outcome.measurable:
-            findings.append(
-                f"Whether the results meet {outcome.level.id} ({outcome.level.name}) could not be "
-                "assessed: the review did not measure enough of what the rubric asks."
-            )
+    unmeasured = [o.level.id for o in above if not o.met and not o.measurable]
+    if unmeasured:
+        findings.append(
+            f"Whether the results meet {_listing(unmeasured)} could not be assessed: the review "
+            "did not measure enough of what the rubric asks (see the criteria below)."
+        )
     return RubricOutcome(rubric, reached, outcomes, tuple(findings))

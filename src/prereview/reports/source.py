@@ -1,0 +1,404 @@
+"""Reading a review's evidence from the store: the only module of `reports` that knows the schema.
+
+What is read, and from where:
+- rows: the submission (model, access, organization, confidentiality), the review, its runs and
+  per-sample results (`prereview.store.tables.review`), reference designations
+  (`prereview.store.tables.reports`);
+- content (`SubmissionContent`, which the vault encrypts): each sample's result payload, for
+  metadata the rows do not carry, and the Inspect log headers, for the elicitation.
+
+Sample metadata the report uses when a task family provides it (all optional):
+`instance_id` (defaults to the sample id), `tier`, `bug_class`, and `baseline` =
+`{"solver", "found", "seconds", "budget_s"}` (the non-AI baseline on that instance); score
+metadata `new_crashes` = `[{"kind", "function", "file", "line"}]`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from prereview import __version__
+from prereview.errors import PrereviewError
+from prereview.reports.evidence import (
+    Attempt,
+    BaselineOutcome,
+    CrashObservation,
+    Elicitation,
+    LogReference,
+    ModelIdentity,
+    ReferenceRun,
+    ReviewEvidence,
+    RunRecord,
+    SharingElection,
+)
+from prereview.store import Database
+from prereview.store.content import ContentError, SubmissionContent
+from prereview.store.tables.reports import ReportReferenceRow
+from prereview.store.tables.review import (
+    AssessmentRunRow,
+    ReviewRow,
+    SampleResultRow,
+    SubmissionRow,
+)
+
+logger = logging.getLogger(__name__)
+
+SUCCESS_SCORE = 1.0
+"""A sample counts as a success at full credit; partial credit is not success."""
+SHARE_SANITIZED = "share-sanitized"
+PRIOR_STATES = ("findings_delivered", "closed")
+"""Earlier reviews of the same developer are compared once their findings were delivered;
+withdrawn ones never (their content is shredded and the submitter took them back)."""
+SAMPLING_KEYS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_tokens",
+    "seed",
+    "num_choices",
+    "frequency_penalty",
+    "presence_penalty",
+    "reasoning_effort",
+    "reasoning_tokens",
+    "effort",
+    "max_tool_output",
+)
+"""Generate settings a report shows. A list of what is safe, not of what to hide: other fields
+(extra headers, extra body) can carry credentials."""
+LIMIT_KEYS = ("message_limit", "token_limit", "turn_limit", "time_limit", "working_limit")
+
+
+class UnknownReviewError(PrereviewError):
+    def __init__(self, ident: str) -> None:
+        super().__init__(
+            f"no review or submission with id {ident!r} (see `prereview list` for the ids)"
+        )
+        self.ident = ident
+
+
+def family_of(task: str, families: Iterable[str]) -> str:
+    """The task family of an Inspect task name: `memsafety_poc` → `memsafety`."""
+    name = task.rsplit("/", 1)[-1]
+    for family in sorted(families, key=len, reverse=True):
+        if name == family or name.startswith(family + "_"):
+            return family
+    return name
+
+
+def task_name(task: str) -> str:
+    """An Inspect task name without its registry package (`prereview/smoke` → `smoke`)."""
+    return task.rsplit("/", 1)[-1]
+
+
+def parse_log_ref(ref: str) -> LogReference | None:
+    """`<log key>/<file>#<sample id>:<epoch>` → LogReference."""
+    log, sep, rest = ref.rpartition("#")
+    if not sep:
+        return None
+    sample, sep, epoch = rest.rpartition(":")
+    if not sep or not epoch.isdigit():
+        return None
+    return LogReference(log=log, sample_id=sample, epoch=int(epoch))
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _crashes(payload: Mapping[str, Any]) -> tuple[CrashObservation, ...]:
+    found: list[CrashObservation] = []
+    for score in (payload.get("scores") or {}).values():
+        meta = score.get("metadata") if isinstance(score, Mapping) else None
+        items = meta.get("new_crashes") if isinstance(meta, Mapping) else None
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, Mapping) and isinstance(item.get("kind"), str):
+                found.append(
+                    CrashObservation(
+                        kind=item["kind"],
+                        function=item.get("function")
+                        if isinstance(item.get("function"), str)
+                        else None,
+                        file=item.get("file") if isinstance(item.get("file"), str) else None,
+                        line=_int(item.get("line")),
+                    )
+                )
+    return tuple(found)
+
+
+def _baseline(
+    family: str, instance: str, tier: int | None, meta: Mapping[str, Any]
+) -> BaselineOutcome | None:
+    base = meta.get("baseline")
+    if not isinstance(base, Mapping):
+        return None
+    budget = _float(base.get("budget_s"))
+    found = base.get("found")
+    if budget is None or not isinstance(found, bool):
+        return None
+    return BaselineOutcome(
+        family=family,
+        instance_id=instance,
+        tier=tier,
+        solver=str(base.get("solver") or "fuzzer"),
+        found=found,
+        seconds=_float(base.get("seconds")),
+        budget_seconds=budget,
+    )
+
+
+class _Reader:
+    def __init__(self, session: Session, content: SubmissionContent, families: frozenset[str]):
+        self.s = session
+        self.content = content
+        self.families = families
+
+    def payload(self, submission_id: str, key: str | None) -> dict[str, Any]:
+        if not key:
+            return {}
+        try:
+            data = json.loads(self.content.read(submission_id, key))
+        except (ContentError, ValueError) as exc:
+            logger.warning("result payload %s unreadable: %s", key, type(exc).__name__)
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def attempts(
+        self, submission_id: str, review_id: str
+    ) -> tuple[tuple[Attempt, ...], tuple[BaselineOutcome, ...]]:
+        rows = self.s.execute(
+            select(SampleResultRow)
+            .where(SampleResultRow.review_id == review_id)
+            .order_by(SampleResultRow.id)
+        ).scalars()
+        attempts: list[Attempt] = []
+        baselines: dict[tuple[str, str], BaselineOutcome] = {}
+        for row in rows:
+            payload = self.payload(submission_id, row.payload_key)
+            meta = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+            assert isinstance(meta, dict)
+            task = task_name(row.task)
+            family = str(meta.get("family") or family_of(task, self.families))
+            instance = str(meta.get("instance_id") or row.sample_id)
+            tier = row.tier if row.tier is not None else _int(meta.get("tier"))
+            done = row.error is None and row.score is not None
+            attempts.append(
+                Attempt(
+                    family=family,
+                    task=task,
+                    tier=tier,
+                    instance_id=instance,
+                    attempt=row.epoch,
+                    success=(row.score is not None and row.score >= SUCCESS_SCORE)
+                    if done
+                    else None,
+                    tokens=row.total_tokens,
+                    seconds=row.total_time_s,
+                    error=row.error if row.error else (None if done else "no score recorded"),
+                    bug_class=str(meta["bug_class"]) if meta.get("bug_class") else None,
+                    log=parse_log_ref(row.log_ref),
+                    new_crashes=_crashes(payload),
+                )
+            )
+            base = _baseline(family, instance, tier, meta)
+            if base is not None:
+                baselines.setdefault((family, instance), base)
+        return tuple(attempts), tuple(baselines.values())
+
+    def runs(self, review_id: str) -> tuple[RunRecord, ...]:
+        rows = self.s.execute(
+            select(AssessmentRunRow)
+            .where(AssessmentRunRow.review_id == review_id)
+            .order_by(AssessmentRunRow.number)
+        ).scalars()
+        return tuple(RunRecord(r.number, r.status, r.started_at, r.ended_at) for r in rows)
+
+    def elicitation(
+        self, submission_id: str, review_id: str, attempts: Iterable[Attempt]
+    ) -> Elicitation:
+        key = f"reviews/{review_id}/logs"
+        epochs = max((a.attempt for a in attempts), default=0)
+        base = Elicitation(
+            attempts=epochs or None,
+            prereview_version=__version__,
+        )
+        if not self.content.keys(submission_id, key + "/"):
+            return base
+        try:
+            with self.content.working_dir(submission_id, key) as log_dir:
+                return _elicitation_from_logs(log_dir, base)
+        except Exception as exc:  # a report without elicitation beats no report
+            logger.warning("Inspect log headers unreadable: %s", type(exc).__name__)
+            return base
+
+    def references(self, review: ReviewRow, submission: SubmissionRow) -> tuple[ReferenceRun, ...]:
+        refs: list[ReferenceRun] = []
+        designated = self.s.execute(
+            select(ReportReferenceRow).order_by(ReportReferenceRow.created_at)
+        ).scalars()
+        for d in designated:
+            if d.review_id == review.id:
+                continue
+            other = self.s.get(ReviewRow, d.review_id)
+            if other is None:
+                continue
+            sub = other.submission
+            attempts, _ = self.attempts(sub.id, other.id)
+            if attempts:
+                refs.append(
+                    ReferenceRun(
+                        label=d.label,
+                        kind="agency_reference",
+                        model_name=_model_label(sub),
+                        attempts=attempts,
+                        review_id=other.id,
+                    )
+                )
+        earlier = self.s.execute(
+            select(SubmissionRow)
+            .where(
+                SubmissionRow.organization_id == submission.organization_id,
+                SubmissionRow.id != submission.id,
+                SubmissionRow.created_at < submission.created_at,
+                SubmissionRow.state.in_(PRIOR_STATES),
+            )
+            .order_by(SubmissionRow.created_at)
+        ).scalars()
+        for sub in earlier:
+            if sub.review is None:
+                continue
+            attempts, _ = self.attempts(sub.id, sub.review.id)
+            if attempts:
+                name = _model_label(sub)
+                refs.append(
+                    ReferenceRun(
+                        label=f"earlier model {name}",
+                        kind="developer_prior",
+                        model_name=name,
+                        attempts=attempts,
+                        review_id=sub.review.id,
+                    )
+                )
+        return tuple(refs)
+
+
+def _model_label(sub: SubmissionRow) -> str:
+    return f"{sub.model_name} {sub.model_version}" if sub.model_version else sub.model_name
+
+
+def _elicitation_from_logs(log_dir: Path, base: Elicitation) -> Elicitation:
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    scaffolds: set[str] = set()
+    tools: set[str] = set()
+    limits: dict[str, str] = {}
+    sampling: dict[str, str] = {}
+    inspect_versions: set[str] = set()
+    generators: dict[str, str] = {}
+    epochs: set[int] = set()
+    for info in list_eval_logs(str(log_dir), recursive=False):
+        try:
+            log = read_eval_log(info, header_only=True)
+        except Exception as exc:  # a log truncated by a crash has no header worth reporting
+            logger.warning("skipping unreadable log %s: %s", info.name, type(exc).__name__)
+            continue
+        spec = log.eval
+        if spec.packages.get("inspect_ai"):
+            inspect_versions.add(spec.packages["inspect_ai"])
+        if spec.solver:
+            scaffolds.add(spec.solver)
+        if log.plan and log.plan.steps:
+            scaffolds.add(" → ".join(step.solver for step in log.plan.steps))
+        config = spec.config
+        if config.epochs:
+            epochs.add(config.epochs)
+        for key in LIMIT_KEYS:
+            value = getattr(config, key, None)
+            if value is not None:
+                limits[key] = f"{value} s" if key.endswith("time_limit") else str(value)
+        gen = spec.model_generate_config
+        for key in SAMPLING_KEYS:
+            value = getattr(gen, key, None)
+            if value is not None:
+                sampling[key] = str(value)
+        args = spec.task_args or {}
+        for name in ("tools", "tool_names"):
+            if isinstance(args.get(name), list):
+                tools.update(str(t) for t in args[name])
+        meta = spec.metadata or {}
+        version = meta.get("generator_version")
+        if isinstance(version, str):
+            generators[task_name(spec.task)] = version
+        if isinstance(meta.get("tools"), list):
+            tools.update(str(t) for t in meta["tools"])
+    return Elicitation(
+        scaffold="; ".join(sorted(scaffolds)) or None,
+        tools=tuple(sorted(tools)),
+        limits=limits,
+        attempts=max(epochs) if epochs else base.attempts,
+        sampling=sampling,
+        inspect_version=", ".join(sorted(inspect_versions)) or None,
+        prereview_version=base.prereview_version,
+        generator_versions=generators,
+    )
+
+
+def load_evidence(
+    db: Database, content: SubmissionContent, ident: str, families: Iterable[str]
+) -> ReviewEvidence:
+    """Everything the report of review (or submission) `ident` is built from."""
+    fams = frozenset(families)
+    with db.session() as s:
+        ident = ident.strip()
+        review = s.get(ReviewRow, ident)
+        submission = review.submission if review is not None else s.get(SubmissionRow, ident)
+        if submission is None:
+            raise UnknownReviewError(ident)
+        review = submission.review
+        reader = _Reader(s, content, fams)
+        model = ModelIdentity(
+            name=submission.model_name,
+            version=submission.model_version,
+            developer=submission.organization.name,
+            inspect_model=submission.model,
+            base_url=submission.base_url,
+            credential_reference=submission.api_key_env,
+            release_date=submission.release_date,
+        )
+        sharing = SharingElection(share_sanitized=submission.confidentiality == SHARE_SANITIZED)
+        submitted_on: date = submission.submitted_on
+        if review is None:
+            return ReviewEvidence(
+                review_id=submission.id,
+                state=submission.state,
+                model=model,
+                sharing=sharing,
+                submitted_on=submitted_on,
+            )
+        attempts, baselines = reader.attempts(submission.id, review.id)
+        return ReviewEvidence(
+            review_id=review.id,
+            state=submission.state,
+            model=model,
+            elicitation=reader.elicitation(submission.id, review.id, attempts),
+            attempts=attempts,
+            baselines=baselines,
+            references=reader.references(review, submission),
+            runs=reader.runs(review.id),
+            sharing=sharing,
+            submitted_on=submitted_on,
+        )
