@@ -6,7 +6,11 @@ import typer
 from rich.table import Table
 
 from prereview import __version__
+from prereview.cli import audit as audit_cli
+from prereview.cli import findings as findings_cli
+from prereview.cli import principals as principals_cli
 from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
+from prereview.cli.report import register_report_commands
 from prereview.cli.review import register_review_commands
 from prereview.demo import run_demo
 from prereview.home import initialize_home
@@ -33,15 +37,34 @@ def _root(
 
 
 @app.command()
-def init(json_out: bool = JsonOption) -> None:
-    """Create the data dir (database, logs, artifacts, keys). Safe to run again."""
-    result = initialize_home(settings())
+def init(
+    save_token: bool = typer.Option(
+        True,
+        "--save-token/--no-save-token",
+        help="Also write the first coordinator's token to the config file (0600).",
+    ),
+    json_out: bool = JsonOption,
+) -> None:
+    """Create the data dir (database, logs, artifacts, keys) and the first coordinator, whose
+    API token is printed once. Safe to run again."""
+    result = initialize_home(settings(), save_token=save_token)
     if json_out:
         emit_json(result)
     else:
         verb = "created" if result["created"] else "already initialized"
         console.print(f"{verb}: {result['home']}")
         console.print(f"database: {result['database']} (schema {', '.join(result['schema'])})")
+        if result["token"]:
+            where = (
+                f"; saved to {result['token_saved_to']} (0600) for this CLI"
+                if result["token_saved_to"]
+                else "; set it as PREREVIEW_TOKEN"
+            )
+            console.print(
+                f"coordinator {result['coordinator']!r} created. Its API token is shown only "
+                f"now{where}:"
+            )
+            console.print(result["token"], highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -81,6 +104,10 @@ def demo(
 
 
 register_review_commands(app)
+app.add_typer(principals_cli.app, name="principals")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(findings_cli.app, name="findings")
+register_report_commands(app)
 
 
 def main() -> None:
