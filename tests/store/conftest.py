@@ -1,1 +1,7 @@
-from tests.store.databases import database_url, fresh_postgres_url  # noqa: F401
+from tests.store.databases import (  # noqa: F401
+    _postgres_template,
+    _sqlite_template,
+    database_url,
+    fresh_postgres_url,
+    migrated_database_url,
+)

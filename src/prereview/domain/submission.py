@@ -84,5 +84,6 @@ class Throughput:
         """Assumptions when the submitter declares nothing: one llama.cpp instance locally,
         a modest shared API tier otherwise."""
         if model.startswith("local/"):
-            return cls(requests_per_minute=None, max_connections=1, seconds_per_request=3.0)
+            # SmolLM2-135M on two cores: ~8 s for a short tool-using turn
+            return cls(requests_per_minute=None, max_connections=1, seconds_per_request=8.0)
         return cls(requests_per_minute=60.0, max_connections=10, seconds_per_request=20.0)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import signal
@@ -199,6 +200,16 @@ class _WithdrawalWatcher:
         self._thread.join()
 
 
+_BANNER = ("inspect_ai v", "- hooks enabled", "  prereview_assessment")
+
+
+def _forward(text: str) -> None:
+    """Pass what Inspect printed on to stderr, minus its start-up banner about our hook."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(_BANNER)]
+    if lines:
+        sys.stderr.write("\n".join(lines) + "\n")
+
+
 def _check_can_run(
     record: SubmissionRecord, resume: bool, suite: str | None, limit: int | None
 ) -> None:
@@ -279,11 +290,12 @@ def run_assessment(
     with review_lock(service.db, locks_dir, record.id):
         record = service.get(record.id)  # the state may have changed while we waited
         _check_can_run(record, resume, suite, limit)
-        if not resume:
-            plan = service.plan(record.id, suite=suite, limit=limit, policy=planning)
+        stored = record.review.plan if record.review is not None else None
+        if resume or (stored is not None and suite is None and limit is None):
+            assert stored is not None  # a plan shown by `--plan-only` runs as it was shown
+            plan = stored
         else:
-            assert record.review is not None and record.review.plan is not None
-            plan = record.review.plan
+            plan = service.plan(record.id, suite=suite, limit=limit, policy=planning)
         if on_planned is not None:
             on_planned(plan)
         with service.db.session() as s:
@@ -345,9 +357,10 @@ def _execute(
         if progress is not None:
             progress.start(plan.total_samples, done)
         watcher = _WithdrawalWatcher(service, submission_id, poll_s)
+        inspect_output = io.StringIO()  # stdout stays clean for --json
         try:
             _active = recorder
-            with watcher, contextlib.redirect_stdout(sys.stderr):
+            with watcher, contextlib.redirect_stdout(inspect_output):
                 eval_set(
                     _tasks(plan),
                     log_dir=str(log_dir),
@@ -372,6 +385,7 @@ def _execute(
             _active = None
             if progress is not None:
                 progress.stop()
+            _forward(inspect_output.getvalue())
         outcomes, logs = outcomes_in_logs(log_dir, log_key, tiers)
         recorder.record(outcomes)
     if any(log.status == "cancelled" for log in logs):
