@@ -7,4 +7,5 @@ Inspect imports it lazily when a name it does not know is asked for (a `local/..
 # ruff: noqa: F401
 from prereview.models.local import LocalModelAPI
 from prereview.models.scripted import ScriptedModelAPI
+from prereview.sandbox.environment import BwrapSandboxEnvironment
 from prereview.suites.smoke import smoke

@@ -1,0 +1,97 @@
+"""What a sandbox host sees: the bwrap arguments that build its filesystem view.
+
+The root is bwrap's own tmpfs, remounted read-only once the view is built. System directories
+come read-only from the host (or from `config.root`), /etc holds only the entries
+`config.etc_files` names plus generated passwd, group, hosts and hostname, and the only writable
+places are size-limited tmpfs mounts: the working directory, /tmp and /dev/shm. Nothing of the
+evaluator (its home, the project, logs, ground truth) is reachable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from prereview.sandbox.config import BwrapConfig
+
+MIB = 1024 * 1024
+_ROOT_SKIP = frozenset({"proc", "dev", "sys", "tmp", "run", "etc", "home", "root", "var", "mnt"})
+SHM_MB = 64
+
+
+@dataclass(frozen=True)
+class HostFiles:
+    """Generated files a host binds over /etc (they live in the sample's state directory)."""
+
+    passwd: Path
+    group: Path
+    hosts: Path
+    hostname: Path
+
+    @classmethod
+    def write(
+        cls, directory: Path, name: str, config: BwrapConfig, addresses: dict[str, str]
+    ) -> HostFiles:
+        directory.mkdir(exist_ok=True)
+        files = cls(
+            directory / "passwd", directory / "group", directory / "hosts", directory / "hostname"
+        )
+        files.passwd.write_text(
+            "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+            f"{config.user}:x:{config.uid}:{config.uid}::{config.workdir}:/bin/bash\n"
+            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        )
+        files.group.write_text(f"root:x:0:\n{config.user}:x:{config.uid}:\nnogroup:x:65534:\n")
+        lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+        if name not in addresses:
+            lines.append(f"127.0.1.1\t{name}")
+        lines += [f"{address}\t{peer}" for peer, address in addresses.items()]
+        files.hosts.write_text("\n".join(lines) + "\n")
+        files.hostname.write_text(name + "\n")
+        for path in (files.passwd, files.group, files.hosts, files.hostname):
+            path.chmod(0o644)
+        return files
+
+
+def mount_args(config: BwrapConfig, files: HostFiles) -> list[str]:
+    args: list[str] = []
+    if config.root is None:
+        for directory in config.system_dirs:
+            args += _mirror(Path(directory), Path(directory))
+        args += ["--dir", "/etc"]
+        for name in config.etc_files:
+            args += _mirror(Path("/etc", name), Path("/etc", name))
+    else:
+        root = Path(config.root)
+        for entry in sorted(os.listdir(root)):
+            if entry not in _ROOT_SKIP:
+                args += _mirror(root / entry, Path("/", entry))
+        args += ["--ro-bind", str(root / "etc"), "/etc"] if (root / "etc").is_dir() else []
+    # paths from here on are inside the sandbox's own mount namespace
+    args += [
+        "--ro-bind", str(files.passwd), "/etc/passwd",
+        "--ro-bind", str(files.group), "/etc/group",
+        "--ro-bind", str(files.hosts), "/etc/hosts",
+        "--ro-bind", str(files.hostname), "/etc/hostname",
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--size", str(SHM_MB * MIB), "--perms", "1777", "--tmpfs", "/dev/shm",  # noqa: S108
+        "--size", str(config.tmp_mb * MIB), "--perms", "1777", "--tmpfs", "/tmp",  # noqa: S108
+        "--dir", "/var",
+        "--symlink", "../tmp", "/var/tmp",  # noqa: S108
+        "--size", str(config.workdir_mb * MIB), "--perms", "0755", "--tmpfs", config.workdir,
+    ]  # fmt: skip
+    for source, target in config.ro_binds.items():
+        args += ["--ro-bind", source, target]
+    args += ["--remount-ro", "/"]
+    return args
+
+
+def _mirror(source: Path, target: Path) -> list[str]:
+    """A read-only bind of `source` at `target`, or the same symlink when `source` is one."""
+    if source.is_symlink():
+        return ["--symlink", os.readlink(source), str(target)]
+    if source.exists():
+        return ["--ro-bind", str(source), str(target)]
+    return []

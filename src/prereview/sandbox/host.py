@@ -1,0 +1,476 @@
+"""One sandbox host: a bwrap process whose PID 1 is the exec agent, and the evaluator's side of
+the protocol (exec with pipes passed by SCM_RIGHTS, kill, file opens).
+
+Commands' stdio are plain pipes between the command and the evaluator: the agent only forks, so
+an exec costs about what a local subprocess costs, and output never passes through sandbox code
+the model could tamper with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+from inspect_ai.util import ExecResult, OutputLimitExceededError
+
+from prereview.sandbox.cgroups import HostCgroups, detect
+from prereview.sandbox.config import BwrapConfig
+from prereview.sandbox.errors import SandboxUnavailableError
+from prereview.sandbox.filesystem import MIB, HostFiles, mount_args
+from prereview.sandbox.seccomp import filter_fd
+
+AGENT_PYTHON = "/usr/bin/python3"
+AGENT_SOURCE = Path(__file__).with_name("agent.py").read_text()
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+START_TIMEOUT = 30.0
+KILL_GRACE = 5.0
+_CHUNK = 65536
+
+
+@dataclass
+class _Exchange:
+    """The evaluator's ends of one exec's pipes, and what came through them."""
+
+    stdout: int
+    stderr: int
+    status: int
+    stdin: int | None
+    out: bytearray = field(default_factory=bytearray)
+    err: bytearray = field(default_factory=bytearray)
+    status_text: bytearray = field(default_factory=bytearray)
+    open_fds: set[int] = field(default_factory=set)
+
+    def close(self) -> None:
+        for fd in self.open_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.open_fds.clear()
+
+
+class _OverLimit(Exception):
+    pass
+
+
+class SandboxHost:
+    """A running sandbox host; create with `launch`, end with `close`."""
+
+    def __init__(
+        self,
+        name: str,
+        config: BwrapConfig,
+        process: subprocess.Popen[bytes],
+        control: socket.socket,
+        agent_pid: int,
+        cgroups: HostCgroups,
+        log: Path,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.agent_pid = agent_pid
+        """the agent's pid on the evaluator's side (for namespaces and the network setup)"""
+        self._process = process
+        self._control = control
+        self._cgroups = cgroups
+        self._log = log
+        self._closed = False
+        self._rlimits: dict[str, int] = {}
+        if config.cpu_seconds is not None:
+            self._rlimits["cpu"] = config.cpu_seconds
+        if not cgroups.directories:
+            # no cgroups: fall back to per-process rlimits, applied to every command
+            self._rlimits["as"] = config.memory_mb * MIB
+            self._rlimits["nproc"] = config.pids
+
+    @classmethod
+    async def launch(
+        cls,
+        name: str,
+        config: BwrapConfig,
+        directory: Path,
+        files: HostFiles,
+        host_uid: int | None,
+        cgroups: HostCgroups,
+    ) -> SandboxHost:
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise SandboxUnavailableError("bubblewrap is not installed: apt-get install bubblewrap")
+        control, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        info_read, info_write = os.pipe2(os.O_CLOEXEC)
+        seccomp = filter_fd(config.allow_ptrace)
+        log = directory / f"{name}.log"
+        argv = [
+            bwrap,
+            "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+            "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--as-pid-1", "--new-session",
+            "--cap-drop", "ALL",
+            "--uid", str(config.uid), "--gid", str(config.uid),
+            "--hostname", name,
+            *mount_args(config, files),
+            "--chdir", config.workdir,
+            "--clearenv",
+            "--seccomp", str(seccomp),
+            "--info-fd", str(info_write),
+            "--",
+            AGENT_PYTHON, "-I", "-S", "-c", AGENT_SOURCE, str(agent_end.fileno()),
+        ]  # fmt: skip
+        if host_uid is not None:
+            argv = _as_host_user(argv, host_uid, cgroups)
+        try:
+            with log.open("wb") as log_file:
+                process = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=log_file,
+                    pass_fds=(agent_end.fileno(), info_write, seccomp),
+                    close_fds=True,
+                )
+        except OSError as exc:
+            raise SandboxUnavailableError(f"cannot start bwrap: {exc.strerror}") from None
+        finally:
+            agent_end.close()
+            os.close(info_write)
+            os.close(seccomp)
+        control.setblocking(False)
+        try:
+            with anyio.fail_after(START_TIMEOUT):
+                info = await _read_to_end(info_read)
+                agent_pid = int(json.loads(info)["child-pid"])
+                await anyio.wait_readable(control)
+                ready = control.recv(64)
+            if ready != b'{"ready": true}':
+                raise ValueError("agent did not start")
+        except (ValueError, KeyError, OSError, TimeoutError):
+            control.close()
+            with contextlib.suppress(OSError):
+                process.kill()
+            process.wait()
+            raise SandboxUnavailableError(_start_failure(log)) from None
+        finally:
+            os.close(info_read)
+        return cls(name, config, process, control, agent_pid, cgroups, log)
+
+    def base_env(self) -> dict[str, str]:
+        home = self.config.workdir
+        env = {
+            "PATH": DEFAULT_PATH,
+            "HOME": home,
+            "USER": self.config.user,
+            "LOGNAME": self.config.user,
+            "SHELL": "/bin/bash",
+            "LANG": "C.UTF-8",
+            "TMPDIR": "/tmp",  # noqa: S108 (inside the sandbox)
+            "HOSTNAME": self.name,
+        }
+        env.update(self.config.env)
+        return env
+
+    async def _send(self, request: Mapping[str, object], fds: list[int]) -> None:
+        message = json.dumps(request).encode()
+        while True:
+            try:
+                socket.send_fds(self._control, [message], fds)
+                return
+            except BlockingIOError:
+                await anyio.wait_writable(self._control)
+            except OSError as exc:
+                raise SandboxUnavailableError(
+                    f"sandbox host {self.name!r} is not running ({exc.strerror})"
+                ) from None
+
+    async def exec(
+        self,
+        argv: list[str],
+        *,
+        input: bytes | None,
+        cwd: str,
+        env: dict[str, str],
+        timeout: float | None,
+        output_limit: int,
+        limit_str: str,
+    ) -> ExecResult[str]:
+        if self._closed:
+            raise SandboxUnavailableError(f"sandbox host {self.name!r} has been cleaned up")
+        request_id = secrets.token_hex(8)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        st_r, st_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        child_ends = [out_w, err_w, st_w]
+        in_w: int | None = None
+        if input is not None:
+            in_r, in_w = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(in_w, False)
+            child_ends.append(in_r)
+        for fd in (out_w, err_w, st_w):
+            os.set_blocking(fd, True)
+        exchange = _Exchange(out_r, err_r, st_r, in_w)
+        exchange.open_fds = {out_r, err_r, st_r} | ({in_w} if in_w is not None else set())
+        request = {
+            "op": "exec",
+            "id": request_id,
+            "argv": argv,
+            "env": env,
+            "cwd": cwd,
+            "rlimits": self._rlimits,
+        }
+        try:
+            try:
+                await self._send(request, child_ends)
+            finally:
+                for fd in child_ends:
+                    os.close(fd)
+            try:
+                with anyio.fail_after(timeout):
+                    await self._pump(exchange, input, output_limit)
+            except TimeoutError:
+                await self._kill(request_id, exchange)
+                error = TimeoutError(f"Command timed out after {timeout} seconds")
+                partial = _decode(exchange.out) + _decode(exchange.err)
+                if partial:
+                    error.truncated_output = partial  # type: ignore[attr-defined]
+                raise error from None
+            except _OverLimit:
+                await self._kill(request_id, exchange)
+                raise OutputLimitExceededError(
+                    limit_str, _decode(bytes(exchange.out[:output_limit]))
+                ) from None
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await self._kill(request_id, exchange)
+                raise
+            return self._result(argv, exchange)
+        finally:
+            await self._release(exchange)
+
+    async def _pump(self, exchange: _Exchange, input: bytes | None, limit: int) -> None:
+        """Feed stdin and collect output until the supervisor reports (status pipe EOF)."""
+        over_limit = False
+
+        async def collect(fd: int, sink: bytearray, scope: anyio.CancelScope) -> None:
+            nonlocal over_limit
+            while True:
+                await anyio.wait_readable(fd)
+                if not _read_available(fd, sink, exchange):
+                    return
+                if len(sink) > limit:
+                    over_limit = True
+                    scope.cancel()
+                    return
+
+        async def feed() -> None:
+            assert exchange.stdin is not None and input is not None
+            view = memoryview(input)
+            try:
+                while view:
+                    await anyio.wait_writable(exchange.stdin)
+                    with contextlib.suppress(BlockingIOError):
+                        view = view[os.write(exchange.stdin, view[:_CHUNK]) :]
+            except OSError:
+                pass  # the command did not read all of its input: not an error
+            finally:
+                _close(exchange, exchange.stdin)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(collect, exchange.stdout, exchange.out, group.cancel_scope)
+            group.start_soon(collect, exchange.stderr, exchange.err, group.cancel_scope)
+            if exchange.stdin is not None:
+                group.start_soon(feed)
+            await collect(exchange.status, exchange.status_text, group.cancel_scope)
+            group.cancel_scope.cancel()
+        if over_limit:
+            raise _OverLimit
+        # the command has exited: what it wrote is in the pipes already
+        for fd, sink in ((exchange.stdout, exchange.out), (exchange.stderr, exchange.err)):
+            if fd in exchange.open_fds:
+                _read_available(fd, sink, exchange)
+                if len(sink) > limit:
+                    raise _OverLimit
+
+    async def _kill(self, request_id: str, exchange: _Exchange) -> None:
+        """Kill the command's whole process tree and wait (bounded) for its supervisor to go."""
+        with contextlib.suppress(SandboxUnavailableError):
+            await self._send({"op": "kill", "id": request_id}, [])
+        with anyio.move_on_after(KILL_GRACE):
+            while exchange.status in exchange.open_fds:
+                await anyio.wait_readable(exchange.status)
+                _read_available(exchange.status, exchange.status_text, exchange)
+
+    async def _release(self, exchange: _Exchange) -> None:
+        """Close our ends; pipes still held by background processes go to the agent's sink, so
+        that those processes neither block on a full pipe nor die of SIGPIPE."""
+        if exchange.stdin is not None:
+            _close(exchange, exchange.stdin)
+        _close(exchange, exchange.status)
+        held = [fd for fd in (exchange.stdout, exchange.stderr) if fd in exchange.open_fds]
+        if held and not self._closed:
+            with contextlib.suppress(SandboxUnavailableError):
+                await self._send({"op": "sink"}, held)
+        exchange.close()
+
+    def _result(self, argv: list[str], exchange: _Exchange) -> ExecResult[str]:
+        lines = exchange.status_text.decode(errors="replace").split("\n")
+        started = any(line.startswith("started ") for line in lines)
+        for line in lines:
+            kind, _, rest = line.partition(" ")
+            if kind == "exit":
+                code = int(rest)
+                return ExecResult(code == 0, code, _decode(exchange.out), _decode(exchange.err))
+            if kind == "error":
+                stage, _, number = rest.partition(" ")
+                return _failed_start(argv, stage, int(number))
+        if not started:
+            raise SandboxUnavailableError(f"sandbox host {self.name!r} did not run the command")
+        # the supervisor died without reporting (killed from inside, or by the OOM killer)
+        return ExecResult(False, 137, _decode(exchange.out), _decode(exchange.err))
+
+    @contextlib.asynccontextmanager
+    async def opened(self, path: str, mode: str) -> AsyncIterator[int]:
+        """An fd for `path` opened by the agent as the sandbox user (mode 'r' or 'w')."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        fd = -1
+        try:
+            try:
+                await self._send({"op": "open", "path": path, "mode": mode}, [theirs.fileno()])
+            finally:
+                theirs.close()
+            ours.setblocking(False)
+            with anyio.fail_after(60):
+                await anyio.wait_readable(ours)
+                message, fds, _flags, _addr = socket.recv_fds(ours, 4096, 1)
+            if fds:
+                fd = fds[0]
+            reply = json.loads(message) if message else {}
+            if reply.get("ok") and fd >= 0:
+                yield fd
+                return
+            code = int(reply.get("errno", 0))
+            if not code:
+                raise SandboxUnavailableError(f"sandbox host {self.name!r} is not running")
+            if code == errno.EROFS:
+                raise PermissionError(code, "Read-only file system", path)
+            raise OSError(code, os.strerror(code), path)
+        finally:
+            ours.close()
+            if fd >= 0:
+                os.close(fd)
+
+    async def close(self) -> None:
+        """Kill every process of this host and release what it held; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._control.close()  # the agent exits, and with PID 1 the whole PID namespace
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.agent_pid, signal.SIGKILL)
+        self._cgroups.kill()
+        with contextlib.suppress(OSError):
+            self._process.kill()
+        with anyio.move_on_after(KILL_GRACE):
+            while self._process.poll() is None:
+                await anyio.sleep(0.002)
+        await anyio.to_thread.run_sync(self._cgroups.remove)
+
+
+def _as_host_user(argv: list[str], host_uid: int, cgroups: HostCgroups) -> list[str]:
+    """Run bwrap as an unprivileged host uid of its own, after joining the host's cgroups.
+
+    The joins happen as root (a v2 cgroup move needs write access at the common ancestor) in
+    a one-line shell that then execs setpriv, so that every process of the sandbox is born in the
+    cgroups and maps to `host_uid`, never to host root, should it ever get out of its namespaces.
+    """
+    setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+    joins = [str(p) for p in cgroups.procs_files]
+    script = (
+        'for f; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 125; shift; done; '
+        'shift; exec "$@"'
+    )
+    return [
+        "/bin/sh", "-c", script, "sh", *joins, "--",
+        setpriv, f"--reuid={host_uid}", f"--regid={host_uid}", "--clear-groups",
+        "--inh-caps=-all", "--bounding-set=-all", "--",
+        *argv,
+    ]  # fmt: skip
+
+
+async def _read_to_end(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    data = bytearray()
+    while True:
+        await anyio.wait_readable(fd)
+        try:
+            chunk = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            return bytes(data)
+        data += chunk
+
+
+def _read_available(fd: int, sink: bytearray, exchange: _Exchange) -> bool:
+    """Read what the pipe holds now; False (and the fd closed) at EOF."""
+    while True:
+        try:
+            chunk = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return True
+        except OSError:
+            chunk = b""
+        if not chunk:
+            _close(exchange, fd)
+            return False
+        sink += chunk
+        if len(chunk) < _CHUNK:
+            return True
+
+
+def _close(exchange: _Exchange, fd: int) -> None:
+    if fd in exchange.open_fds:
+        exchange.open_fds.discard(fd)
+        os.close(fd)
+
+
+def _decode(data: bytes | bytearray) -> str:
+    return bytes(data).decode("utf-8", errors="replace")
+
+
+def _failed_start(argv: list[str], stage: str, number: int) -> ExecResult[str]:
+    reason = os.strerror(number)
+    if stage == "exec" and number in (errno.EACCES, errno.EPERM):
+        raise PermissionError(number, reason, argv[0] if argv else "")
+    if stage == "exec":
+        return ExecResult(False, 127, "", f"{argv[0] if argv else ''}: {reason}\n")
+    if stage == "cwd":
+        return ExecResult(False, 1, "", f"cannot enter the working directory: {reason}\n")
+    if stage == "fork":
+        return ExecResult(False, 126, "", f"cannot start the command: {reason}\n")
+    return ExecResult(False, 126, "", f"cannot start the command ({stage}): {reason}\n")
+
+
+def _start_failure(log: Path) -> str:
+    try:
+        detail = log.read_text(errors="replace").strip().splitlines()[-1][:300]
+    except (OSError, IndexError):
+        detail = "no error output"
+    hint = ""
+    if "namespace" in detail.lower() or "permission" in detail.lower():
+        hint = (
+            ": enable user namespaces (sysctl user.max_user_namespaces=15000; on Debian "
+            "kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 allow bwrap under AppArmor) "
+            "or run as root"
+        )
+    elif "python3" in detail:
+        hint = f": the sandbox needs python3 >= 3.9 at {AGENT_PYTHON}"
+    cgroups = "" if detect().available else " (cgroups unavailable: rlimits in use)"
+    return f"bwrap could not start a sandbox: {detail}{hint}{cgroups}"
