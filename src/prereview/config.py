@@ -38,6 +38,13 @@ class Settings:
     token: str | None = None
     default_model: str = "local/smollm2"
     model_threads: int | None = None
+    # vault (confidentiality): see prereview.vault
+    marking_banner: str = "CUI//SP-PCII"
+    retention_days: int = 365
+    plaintext_dir: Path | None = None
+    key_provider: str = "local"
+    audit_checkpoint_every: int = 100
+    config_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -78,6 +85,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return section
 
 
+def _int_setting(value: Any, name: str, default: int, minimum: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"setting {name} must be at least {minimum}")
+    return number
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     home = Path(env.get(f"{ENV_PREFIX}HOME", DEFAULT_HOME)).expanduser().absolute()
@@ -92,11 +111,20 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
     database_url = pick("database_url") or f"sqlite:///{home / 'prereview.db'}"
     threads = pick("model_threads")
+    plaintext_dir = pick("plaintext_dir")
     return Settings(
         home=home,
         database_url=str(database_url),
         token=pick("token"),
         default_model=str(pick("default_model") or "local/smollm2"),
         model_threads=int(threads) if threads else None,
+        marking_banner=str(pick("marking_banner") or "CUI//SP-PCII"),
+        retention_days=_int_setting(pick("retention_days"), "retention_days", 365, minimum=0),
+        plaintext_dir=Path(str(plaintext_dir)).expanduser().absolute() if plaintext_dir else None,
+        key_provider=str(pick("key_provider") or "local"),
+        audit_checkpoint_every=_int_setting(
+            pick("audit_checkpoint_every"), "audit_checkpoint_every", 100, minimum=1
+        ),
+        config_path=config_path,
         extra={k: v for k, v in file_values.items() if k not in Settings.__dataclass_fields__},
     )

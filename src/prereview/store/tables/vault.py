@@ -79,15 +79,16 @@ class PrincipalRow(Base):
 
 
 class AssignmentRow(Base):
-    """An evaluator assigned to a review: the only reviews an evaluator can see or run."""
+    """An evaluator assigned to the review of a submission: the only reviews an evaluator can
+    see or run. Keyed by submission, since a review row exists only once it is planned."""
 
     __tablename__ = "vault_assignments"
 
     principal_id: Mapped[str] = mapped_column(
         ForeignKey("vault_principals.id", ondelete="CASCADE"), primary_key=True
     )
-    review_id: Mapped[str] = mapped_column(
-        ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True, index=True
+    submission_id: Mapped[str] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     assigned_by: Mapped[str] = mapped_column(String(100))
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -73,7 +73,7 @@ def upgrade() -> None:
     op.create_table(
         "vault_assignments",
         sa.Column("principal_id", sa.String(length=32), nullable=False),
-        sa.Column("review_id", sa.String(length=32), nullable=False),
+        sa.Column("submission_id", sa.String(length=32), nullable=False),
         sa.Column("assigned_by", sa.String(length=100), nullable=False),
         sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -83,16 +83,18 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["review_id"],
-            ["reviews.id"],
-            name=op.f("fk_vault_assignments_review_id_reviews"),
+            ["submission_id"],
+            ["submissions.id"],
+            name=op.f("fk_vault_assignments_submission_id_submissions"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("principal_id", "review_id", name=op.f("pk_vault_assignments")),
+        sa.PrimaryKeyConstraint(
+            "principal_id", "submission_id", name=op.f("pk_vault_assignments")
+        ),
     )
     with op.batch_alter_table("vault_assignments", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_vault_assignments_review_id"), ["review_id"], unique=False
+            batch_op.f("ix_vault_assignments_submission_id"), ["submission_id"], unique=False
         )
 
     op.create_table(
@@ -138,7 +140,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_vault_audit_entries_principal_id"))
     op.drop_table("vault_audit_entries")
     with op.batch_alter_table("vault_assignments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_vault_assignments_review_id"))
+        batch_op.drop_index(batch_op.f("ix_vault_assignments_submission_id"))
     op.drop_table("vault_assignments")
     with op.batch_alter_table("vault_principals", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_vault_principals_organization_id"))

@@ -1,0 +1,380 @@
+"""The audit trail: an append-only, hash-chained, signed log of every protected access.
+
+Each entry carries the SHA-256 of the entry before it (`prev_hash`) and its own hash over all of
+its fields, and is signed with the Ed25519 audit key. Every `checkpoint_every` entries (and on
+each `audit verify`) a checkpoint signs the head (seq, hash) again, so removing entries from the
+end is detected as well, back to the last checkpoint.
+
+`verify()` recomputes everything and says where it breaks: a modified entry (hash mismatch), an
+entry written outside prereview (no valid signature), a deleted, inserted or moved entry (gap in
+the sequence, or `prev_hash` not the hash before it), a truncated tail (a checkpoint signed an
+entry that is gone), a forged or altered checkpoint.
+
+Entries hold ids, times, outcomes and digests: never a secret, token or content. Values that
+look like an API token are replaced before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+from sqlalchemy.exc import OperationalError
+
+from prereview.store.base import utcnow
+from prereview.store.database import Database
+from prereview.store.tables.vault import AuditCheckpointRow, AuditEntryRow
+from prereview.vault.errors import VaultError
+from prereview.vault.keys.interface import CheckpointSigner, verify_signature
+from prereview.vault.principals import Principal
+
+GENESIS = "0" * 64
+_ENTRY_CONTEXT = b"prereview-audit-entry/v1\x00"
+_CHECKPOINT_CONTEXT = b"prereview-audit-checkpoint/v1\x00"
+_TOKENISH = re.compile(r"prv_[A-Za-z0-9_-]{20,}")
+_LOCK_KEY = zlib.crc32(b"prereview.vault.audit")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """What happened; the chain adds seq, time and hashes."""
+
+    action: str
+    outcome: str  # allowed | denied | ok | failed
+    principal: Principal | None = None
+    submission_id: str | None = None
+    target: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    principal_label: str | None = None  # who, when no principal is known (bootstrap, bad token)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: str
+    principal_id: str | None
+    principal: str | None
+    role: str | None
+    action: str
+    outcome: str
+    submission_id: str | None
+    target: str | None
+    detail: dict[str, Any]
+    prev_hash: str
+    entry_hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AuditProblem:
+    seq: int
+    kind: str  # modified | unsigned | chain | missing | truncated | checkpoint
+    message: str
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    entries: int
+    checkpoints: int
+    head_seq: int
+    head_hash: str
+    last_checkpoint_seq: int
+    problems: list[AuditProblem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "checkpoints": self.checkpoints,
+            "head": {"seq": self.head_seq, "hash": self.head_hash},
+            "last_checkpoint_seq": self.last_checkpoint_seq,
+            "problems": [asdict(p) for p in self.problems],
+        }
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _TOKENISH.sub("[token withheld]", value)
+    if isinstance(value, Mapping):
+        return {str(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def canonical_detail(detail: Mapping[str, Any]) -> str:
+    return json.dumps(
+        _scrub(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+
+
+def compute_entry_hash(row: AuditEntryRow) -> str:
+    """SHA-256 over every field but the hash and signature, as canonical JSON."""
+    payload = {
+        "seq": row.seq,
+        "at": row.at,
+        "principal_id": row.principal_id,
+        "principal": row.principal,
+        "role": row.role,
+        "action": row.action,
+        "outcome": row.outcome,
+        "submission_id": row.submission_id,
+        "target": row.target,
+        "detail": row.detail,
+        "prev_hash": row.prev_hash,
+    }
+    data = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def _entry_message(entry_hash: str) -> bytes:
+    return _ENTRY_CONTEXT + entry_hash.encode()
+
+
+def _checkpoint_message(seq: int, entry_hash: str, at: str) -> bytes:
+    return _CHECKPOINT_CONTEXT + f"{seq}\x00{entry_hash}\x00{at}".encode()
+
+
+def _to_entry(row: AuditEntryRow) -> AuditEntry:
+    try:
+        detail = json.loads(row.detail)
+    except ValueError:
+        detail = {"unreadable": True}
+    return AuditEntry(
+        row.seq,
+        row.at,
+        row.principal_id,
+        row.principal,
+        row.role,
+        row.action,
+        row.outcome,
+        row.submission_id,
+        row.target,
+        detail if isinstance(detail, dict) else {"value": detail},
+        row.prev_hash,
+        row.entry_hash,
+    )
+
+
+class AuditChain:
+    """Appends to, reads and verifies the audit trail of one store."""
+
+    def __init__(self, db: Database, signer: CheckpointSigner, checkpoint_every: int = 100) -> None:
+        if checkpoint_every < 1:
+            raise VaultError("audit checkpoint interval must be at least 1")
+        self.db = db
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every
+
+    def append(self, event: AuditEvent) -> AuditEntry:
+        """Append `event` in its own transaction (so refusals are kept even when the caller's
+        work rolls back); safe under concurrent writers."""
+        p = event.principal
+        detail = canonical_detail(event.detail)
+        for attempt in range(200):
+            try:
+                with self.db.session() as session:
+                    if self.db.dialect == "postgresql":
+                        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+                    last = session.execute(
+                        select(AuditEntryRow.seq, AuditEntryRow.entry_hash)
+                        .order_by(AuditEntryRow.seq.desc())
+                        .limit(1)
+                    ).first()
+                    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+                    row = AuditEntryRow(
+                        seq=seq,
+                        at=utcnow().isoformat(timespec="microseconds"),
+                        principal_id=p.id if p else None,
+                        principal=p.name if p else event.principal_label,
+                        role=p.role.value if p else None,
+                        action=event.action,
+                        outcome=event.outcome,
+                        submission_id=event.submission_id,
+                        target=_scrub(event.target) if event.target else None,
+                        detail=detail,
+                        prev_hash=prev,
+                        entry_hash="",
+                        signature="",
+                    )
+                    row.entry_hash = compute_entry_hash(row)
+                    row.signature = self.signer.sign(_entry_message(row.entry_hash)).hex()
+                    session.add(row)
+                    session.flush()
+                    entry = _to_entry(row)
+                break
+            except (SqlIntegrityError, OperationalError):
+                # another writer took this seq (or holds SQLite's write lock): read the new head
+                time.sleep(min(0.002 * (attempt + 1), 0.05))
+        else:
+            raise VaultError("could not append to the audit trail: the store stays busy")
+        if entry.seq % self.checkpoint_every == 0:
+            self.checkpoint()
+        return entry
+
+    def checkpoint(self) -> int:
+        """Sign the current head; returns its seq (0 for an empty trail)."""
+        with self.db.session() as session:
+            last = session.execute(
+                select(AuditEntryRow.seq, AuditEntryRow.entry_hash)
+                .order_by(AuditEntryRow.seq.desc())
+                .limit(1)
+            ).first()
+            if last is None:
+                return 0
+            seq, head = int(last[0]), str(last[1])
+            if session.get(AuditCheckpointRow, seq) is not None:
+                return seq
+            at = utcnow().isoformat(timespec="microseconds")
+            sig = self.signer.sign(_checkpoint_message(seq, head, at)).hex()
+            session.add(
+                AuditCheckpointRow(
+                    seq=seq, entry_hash=head, at=at, key_id=self.signer.key_id, signature=sig
+                )
+            )
+        return seq
+
+    def entries(
+        self,
+        submission_id: str | None = None,
+        principal: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        """Entries in order, filtered by submission and by principal (name or id); `limit`
+        keeps the newest."""
+        query = select(AuditEntryRow)
+        if submission_id:
+            query = query.where(AuditEntryRow.submission_id == submission_id)
+        if principal:
+            query = query.where(
+                (AuditEntryRow.principal == principal) | (AuditEntryRow.principal_id == principal)
+            )
+        query = query.order_by(AuditEntryRow.seq.desc())
+        if limit:
+            query = query.limit(limit)
+        with self.db.session() as session:
+            rows = session.scalars(query).all()
+            return [_to_entry(r) for r in reversed(rows)]
+
+    def verify(self, public_key: bytes | None = None) -> AuditReport:
+        """Recompute the chain, every signature and every checkpoint; report where it breaks."""
+        key = public_key if public_key is not None else self.signer.public_key
+        problems: list[AuditProblem] = []
+        stored: dict[int, str] = {}
+        expected, prev, count = 1, GENESIS, 0
+        with self.db.session() as session:
+            for row in session.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq)):
+                count += 1
+                if row.seq > expected:
+                    gap = (
+                        f"#{expected}"
+                        if row.seq == expected + 1
+                        else f"#{expected}..#{row.seq - 1}"
+                    )
+                    problems.append(
+                        AuditProblem(expected, "missing", f"entries {gap} are missing (deleted)")
+                    )
+                elif row.seq < expected:
+                    problems.append(
+                        AuditProblem(row.seq, "chain", f"entry #{row.seq} is out of sequence")
+                    )
+                if compute_entry_hash(row) != row.entry_hash:
+                    problems.append(
+                        AuditProblem(
+                            row.seq,
+                            "modified",
+                            f"entry #{row.seq} was modified: its content does not match its hash",
+                        )
+                    )
+                if not _valid_hex_signature(key, row.signature, _entry_message(row.entry_hash)):
+                    problems.append(
+                        AuditProblem(
+                            row.seq,
+                            "unsigned",
+                            f"entry #{row.seq} has no valid signature: written or re-hashed "
+                            "outside prereview",
+                        )
+                    )
+                if row.prev_hash != prev and row.seq <= expected:
+                    problems.append(
+                        AuditProblem(
+                            row.seq,
+                            "chain",
+                            f"entry #{row.seq} does not follow entry #{row.seq - 1}: an entry "
+                            "was deleted, inserted or moved here",
+                        )
+                    )
+                stored[row.seq] = row.entry_hash
+                prev, expected = row.entry_hash, max(expected, row.seq + 1)
+            head_seq = expected - 1
+            checkpoints = session.scalars(
+                select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)
+            ).all()
+            last_cp = 0
+            for cp in checkpoints:
+                message = _checkpoint_message(cp.seq, cp.entry_hash, cp.at)
+                if not _valid_hex_signature(key, cp.signature, message):
+                    problems.append(
+                        AuditProblem(
+                            cp.seq,
+                            "checkpoint",
+                            f"checkpoint at entry #{cp.seq} has an invalid signature (forged or "
+                            "altered)",
+                        )
+                    )
+                    continue
+                last_cp = max(last_cp, cp.seq)
+                if cp.seq not in stored:
+                    kind = "truncated" if cp.seq > head_seq else "missing"
+                    problems.append(
+                        AuditProblem(
+                            cp.seq,
+                            kind,
+                            f"entry #{cp.seq}, signed at a checkpoint, is gone"
+                            + (
+                                f" (the trail now ends at #{head_seq})"
+                                if kind == "truncated"
+                                else ""
+                            ),
+                        )
+                    )
+                elif stored[cp.seq] != cp.entry_hash:
+                    problems.append(
+                        AuditProblem(
+                            cp.seq,
+                            "checkpoint",
+                            f"the chain up to entry #{cp.seq} differs from the one signed at "
+                            "that checkpoint: entries up to it were rewritten",
+                        )
+                    )
+        problems.sort(key=lambda p: (p.seq, p.kind))
+        return AuditReport(
+            entries=count,
+            checkpoints=len(checkpoints),
+            head_seq=head_seq,
+            head_hash=prev,
+            last_checkpoint_seq=last_cp,
+            problems=problems,
+        )
+
+
+def _valid_hex_signature(public_key: bytes, signature_hex: str, message: bytes) -> bool:
+    try:
+        signature = bytes.fromhex(signature_hex)
+    except ValueError:
+        return False
+    return verify_signature(public_key, signature, message)

@@ -1,0 +1,142 @@
+"""Per-scope data keys: created on first use, wrapped by the KEK in `vault_data_keys`, and
+destroyed for good by `shred`.
+
+A scope is a submission id (everything of one submission shares its key, so one shred removes
+all of it). Unwrapped keys live only in this process's memory.
+
+Destroying a key must leave nothing behind in a copy of the store:
+
+- SQLite: the row is overwritten with `secure_delete` on (freed bytes are zeroed in the page),
+  then the WAL is checkpointed and truncated, so neither the database file nor the WAL keeps
+  the old page.
+- PostgreSQL: the table is rewritten with `VACUUM FULL`, which leaves no dead tuple in the
+  table's files; WAL archives and base backups taken before the shred still hold the wrapped
+  key until they expire (README: use an external KMS provider where that matters).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+
+from prereview.store.base import utcnow
+from prereview.store.database import Database
+from prereview.store.tables.vault import DataKeyRow
+from prereview.vault.envelope import new_data_key
+from prereview.vault.errors import ShreddedError, VaultError
+from prereview.vault.keys.interface import KeyProvider, WrappedKey
+
+
+@dataclass(frozen=True)
+class ShredRecord:
+    """What is left of a shredded key: when, why, under which KEK it had been wrapped."""
+
+    scope: str
+    kek_id: str
+    shredded_at: datetime
+    reason: str
+    already: bool
+    store_compacted: bool
+
+
+class DataKeyRing:
+    """The data keys of every scope, unwrapped on demand through the `KeyProvider`."""
+
+    def __init__(self, db: Database, provider: KeyProvider) -> None:
+        self.db = db
+        self.provider = provider
+        self._cache: dict[str, tuple[bytes, bytes]] = {}  # scope -> (wrapped, key)
+
+    def key(self, scope: str, *, create: bool = False) -> bytes:
+        """The unwrapped data key of `scope`; created when `create` and none exists yet."""
+        # the row is read every time (one lookup by key): a scope shredded by another process
+        # must stop working here too, even though this process still has the key unwrapped
+        with self.db.session() as session:
+            row = session.get(DataKeyRow, scope)
+            if row is not None:
+                return self._unwrap(row)
+        if not create:
+            raise VaultError(f"{scope} has no data key: nothing of it was ever sealed")
+        data_key = new_data_key()
+        wrapped = self.provider.wrap(data_key, scope)
+        try:
+            with self.db.session() as session:
+                session.add(
+                    DataKeyRow(scope=scope, kek_id=wrapped.kek_id, wrapped_key=wrapped.blob)
+                )
+        except SqlIntegrityError:  # another process created it first: use theirs
+            return self.key(scope)
+        self._cache[scope] = (wrapped.blob, data_key)
+        return data_key
+
+    def _unwrap(self, row: DataKeyRow) -> bytes:
+        if row.wrapped_key is None:
+            self._cache.pop(row.scope, None)
+            raise ShreddedError(row.scope, row.shred_reason)
+        cached = self._cache.get(row.scope)
+        if cached is not None and cached[0] == row.wrapped_key:
+            return cached[1]
+        data_key = self.provider.unwrap(WrappedKey(row.kek_id, row.wrapped_key), row.scope)
+        self._cache[row.scope] = (row.wrapped_key, data_key)
+        return data_key
+
+    def has_key(self, scope: str) -> bool:
+        with self.db.session() as session:
+            row = session.get(DataKeyRow, scope)
+            return row is not None and row.wrapped_key is not None
+
+    def shredded(self, scope: str) -> DataKeyRow | None:
+        with self.db.session() as session:
+            row = session.get(DataKeyRow, scope)
+            return row if row is not None and row.wrapped_key is None else None
+
+    def scopes(self) -> list[str]:
+        with self.db.session() as session:
+            return list(session.scalars(select(DataKeyRow.scope).order_by(DataKeyRow.scope)))
+
+    def shred(self, scope: str, reason: str) -> ShredRecord:
+        """Destroy the data key of `scope`; idempotent. Creates a (destroyed) record when the
+        scope never had a key, so a later write cannot silently start a new one."""
+        self._cache.pop(scope, None)
+        now = utcnow()
+        with self.db.session() as session:
+            if self.db.dialect == "sqlite":
+                session.execute(text("PRAGMA secure_delete=ON"))
+            row = session.get(DataKeyRow, scope)
+            if row is not None and row.wrapped_key is None:
+                assert row.shredded_at is not None
+                return ShredRecord(
+                    scope, row.kek_id, row.shredded_at, row.shred_reason or reason, True, True
+                )
+            if row is None:
+                row = DataKeyRow(scope=scope, kek_id=self.provider.kek_id, wrapped_key=None)
+                session.add(row)
+            else:
+                self.provider.destroy(WrappedKey(row.kek_id, row.wrapped_key or b""), scope)
+                row.wrapped_key = None  # secure_delete zeroes the freed bytes in the page
+            row.shredded_at = now
+            row.shred_reason = reason
+            kek_id = row.kek_id
+        compacted = self._compact()
+        return ShredRecord(scope, kek_id, now, reason, False, compacted)
+
+    def _compact(self) -> bool:
+        """Push the shred through to the files: no old page in the WAL or in dead tuples."""
+        if self.db.dialect == "sqlite":
+            for _ in range(50):
+                with self.db.engine.connect() as conn:
+                    busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+                if not busy:
+                    return True
+                time.sleep(0.1)  # a reader holds an old snapshot; its end frees the WAL
+            return False
+        if self.db.dialect == "postgresql":
+            autocommit = self.db.engine.execution_options(isolation_level="AUTOCOMMIT")
+            with autocommit.connect() as conn:
+                conn.exec_driver_sql("VACUUM FULL vault_data_keys")
+            return True
+        return False

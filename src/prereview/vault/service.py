@@ -1,0 +1,374 @@
+"""The vault of one install: keys, encrypted content, principals, policy and audit, opened once
+per command; and `VaultSession`, the vault as one authenticated principal may use it.
+
+    vault = Vault.open(settings)         # refuses a missing/foreign key file on a store with data
+    session = vault.authenticate(token)  # AuthenticationError (audited) on a missing/bad token
+    session.guard.require(Operation.SUBMISSION_READ, session.guard.submission(sid))
+    session.content.read(sid, "reports/report.md")   # decrypted in memory, checked, audited
+
+`open_session(settings)` does both with the token from `PREREVIEW_TOKEN` or the config file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from prereview.config import Settings
+from prereview.store.base import utcnow
+from prereview.store.content import FileSubmissionContent
+from prereview.store.database import Database, open_database
+from prereview.store.tables.vault import AuditEntryRow, DataKeyRow, VaultKeyRow
+from prereview.vault.audit import AuditChain, AuditEvent
+from prereview.vault.content import EncryptedSubmissionContent, GuardedSubmissionContent
+from prereview.vault.datakeys import DataKeyRing, ShredRecord
+from prereview.vault.errors import AuthenticationError, KeyFileError
+from prereview.vault.guard import AccessGuard, ResourceResolver
+from prereview.vault.keys.interface import CheckpointSigner, KeyProvider
+from prereview.vault.keys.local import (
+    KEK_FILE,
+    SIGNING_FILE,
+    LocalKeyFileProvider,
+    LocalSigningKey,
+)
+from prereview.vault.markings import DocumentMarking, marking_for
+from prereview.vault.policy import AccessPolicy, Operation
+from prereview.vault.principals import Principal, PrincipalRegistry, Role
+from prereview.vault.shredding import CryptoShredder, RetentionPolicy
+from prereview.vault.workspace import PlaintextWorkspace
+
+CREDENTIAL_KEY = "credentials/api-key"
+"""Where a submission's model API key is sealed; no operation ever returns it to a person."""
+
+KeyProviderFactory = Callable[[Path, bool], KeyProvider]
+
+
+def _local_provider(keys_dir: Path, create: bool) -> KeyProvider:
+    path = keys_dir / KEK_FILE
+    return LocalKeyFileProvider.create(path) if create else LocalKeyFileProvider.load(path)
+
+
+KEY_PROVIDERS: dict[str, KeyProviderFactory] = {"local": _local_provider}
+"""Key providers by `key_provider` setting. An external KMS/HSM registers a factory here; its
+`create` flag is only ever True for a store that holds no data."""
+
+
+def _has_rows(db: Database, table: type[DataKeyRow] | type[AuditEntryRow]) -> bool:
+    with db.session() as session:
+        return bool(session.scalar(select(func.count()).select_from(table)))
+
+
+def _recorded_key_ids(db: Database, kind: str) -> list[str]:
+    with db.session() as session:
+        return list(session.scalars(select(VaultKeyRow.key_id).where(VaultKeyRow.kind == kind)))
+
+
+def _record_key(db: Database, kind: str, key_id: str, provider: str, public: str | None) -> None:
+    with db.session() as session:
+        if session.get(VaultKeyRow, key_id) is None:
+            session.add(VaultKeyRow(key_id=key_id, kind=kind, provider=provider, public_key=public))
+
+
+def _missing_key(what: str, path: Path, key_ids: list[str]) -> KeyFileError:
+    expected = f" (key {', '.join(key_ids)})" if key_ids else ""
+    return KeyFileError(
+        f"the {what} {path} is missing, but this store holds data that depends on it{expected}: "
+        f"restore {path} (0600) from your key backup, or point PREREVIEW_HOME at the data dir it "
+        "belongs to. prereview will not create a new key: that would leave the existing data "
+        "unreadable"
+    )
+
+
+def _foreign_key(what: str, path: Path, found: str, key_ids: list[str]) -> KeyFileError:
+    return KeyFileError(
+        f"the {what} {path} holds key {found}, but this store was sealed with "
+        f"{', '.join(key_ids)}: restore the right file from your key backup, or point "
+        "PREREVIEW_HOME at the data dir this key belongs to"
+    )
+
+
+def open_keys(
+    settings: Settings, db: Database, *, create: bool
+) -> tuple[KeyProvider, CheckpointSigner]:
+    """The KEK provider and audit signer of this store.
+
+    A missing key is created only when `create` is set and the store holds no data at all;
+    on a store with data it is an error with instructions, as is a key that is not the one the
+    store recorded.
+    """
+    factory = KEY_PROVIDERS.get(settings.key_provider)
+    if factory is None:
+        raise KeyFileError(
+            f"unknown key provider {settings.key_provider!r}; known: {', '.join(KEY_PROVIDERS)}"
+        )
+    keys_dir = settings.keys_dir
+    kek_path, signing_path = keys_dir / KEK_FILE, keys_dir / SIGNING_FILE
+    # what depends on each key: wrapped data keys on the KEK, the audit trail on the signing key
+    kek_ids = _recorded_key_ids(db, "kek")
+    signing_ids = _recorded_key_ids(db, "signing")
+    kek_needed = bool(kek_ids) or _has_rows(db, DataKeyRow)
+    signing_needed = bool(signing_ids) or _has_rows(db, AuditEntryRow)
+
+    if settings.key_provider == "local" and not kek_path.exists():
+        if kek_needed:
+            raise _missing_key("key file", kek_path, kek_ids)
+        if not create:
+            raise KeyFileError(f"no key file at {kek_path}: run `prereview init` first")
+        provider = factory(keys_dir, True)
+    else:
+        provider = factory(keys_dir, False)
+    if kek_ids and provider.kek_id not in kek_ids:
+        raise _foreign_key("key file", kek_path, provider.kek_id, kek_ids)
+
+    if not signing_path.exists():
+        if signing_needed:
+            raise _missing_key("audit signing key", signing_path, signing_ids)
+        if not create:
+            raise KeyFileError(f"no audit signing key at {signing_path}: run `prereview init`")
+        signer: CheckpointSigner = LocalSigningKey.create(signing_path)
+    else:
+        signer = LocalSigningKey.load(signing_path)
+    if signing_ids and signer.key_id not in signing_ids:
+        raise _foreign_key("audit signing key", signing_path, signer.key_id, signing_ids)
+
+    _record_key(db, "kek", provider.kek_id, provider.name, None)
+    _record_key(db, "signing", signer.key_id, "local", signer.public_key.hex())
+    return provider, signer
+
+
+def plaintext_base(settings: Settings) -> Path:
+    return settings.plaintext_dir or (settings.home / "work")
+
+
+@dataclass
+class Vault:
+    settings: Settings
+    db: Database
+    provider: KeyProvider
+    signer: CheckpointSigner
+    audit: AuditChain
+    keys: DataKeyRing
+    content: EncryptedSubmissionContent
+    principals: PrincipalRegistry
+    policy: AccessPolicy
+    resolver: ResourceResolver
+    shredder: CryptoShredder
+    retention: RetentionPolicy
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        create_keys: bool = False,
+        db: Database | None = None,
+        now: datetime | None = None,
+    ) -> Vault:
+        """Open the vault of an initialized install; recover dead runs' plaintext and apply
+        retention before anything else."""
+        db = db or open_database(settings)
+        provider, signer = open_keys(settings, db, create=create_keys)
+        audit = AuditChain(db, signer, settings.audit_checkpoint_every)
+        keys = DataKeyRing(db, provider)
+        workspace = PlaintextWorkspace(plaintext_base(settings), settings.home)
+        content = EncryptedSubmissionContent(
+            FileSubmissionContent(settings.artifacts_dir), keys, workspace
+        )
+        vault = cls(
+            settings=settings,
+            db=db,
+            provider=provider,
+            signer=signer,
+            audit=audit,
+            keys=keys,
+            content=content,
+            principals=PrincipalRegistry(db),
+            policy=AccessPolicy(),
+            resolver=ResourceResolver(db),
+            shredder=CryptoShredder(keys, content, audit),
+            retention=RetentionPolicy(db, settings.retention_days),
+        )
+        for scope in content.recover_orphans():
+            audit.append(
+                AuditEvent(
+                    "artifact.recovered",
+                    "ok",
+                    principal_label="vault",
+                    submission_id=scope,
+                    target=f"plaintext left by an interrupted run of {scope}",
+                    detail={"action": "sealed and deleted"},
+                )
+            )
+        vault.enforce_retention(now or utcnow())
+        return vault
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def enforce_retention(self, now: datetime) -> list[ShredRecord]:
+        return [
+            self.shredder.shred(due.submission_id, due.reason) for due in self.retention.due(now)
+        ]
+
+    def authenticate(self, token: str | None, source: str = "token") -> VaultSession:
+        """The session of the principal holding `token`; refused (and audited) otherwise."""
+        if not token:
+            self.audit.append(
+                AuditEvent(
+                    "auth",
+                    "denied",
+                    principal_label="anonymous",
+                    detail={"reason": "no token presented"},
+                )
+            )
+            raise AuthenticationError(
+                "no API token: set PREREVIEW_TOKEN or `token` in the config file "
+                "(`prereview init` prints the first coordinator's token)"
+            )
+        principal = self.principals.authenticate(token.strip())
+        if principal is None:
+            self.audit.append(
+                AuditEvent(
+                    "auth",
+                    "denied",
+                    principal_label="unknown token",
+                    detail={"reason": "token not recognized or revoked", "source": source},
+                )
+            )
+            raise AuthenticationError(
+                f"API token from {source} is not recognized (mistyped, revoked, or for another "
+                "data dir)"
+            )
+        return self.session(principal)
+
+    def session(self, principal: Principal) -> VaultSession:
+        guard = AccessGuard(principal, self.policy, self.audit, self.resolver)
+        return VaultSession(self, principal, guard, GuardedSubmissionContent(self.content, guard))
+
+    def marking(self, *, sanitized: bool = False) -> DocumentMarking:
+        return marking_for(self.settings, sanitized=sanitized)
+
+
+@dataclass
+class VaultSession:
+    """The vault as one authenticated principal may use it."""
+
+    vault: Vault
+    principal: Principal
+    guard: AccessGuard
+    content: GuardedSubmissionContent
+
+    def store_credential(self, submission_id: str, secret: str) -> None:
+        """Seal a model API key for the submission. It is never shown again."""
+        self.content.write(submission_id, CREDENTIAL_KEY, secret.encode())
+
+    def has_credential(self, submission_id: str) -> bool:
+        return self.vault.content.exists(submission_id, CREDENTIAL_KEY)
+
+    def use_credential(self, submission_id: str) -> str:
+        """The API key, decrypted in memory only to hand to Inspect (`credential.use`)."""
+        return self.content.read(submission_id, CREDENTIAL_KEY).decode()
+
+    def shred(self, submission_id: str, reason: str = "withdrawn") -> ShredRecord:
+        """Destroy the submission's data key now (the caller checked the withdraw right)."""
+        return self.vault.shredder.shred(submission_id, reason, self.principal)
+
+
+def token_source(settings: Settings) -> str:
+    if os.environ.get("PREREVIEW_TOKEN"):
+        return "PREREVIEW_TOKEN"
+    return f"the config file {settings.config_path}" if settings.config_path else "the config file"
+
+
+def open_session(settings: Settings) -> VaultSession:
+    """Open the vault and authenticate with the token from PREREVIEW_TOKEN or the config file."""
+    vault = Vault.open(settings)
+    try:
+        return vault.authenticate(settings.token, token_source(settings))
+    except BaseException:
+        vault.close()
+        raise
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    coordinator: str
+    token: str | None  # None when a coordinator existed already (tokens are never shown twice)
+
+
+def bootstrap(settings: Settings, coordinator_name: str = "coordinator") -> Bootstrap:
+    """Create the keys of a fresh store and its first coordinator; idempotent."""
+    with Vault.open(settings, create_keys=True) as vault:
+        if vault.principals.has_coordinator():
+            return Bootstrap(coordinator_name, None)
+        principal, token = vault.principals.add(coordinator_name, Role.COORDINATOR, None, None)
+        vault.audit.append(
+            AuditEvent(
+                "principals.add",
+                "ok",
+                principal_label="prereview init",
+                target=f"principal {principal.name}",
+                detail={"role": principal.role.value, "principal_id": principal.id},
+            )
+        )
+        vault.audit.checkpoint()
+        return Bootstrap(principal.name, token)
+
+
+__all__ = [
+    "CREDENTIAL_KEY",
+    "KEY_PROVIDERS",
+    "Bootstrap",
+    "Operation",
+    "Vault",
+    "VaultSession",
+    "bootstrap",
+    "open_keys",
+    "open_session",
+]
+
+
+def remember_token(config_path: Path, token: str) -> None:
+    """Write `token = "..."` into the `[prereview]` table of the config file (created 0600,
+    or tightened to 0600), so this CLI authenticates without the token being copied around.
+
+    Whoever can read the data dir holds the key files anyway; the token adds no exposure there.
+    """
+    config_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    line = f'token = "{token}"'
+    if not config_path.exists():
+        fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"[prereview]\n{line}\n")
+        return
+    os.chmod(config_path, 0o600)
+    lines = config_path.read_text().splitlines()
+    out: list[str] = []
+    in_prereview, placed = False, False
+    tables = [n for n, text in enumerate(lines) if text.strip().startswith("[")]
+    for text in lines:
+        stripped = text.strip()
+        if stripped.startswith("["):
+            in_prereview = stripped == "[prereview]"
+            out.append(text)
+            if in_prereview and not placed:
+                out.append(line)
+                placed = True
+            continue
+        if stripped.replace(" ", "").startswith("token=") and (in_prereview or not tables):
+            continue  # replaced by the new token
+        out.append(text)
+    if not placed:
+        out = [line, *out] if not tables else [*out, "", "[prereview]", line]
+    config_path.write_text("\n".join(out) + "\n")

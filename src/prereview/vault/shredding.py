@@ -1,0 +1,109 @@
+"""Crypto-shredding: on withdrawal, or when the retention period runs out, a submission's data
+key is destroyed and its sealed artifacts deleted. Whatever copies of the ciphertext survive
+(backups, a copied data dir) can no longer be decrypted by anyone.
+
+What stays is what the audit trail needs: the submission id, when and why it was shredded, which
+KEK had wrapped its key, and a digest of the manifest of ciphertexts that existed (each
+ciphertext's SHA-256 was recorded when it was sealed).
+
+Retention: a withdrawn submission is shredded at once; a closed one `retention_days` after it
+was closed. `RetentionPolicy.due()` lists what is due; the vault applies it whenever it opens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from prereview.domain.lifecycle import SubmissionState
+from prereview.store.database import Database
+from prereview.store.tables.review import SubmissionEventRow, SubmissionRow
+from prereview.store.tables.vault import DataKeyRow
+from prereview.vault.audit import AuditChain, AuditEvent
+from prereview.vault.content import EncryptedSubmissionContent
+from prereview.vault.datakeys import DataKeyRing, ShredRecord
+from prereview.vault.principals import Principal
+
+
+class CryptoShredder:
+    """Destroys the data key of a submission, deletes its ciphertexts, records that it did."""
+
+    def __init__(
+        self, keys: DataKeyRing, content: EncryptedSubmissionContent, audit: AuditChain
+    ) -> None:
+        self.keys = keys
+        self.content = content
+        self.audit = audit
+
+    def shred(
+        self, submission_id: str, reason: str, principal: Principal | None = None
+    ) -> ShredRecord:
+        manifest = hashlib.sha256()
+        keys = self.content.keys(submission_id)
+        for key in keys:
+            blob = self.content.inner.read(submission_id, key)
+            manifest.update(f"{key}\x00{hashlib.sha256(blob).hexdigest()}\n".encode())
+        record = self.keys.shred(submission_id, reason)
+        self.content.erase(submission_id)
+        if not record.already:
+            self.audit.append(
+                AuditEvent(
+                    action="submission.shredded",
+                    outcome="ok",
+                    principal=principal,
+                    principal_label=None if principal else "retention",
+                    submission_id=submission_id,
+                    target=f"data key of {submission_id}",
+                    detail={
+                        "reason": reason,
+                        "kek_id": record.kek_id,
+                        "artifacts": len(keys),
+                        "manifest_sha256": manifest.hexdigest(),
+                        "store_compacted": record.store_compacted,
+                    },
+                )
+            )
+        return record
+
+
+@dataclass(frozen=True)
+class RetentionDue:
+    submission_id: str
+    state: str
+    since: datetime
+    reason: str
+
+
+class RetentionPolicy:
+    """Which submissions' keys are due for destruction at `now`."""
+
+    def __init__(self, db: Database, retention_days: int) -> None:
+        self.db = db
+        self.period = timedelta(days=retention_days)
+
+    def due(self, now: datetime) -> list[RetentionDue]:
+        final = (SubmissionState.WITHDRAWN.value, SubmissionState.CLOSED.value)
+        with self.db.session() as session:
+            rows = session.execute(
+                select(SubmissionRow.id, SubmissionRow.state, func.max(SubmissionEventRow.at))
+                .join(DataKeyRow, DataKeyRow.scope == SubmissionRow.id)
+                .outerjoin(
+                    SubmissionEventRow,
+                    (SubmissionEventRow.submission_id == SubmissionRow.id)
+                    & (SubmissionEventRow.to_state == SubmissionRow.state),
+                )
+                .where(SubmissionRow.state.in_(final))
+                .where(DataKeyRow.wrapped_key.is_not(None))
+                .group_by(SubmissionRow.id, SubmissionRow.state)
+            ).all()
+        out = []
+        for submission_id, state, since in rows:
+            when = since or now
+            if state == SubmissionState.WITHDRAWN.value:
+                out.append(RetentionDue(submission_id, state, when, "withdrawn"))
+            elif when + self.period <= now:
+                out.append(RetentionDue(submission_id, state, when, "retention expired"))
+        return out
