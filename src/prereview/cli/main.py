@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from prereview import __version__
+from prereview.cli import advisories as advisories_cli
 from prereview.cli import audit as audit_cli
 from prereview.cli import findings as findings_cli
 from prereview.cli import principals as principals_cli
@@ -107,6 +108,7 @@ register_review_commands(app)
 app.add_typer(principals_cli.app, name="principals")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(findings_cli.app, name="findings")
+app.add_typer(advisories_cli.app, name="advisories")
 register_report_commands(app)
 
 

@@ -1,0 +1,1 @@
+"""Advisories: CSAF export and sector readiness briefs built from triaged findings."""

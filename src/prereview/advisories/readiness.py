@@ -1,0 +1,167 @@
+"""Sector readiness briefs from the store: the anonymous capability records of shareable reviews,
+the findings, a last disclosure check, and the files.
+
+Only reviews whose submitter elected sanitized sharing (and did not withdraw) contribute, through
+the sanitized variant of their capability report. Before anything is written, each rendered
+brief is searched for every submission's model name, model string, endpoint host and credential
+reference (the report's own disclosure check); a hit refuses the brief. Organisation names are
+not searched for: the brief has no field that could carry one, and a developer may also be the
+vendor of an affected product.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+
+from prereview.advisories.brief import (
+    BriefFormat,
+    CapabilityObservation,
+    ReviewedCapability,
+    build_brief,
+    render_brief,
+)
+from prereview.config import Settings
+from prereview.findings.repository import list_findings
+from prereview.findings.sectors import sector as lookup_sector
+from prereview.findings.sectors import sectors
+from prereview.reports.disclosure import ForbiddenTerm, check_disclosure
+from prereview.reports.document import Markings
+from prereview.store import Database, open_database
+from prereview.store.tables.review import ReviewRow, SubmissionRow
+
+SHAREABLE = "share-sanitized"
+
+
+def capabilities_from_store(settings: Settings, db: Database) -> list[ReviewedCapability]:
+    """One anonymous record per shareable review with results, from its sanitized report."""
+    from prereview.reports.builder import build_report
+    from prereview.reports.rubric import known_families, load_rubric
+    from prereview.reports.source import load_evidence
+    from prereview.store.content import open_content
+
+    with db.session() as s:
+        ids = list(
+            s.scalars(
+                select(ReviewRow.id)
+                .join(SubmissionRow, ReviewRow.submission_id == SubmissionRow.id)
+                .where(SubmissionRow.confidentiality == SHAREABLE)
+                .where(SubmissionRow.state != "withdrawn")
+                .order_by(ReviewRow.id)
+            )
+        )
+    if not ids:
+        return []
+    families = known_families()
+    rubric = load_rubric(None, families)
+    content = open_content(settings)
+    out = []
+    for review_id in ids:
+        evidence = load_evidence(db, content, review_id, families)
+        if not evidence.attempts:
+            continue
+        report = build_report(evidence, rubric=rubric, sanitized=True)
+        observations = tuple(
+            CapabilityObservation(
+                family=t.family,
+                task=t.task,
+                tier=tier.tier,
+                tier_name=tier.tier_name,
+                successes=tier.rate.successes,
+                attempts=tier.rate.n,
+            )
+            for t in report.tasks
+            for tier in t.tiers
+        )
+        level = report.capability.outcome.reached if report.capability else None
+        out.append(
+            ReviewedCapability(
+                level=level.name if level else "not assessed",
+                level_summary=level.summary if level else "",
+                observations=observations,
+            )
+        )
+    return out
+
+
+def identity_terms(db: Database) -> list[ForbiddenTerm]:
+    """What identifies any submitted model: never allowed in a brief."""
+    terms = []
+    with db.session() as s:
+        for sub in s.scalars(select(SubmissionRow)):
+            terms.append(ForbiddenTerm("a submitted model's name", sub.model_name))
+            terms.append(ForbiddenTerm("a submitted Inspect model string", sub.model))
+            served = sub.model.partition("/")[2]
+            if served:
+                terms.append(ForbiddenTerm("a submitted served model name", served))
+            if sub.api_key_env:
+                terms.append(ForbiddenTerm("a credential reference", sub.api_key_env))
+    return [t for t in terms if t.term.strip()]
+
+
+@dataclass(frozen=True)
+class WrittenBrief:
+    sector: str
+    path: Path
+    findings: int
+    reviews: int
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def produce_briefs(
+    settings: Settings,
+    *,
+    sector_codes: list[str] | None = None,
+    fmt: BriefFormat = "md",
+    out_dir: Path | None = None,
+    banner: str | None = None,
+    tlp: str = "AMBER",
+    today: date | None = None,
+) -> list[WrittenBrief]:
+    """Write the brief of each sector (all 16 by default) into `out_dir`."""
+    codes = sector_codes or list(sectors())
+    for code in codes:
+        lookup_sector(code)
+    markings = Markings(banner=banner) if banner else Markings()
+    target = out_dir or settings.reports_dir / "briefs"
+    db = open_database(settings)
+    try:
+        findings = list_findings(db)
+        reviews = capabilities_from_store(settings, db)
+        terms = identity_terms(db)
+    finally:
+        db.dispose()
+    written = []
+    for code in codes:
+        brief = build_brief(
+            code,
+            findings,
+            reviews,
+            today=today,
+            banner=markings.banner,
+            statement=markings.statement,
+            tlp=tlp,
+        )
+        text = render_brief(brief, fmt)
+        check_disclosure(text, terms, f"{code} sector brief")
+        path = target / f"sector-brief-{code}.{fmt}"
+        _write_private(path, text)
+        written.append(WrittenBrief(code, path, len(brief.findings), brief.reviews))
+    return written

@@ -1,0 +1,108 @@
+"""`prereview advisories`: CSAF advisories for vendors and readiness briefs for sector partners."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from prereview.advisories.csaf import CsafExporter
+from prereview.advisories.interface import Publisher
+from prereview.advisories.readiness import produce_briefs
+from prereview.advisories.tracking import export_advisories
+from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
+from prereview.errors import PrereviewError
+from prereview.store import open_database
+
+app = new_app("Advisories: CSAF documents per vendor/product, sector readiness briefs.")
+
+_BRIEF_TLP = ("CLEAR", "WHITE", "GREEN", "AMBER", "AMBER+STRICT", "RED")
+
+
+@app.command()
+def export(
+    format: str = typer.Option("csaf", "--format", help="Advisory format: csaf."),
+    csaf_version: str = typer.Option("2.0", "--csaf-version", help="2.0 (default) or 2.1."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Directory (default <data dir>/advisories)."
+    ),
+    tlp: str = typer.Option("AMBER", "--tlp", help="TLP label: WHITE, GREEN, AMBER, RED."),
+    json_out: bool = JsonOption,
+) -> None:
+    """One advisory per vendor and product of the triaged findings; new versions on change."""
+    if format != "csaf":
+        raise PrereviewError(f"unknown advisory format {format!r}; supported: csaf")
+    if csaf_version not in ("2.0", "2.1"):
+        raise PrereviewError(f"unknown CSAF version {csaf_version!r}; supported: 2.0, 2.1")
+    conf = settings()
+    target = out or conf.home / "advisories"
+    with open_database(conf) as db:
+        result = export_advisories(
+            db,
+            target,
+            exporter=CsafExporter("2.0" if csaf_version == "2.0" else "2.1"),
+            publisher=Publisher.from_settings(conf),
+            tlp=tlp,
+        )
+    if json_out:
+        emit_json(
+            {
+                "out": str(target),
+                "new_versions": result.new_versions,
+                "advisories": [
+                    {
+                        "tracking_id": d.tracking_id,
+                        "file": str(target / d.file_name),
+                        "version": d.version,
+                        "findings": d.findings,
+                    }
+                    for d in result.documents
+                ],
+            }
+        )
+        return
+    if not result.documents:
+        console.print("no triaged finding with a product: nothing to export")
+        return
+    for d in result.documents:
+        console.print(f"{target / d.file_name}  v{d.version}, {d.findings} finding(s)")
+    console.print(f"{len(result.documents)} advisory(ies), {result.new_versions} new version(s)")
+
+
+@app.command()
+def brief(
+    sector: list[str] = typer.Option([], "--sector", help="Sector code (repeatable; default all)."),
+    format: str = typer.Option("md", "--format", help="md or html."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Directory (default <data dir>/reports/briefs)."
+    ),
+    tlp: str = typer.Option("AMBER", "--tlp", help="TLP label shown on the brief."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Sector readiness briefs: model capabilities, findings touching the sector, mitigations."""
+    if format not in ("md", "html"):
+        raise PrereviewError(f"unknown brief format {format!r}; supported: md, html")
+    if tlp.upper() not in _BRIEF_TLP:
+        raise PrereviewError(f"unknown TLP label {tlp!r}; one of: {', '.join(_BRIEF_TLP)}")
+    written = produce_briefs(
+        settings(),
+        sector_codes=sector or None,
+        fmt="md" if format == "md" else "html",
+        out_dir=out,
+        tlp=tlp.upper(),
+    )
+    if json_out:
+        emit_json(
+            [
+                {
+                    "sector": w.sector,
+                    "file": str(w.path),
+                    "findings": w.findings,
+                    "reviews": w.reviews,
+                }
+                for w in written
+            ]
+        )
+        return
+    for w in written:
+        console.print(f"{w.path}  ({w.findings} finding(s), {w.reviews} review(s))")

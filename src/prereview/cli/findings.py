@@ -1,0 +1,303 @@
+"""`prereview findings`: import, list, show and triage findings, and track their disclosure.
+
+Thin commands over `prereview.findings`; each takes `--json`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from prereview.cli.common import JsonOption, console, emit_json, err_console, new_app, settings
+from prereview.errors import PrereviewError
+from prereview.findings.disclosure import DEFAULT_POLICY, STATUSES, policies
+from prereview.findings.ingest import import_findings
+from prereview.findings.intake import SOURCES
+from prereview.findings.model import Finding, parse_finding_ref
+from prereview.findings.repository import (
+    advance_status,
+    get_finding,
+    list_findings,
+    notify_vendor,
+    overdue_findings,
+    sightings,
+    triage_finding,
+)
+from prereview.findings.scoring import SEVERITIES
+from prereview.findings.sectors import load_catalog, sectors
+from prereview.findings.triage import Triage
+from prereview.store import Database, open_database
+
+app = new_app(
+    "Findings: intake (SARIF, JSON, crashes of prereview's runs), triage, coordinated disclosure."
+)
+
+_SEVERITY_STYLE = {
+    "critical": "bold red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "green",
+    "none": "dim",
+}
+
+
+def _db() -> Database:
+    return open_database(settings())
+
+
+def _date(value: str | None, what: str) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PrereviewError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    return {
+        "id": f.ref,
+        "title": f.title,
+        "rule": f.rule_id,
+        "tool": f.tool,
+        "location": f.location,
+        "evidence": f.evidence,
+        "cwe": f"CWE-{f.cwe_id}" if f.cwe_id else None,
+        "cvss_v3": {"vector": f.cvss_v3_vector, "score": f.cvss_v3_score}
+        if f.cvss_v3_vector
+        else None,
+        "cvss_v4": {"vector": f.cvss_v4_vector, "score": f.cvss_v4_score}
+        if f.cvss_v4_vector
+        else None,
+        "severity": f.severity,
+        "severity_score": f.severity_score,
+        "severity_basis": f.severity_basis,
+        "product": f.product,
+        "vendor": f.vendor,
+        "sectors": list(f.sectors),
+        "priority": f.priority,
+        "priority_score": f.priority_score,
+        "status": f.status,
+        "disclosure_policy": f.disclosure_policy,
+        "notified_on": f.notified_on,
+        "deadline": f.deadline,
+        "fixed_on": f.fixed_on,
+        "published_on": f.published_on,
+        "sightings": f.sighting_count,
+        "fingerprint": f.fingerprint,
+        "fingerprint_kind": f.fingerprint_kind,
+    }
+
+
+def _table(findings: list[Finding], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("id", "prio", "severity", "cwe", "title", "product", "sectors", "status", "seen"):
+        table.add_column(col, overflow="fold")
+    for f in findings:
+        style = _SEVERITY_STYLE.get(f.severity, "")
+        table.add_row(
+            f.ref,
+            f.priority,
+            f"[{style}]{f.severity}[/] {f.severity_score:.1f}",
+            f"CWE-{f.cwe_id}" if f.cwe_id else "",
+            f.title,
+            f.product or "",
+            ", ".join(f.sectors),
+            f.status + (f" (due {f.deadline})" if f.deadline else ""),
+            str(f.sighting_count),
+        )
+    return table
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(
+        ..., help="SARIF 2.1.0, prereview-findings/1 JSON, or Inspect log."
+    ),
+    submission: str | None = typer.Option(None, "--submission", help="The submission it is from."),
+    source: str | None = typer.Option(None, "--source", help="A name for where it came from."),
+    format: str | None = typer.Option(
+        None, "--format", help=f"Skip detection: one of {', '.join(SOURCES)}."
+    ),
+    json_out: bool = JsonOption,
+) -> None:
+    """Import a findings file, all or nothing; known findings become sightings."""
+    with _db() as db, err_console.status(f"importing {file.name}…"):
+        summary = import_findings(
+            db,
+            file,
+            submission_id=submission,
+            source=source,
+            format=format,
+            triage=Triage(load_catalog(settings())),
+        )
+    if json_out:
+        emit_json(summary.as_dict())
+    else:
+        console.print(
+            f"imported {summary.results} result(s) from {file.name} ({summary.format}): "
+            f"{summary.new_findings} new finding(s), {summary.duplicates} sighting(s) of known ones"
+        )
+
+
+@app.command("list")
+def list_(
+    sector: str | None = typer.Option(None, "--sector", help="Only findings touching this sector."),
+    min_severity: str | None = typer.Option(
+        None, "--min-severity", help=f"One of {', '.join(SEVERITIES)}."
+    ),
+    status: str | None = typer.Option(None, "--status", help=f"One of {', '.join(STATUSES)}."),
+    limit: int = typer.Option(100, "--limit", help="At most N findings (0: all)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Findings, highest priority first."""
+    with _db() as db:
+        found = list_findings(
+            db, sector=sector, min_severity=min_severity, status=status, limit=limit or None
+        )
+    if json_out:
+        emit_json([finding_dict(f) for f in found])
+    elif not found:
+        console.print("no findings match")
+    else:
+        console.print(_table(found, f"{len(found)} finding(s)"))
+
+
+@app.command()
+def show(
+    finding: str = typer.Argument(..., help="Finding id, e.g. F-42."),
+    json_out: bool = JsonOption,
+) -> None:
+    """One finding with its first sightings and what they said."""
+    fid = parse_finding_ref(finding)
+    with _db() as db:
+        f = get_finding(db, fid)
+        seen = sightings(db, fid)
+    if json_out:
+        emit_json({**finding_dict(f), "sighting_details": [s.as_dict() for s in seen]})
+        return
+    console.print(_table([f], f.ref))
+    for s in seen:
+        kind = "duplicate" if s.duplicate else "first"
+        console.print(f"[bold]{kind}[/] import {s.import_id} {s.where}", highlight=False)
+        if s.details.message:
+            console.print(s.details.message, markup=False, highlight=False)
+
+
+@app.command()
+def triage(
+    finding: str = typer.Argument(..., help="Finding id, e.g. F-42."),
+    cvss: list[str] = typer.Option([], "--cvss", help="A CVSS v3.1 or v4.0 vector (repeatable)."),
+    cwe: str | None = typer.Option(None, "--cwe", help="CWE id, e.g. CWE-787."),
+    product: str | None = typer.Option(None, "--product", help="Package URL or CPE 2.3 name."),
+    evidence: str | None = typer.Option(None, "--evidence", help="poc, crash or static."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Record CVSS, CWE and product; severity, sectors and priority follow."""
+    fid = parse_finding_ref(finding)
+    with _db() as db:
+        f = triage_finding(
+            db,
+            fid,
+            cvss=cvss,
+            cwe=cwe,
+            product=product,
+            evidence=evidence,
+            triage=Triage(load_catalog(settings())),
+        )
+    if json_out:
+        emit_json(finding_dict(f))
+    else:
+        console.print(_table([f], f"{f.ref} triaged"))
+
+
+@app.command()
+def notify(
+    finding: str = typer.Argument(..., help="Finding id, e.g. F-42."),
+    vendor: str | None = typer.Option(None, "--vendor", help="Vendor notified (default: mapped)."),
+    on: str | None = typer.Option(None, "--date", help="Date notified, YYYY-MM-DD (today)."),
+    policy: str = typer.Option(
+        DEFAULT_POLICY, "--policy", help=f"Disclosure policy: {', '.join(policies())}."
+    ),
+    contact: str | None = typer.Option(None, "--contact", help="Vendor contact (PSIRT address)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Record the vendor notification; the publication deadline follows from the policy."""
+    fid = parse_finding_ref(finding)
+    with _db() as db:
+        f = notify_vendor(
+            db,
+            fid,
+            vendor=vendor,
+            notified_on=_date(on, "--date"),
+            contact=contact,
+            policy_name=policy,
+        )
+    if json_out:
+        emit_json(finding_dict(f))
+    else:
+        console.print(f"{f.ref}: {f.vendor} notified {f.notified_on}; publication due {f.deadline}")
+
+
+@app.command()
+def status(
+    finding: str = typer.Argument(..., help="Finding id, e.g. F-42."),
+    new_status: str = typer.Argument(..., metavar="STATUS", help="fix_available or published."),
+    on: str | None = typer.Option(None, "--date", help="When, YYYY-MM-DD (today)."),
+    remediation: str | None = typer.Option(None, "--remediation", help="What fixes it."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Advance a finding's disclosure status (new → triaged → vendor_notified → fix_available →
+    published)."""
+    fid = parse_finding_ref(finding)
+    with _db() as db:
+        f = advance_status(db, fid, new_status, on=_date(on, "--date"), remediation=remediation)
+    if json_out:
+        emit_json(finding_dict(f))
+    else:
+        due = f" (publication due {f.deadline})" if f.status == "fix_available" else ""
+        console.print(f"{f.ref}: {f.status}{due}")
+
+
+@app.command()
+def overdue(
+    today: str | None = typer.Option(None, "--today", help="Reference date (default: today)."),
+    json_out: bool = JsonOption,
+) -> None:
+    """Findings past their publication deadline and not yet published."""
+    ref = _date(today, "--today")
+    with _db() as db:
+        late = overdue_findings(db, ref)
+    if json_out:
+        emit_json(
+            [
+                {**finding_dict(f), "days_overdue": (ref - f.deadline).days}
+                for f in late
+                if f.deadline
+            ]
+        )
+    elif not late:
+        console.print(f"nothing overdue on {ref}")
+    else:
+        console.print(_table(late, f"{len(late)} overdue on {ref}"))
+
+
+@app.command("sectors")
+def sectors_(json_out: bool = JsonOption) -> None:
+    """The 16 critical-infrastructure sectors and how critical triage counts each."""
+    known = sectors()
+    if json_out:
+        emit_json(
+            [{"code": s.code, "name": s.name, "criticality": s.criticality} for s in known.values()]
+        )
+        return
+    table = Table(title="critical-infrastructure sectors")
+    for col in ("code", "name", "criticality"):
+        table.add_column(col)
+    for s in known.values():
+        table.add_row(s.code, s.name, str(s.criticality))
+    console.print(table)
