@@ -10,6 +10,7 @@ from prereview.cli import advisories as advisories_cli
 from prereview.cli import audit as audit_cli
 from prereview.cli import findings as findings_cli
 from prereview.cli import principals as principals_cli
+from prereview.cli import sandbox as sandbox_cli
 from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
 from prereview.cli.report import register_report_commands
 from prereview.cli.review import register_review_commands
@@ -109,6 +110,7 @@ app.add_typer(principals_cli.app, name="principals")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(findings_cli.app, name="findings")
 app.add_typer(advisories_cli.app, name="advisories")
+app.add_typer(sandbox_cli.app, name="sandbox")
 register_report_commands(app)
 
 

@@ -72,6 +72,7 @@ class SandboxHost:
         process: subprocess.Popen[bytes],
         control: socket.socket,
         agent_pid: int,
+        agent_pidfd: int,
         cgroups: HostCgroups,
         log: Path,
     ) -> None:
@@ -80,6 +81,7 @@ class SandboxHost:
         self.agent_pid = agent_pid
         """the agent's pid on the evaluator's side (for namespaces and the network setup)"""
         self._process = process
+        self._agent_pidfd = agent_pidfd
         self._control = control
         self._cgroups = cgroups
         self._log = log
@@ -144,23 +146,29 @@ class SandboxHost:
             os.close(info_write)
             os.close(seccomp)
         control.setblocking(False)
+        agent = -1
         try:
             with anyio.fail_after(START_TIMEOUT):
                 info = await _read_to_end(info_read)
                 agent_pid = int(json.loads(info)["child-pid"])
+                # a pidfd, taken while the agent is surely alive, never hits a reused pid
+                agent = os.pidfd_open(agent_pid)
                 await anyio.wait_readable(control)
-                ready = control.recv(64)
-            if ready != b'{"ready": true}':
-                raise ValueError("agent did not start")
-        except (ValueError, KeyError, OSError, TimeoutError):
+                if control.recv(64) != b'{"ready": true}':
+                    raise ValueError("agent did not start")
+        except BaseException as exc:
             control.close()
+            if agent >= 0:
+                os.close(agent)
             with contextlib.suppress(OSError):
                 process.kill()
             process.wait()
-            raise SandboxUnavailableError(_start_failure(log)) from None
+            if isinstance(exc, ValueError | KeyError | OSError | TimeoutError):
+                raise SandboxUnavailableError(_start_failure(log)) from None
+            raise
         finally:
             os.close(info_read)
-        return cls(name, config, process, control, agent_pid, cgroups, log)
+        return cls(name, config, process, control, agent_pid, agent, cgroups, log)
 
     def base_env(self) -> dict[str, str]:
         home = self.config.workdir
@@ -372,8 +380,9 @@ class SandboxHost:
             return
         self._closed = True
         self._control.close()  # the agent exits, and with PID 1 the whole PID namespace
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(self.agent_pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(self._agent_pidfd, signal.SIGKILL)
+        os.close(self._agent_pidfd)
         self._cgroups.kill()
         with contextlib.suppress(OSError):
             self._process.kill()

@@ -1,0 +1,237 @@
+"""The isolation self-test behind `prereview sandbox check`: each property probed, pass or fail.
+
+Probes check a power without using it where using it could harm the host (is /proc/sysrq-trigger
+writable, not a write to it) and send traffic only to this host's own listener.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import anyio
+
+from prereview.sandbox.cgroups import detect
+from prereview.sandbox.config import BwrapConfig
+from prereview.sandbox.environment import BwrapSandboxEnvironment, isolated_sandbox
+from prereview.sandbox.errors import SandboxUnavailableError
+
+
+@dataclass(frozen=True)
+class PropertyResult:
+    name: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Probe = Callable[[BwrapSandboxEnvironment], Awaitable[PropertyResult]]
+
+_NS_SCRIPT = """
+import json, os
+print(json.dumps({n: os.readlink(f"/proc/self/ns/{n}")
+                  for n in ("user", "pid", "net", "mnt", "ipc", "uts", "cgroup")}))
+"""
+
+_SYSCALL_SCRIPT = """
+import ctypes, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+def call(nr, *args):
+    rc = libc.syscall(nr, *[ctypes.c_long(a) for a in args])
+    return 0 if rc >= 0 else ctypes.get_errno()
+# calls an unprivileged process may normally make: only the filter can refuse them
+print(json.dumps({
+    "unshare(CLONE_NEWUSER)": call(272, 0x10000000),
+    "keyctl(GET_KEYRING_ID)": call(250, 0, -3, 0),
+    "io_uring_setup": call(425, 1, 0),
+    "userfaultfd": call(323, 0),
+    "clone3": call(435, 0, 0),
+}))
+"""
+
+_STATUS_SCRIPT = """
+import json
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+print(json.dumps({k: status[k].strip() for k in ("CapEff", "CapBnd", "CapPrm", "NoNewPrivs",
+                                                  "Seccomp", "Uid")}))
+"""
+
+_WRITABLE_SCRIPT = """
+import json, os
+paths = ["/", "/usr", "/etc", "/proc/sys/kernel", "/proc/sysrq-trigger", "/sys"]
+print(json.dumps({p: os.path.exists(p) and os.access(p, os.W_OK) for p in paths}))
+"""
+
+
+async def _py(sandbox: BwrapSandboxEnvironment, script: str, **kwargs: Any) -> Any:
+    result = await sandbox.exec(["python3", "-c", script], timeout=30, **kwargs)
+    if not result.success:
+        raise RuntimeError(result.stderr.strip()[-200:])
+    return json.loads(result.stdout)
+
+
+async def _namespaces(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    inside = await _py(sandbox, _NS_SCRIPT)
+    shared = [n for n, link in inside.items() if os.readlink(f"/proc/self/ns/{n}") == link]
+    return PropertyResult(
+        "own user/pid/net/mount/ipc/uts/cgroup namespaces",
+        not shared,
+        f"shared with the host: {', '.join(shared)}" if shared else "all 7 distinct",
+    )
+
+
+async def _processes(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    result = await sandbox.exec(["sh", "-c", "ls /proc | grep -c '^[0-9]'; cat /proc/1/comm"])
+    count, comm = (result.stdout.split() + ["?", "?"])[:2]
+    visible = await sandbox.exec(["test", "-e", f"/proc/{os.getpid()}"])
+    ok = result.success and int(count) < 10 and not visible.success
+    return PropertyResult("host processes invisible", ok, f"{count} pids visible, pid 1 = {comm}")
+
+
+async def _privileges(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    status = await _py(sandbox, _STATUS_SCRIPT)
+    ok = (
+        int(status["CapEff"], 16) == 0
+        and int(status["CapBnd"], 16) == 0
+        and status["NoNewPrivs"] == "1"
+        and status["Seccomp"] == "2"
+    )
+    return PropertyResult(
+        "no capabilities, no_new_privs, seccomp",
+        ok,
+        f"CapEff={status['CapEff']} CapBnd={status['CapBnd']} "
+        f"NoNewPrivs={status['NoNewPrivs']} Seccomp={status['Seccomp']}",
+    )
+
+
+async def _seccomp(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    refused = await _py(sandbox, _SYSCALL_SCRIPT)
+    allowed = [name for name, err in refused.items() if err not in (1, 38)]  # EPERM, ENOSYS
+    return PropertyResult(
+        "seccomp refuses namespaces, keys, io_uring, userfaultfd",
+        not allowed,
+        f"not refused: {', '.join(allowed)}" if allowed else f"{len(refused)} calls refused",
+    )
+
+
+async def _filesystem(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    writable = await _py(sandbox, _WRITABLE_SCRIPT)
+    bad = [path for path, can in writable.items() if can]
+    host_paths = [p for p in ("/root", "/work", "/run", "/var/lib", "/etc/shadow")]
+    seen = []
+    for path in host_paths:
+        if (await sandbox.exec(["test", "-e", path])).success:
+            seen.append(path)
+    home = await sandbox.exec(["sh", "-c", "touch probe && rm probe"])
+    ok = not bad and not seen and home.success
+    detail = "system read-only, host paths absent, workdir writable"
+    if not ok:
+        detail = f"writable: {bad}; host paths visible: {seen}; workdir writable: {home.success}"
+    return PropertyResult("filesystem confined", ok, detail)
+
+
+async def _network(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    try:
+        links = await sandbox.exec(["ip", "-o", "link", "show"])
+        names = [line.split(":")[1].strip() for line in links.stdout.splitlines()]
+        probe = await sandbox.exec(
+            ["python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {port}), 2)"]
+        )
+        try:
+            listener.accept()
+            reached = True
+        except BlockingIOError:
+            reached = False
+    finally:
+        listener.close()
+    ok = names == ["lo"] and not probe.success and not reached
+    return PropertyResult(
+        "no network but loopback", ok, f"interfaces {names}; host listener reached: {reached}"
+    )
+
+
+async def _agent(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    attempt = await sandbox.exec(["sh", "-c", "kill -9 -1; kill -9 1; cat /proc/1/environ"])
+    still = await sandbox.exec(["true"])
+    return PropertyResult(
+        "exec agent survives kill -9 -1, unreadable",
+        still.success and not attempt.stdout,
+        "sandbox usable after kill -9 -1" if still.success else "sandbox died",
+    )
+
+
+async def _limits(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    support = detect()
+    if support.available:
+        mechanism = "cgroups (v2)" if support.v2_controllers else "cgroups (v1 memory, pids)"
+    else:
+        mechanism = "rlimits (no cgroups: not root)"
+    tmp = await sandbox.exec(["sh", "-c", "df -k /tmp | tail -1"])
+    limit = await sandbox.exec(["sh", "-c", "ulimit -t"])
+    ok = tmp.success and limit.stdout.strip() != "unlimited"
+    size = tmp.stdout.split()[1] if tmp.success and len(tmp.stdout.split()) > 1 else "?"
+    return PropertyResult(
+        "memory, process, CPU and disk limits",
+        ok,
+        f"{mechanism}; /tmp {size} KiB; cpu {limit.stdout.strip()} s/command",
+    )
+
+
+async def _timeout(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    try:
+        await sandbox.exec(["sh", "-c", "sleep 300 & sleep 301"], timeout=1)
+        return PropertyResult("timeout kills the process tree", False, "no TimeoutError")
+    except TimeoutError:
+        pass
+    left = await sandbox.exec(["sh", "-c", "pgrep -c sleep || true"])
+    ok = left.stdout.strip() == "0"
+    return PropertyResult(
+        "timeout kills the process tree", ok, f"{left.stdout.strip()} sleep left after timeout"
+    )
+
+
+PROBES: tuple[Probe, ...] = (
+    _namespaces,
+    _processes,
+    _privileges,
+    _seccomp,
+    _filesystem,
+    _network,
+    _limits,
+    _timeout,
+    _agent,
+)
+
+
+async def run_self_check(config: BwrapConfig | None = None) -> list[PropertyResult]:
+    """Start a sandbox and probe each isolation property; a sandbox that cannot start is one
+    failing result that says why."""
+    results: list[PropertyResult] = []
+    try:
+        async with isolated_sandbox(config) as sandbox:
+            assert isinstance(sandbox, BwrapSandboxEnvironment)
+            results.append(PropertyResult("sandbox starts", True, f"sample {sandbox.sample_id}"))
+            for probe in PROBES:
+                name = probe.__name__.lstrip("_")
+                try:
+                    results.append(await probe(sandbox))
+                except Exception as exc:  # a probe that breaks is a failed property
+                    results.append(PropertyResult(name, False, f"{type(exc).__name__}: {exc}"))
+    except SandboxUnavailableError as exc:
+        results.append(PropertyResult("sandbox starts", False, str(exc)))
+    return results
+
+
+def self_check(config: BwrapConfig | None = None) -> list[PropertyResult]:
+    return anyio.run(run_self_check, config)
