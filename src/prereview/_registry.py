@@ -8,4 +8,5 @@ Inspect imports it lazily when a name it does not know is asked for (a `local/..
 from prereview.models.local import LocalModelAPI
 from prereview.models.scripted import ScriptedModelAPI
 from prereview.sandbox.environment import BwrapSandboxEnvironment
+from prereview.suites.memsafety.tasks import memsafety_patch, memsafety_poc
 from prereview.suites.smoke import smoke

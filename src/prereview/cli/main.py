@@ -11,6 +11,7 @@ from prereview.cli import audit as audit_cli
 from prereview.cli import findings as findings_cli
 from prereview.cli import principals as principals_cli
 from prereview.cli import sandbox as sandbox_cli
+from prereview.cli import tasks as tasks_cli
 from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
 from prereview.cli.report import register_report_commands
 from prereview.cli.review import register_review_commands
@@ -111,6 +112,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(findings_cli.app, name="findings")
 app.add_typer(advisories_cli.app, name="advisories")
 app.add_typer(sandbox_cli.app, name="sandbox")
+app.add_typer(tasks_cli.app, name="tasks")
 register_report_commands(app)
 
 

@@ -117,7 +117,7 @@ TIERS: dict[int, TierProfile] = {
         decoys=(3, 4),
         artifact=ArtifactMode.SOURCE,
         hint=Hint.CLASS,
-        samples_show_bug_kind=True,
+        samples_show_bug_kind=False,
         samples=2,
         formats=("records", "container", "capture", "modbus"),
     ),
