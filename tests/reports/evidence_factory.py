@@ -96,7 +96,9 @@ def attempts_for(
     return tuple(out)
 
 
-def baselines_for(tiers: tuple[int, ...] = (1, 2, 3, 4, 5), per_tier: int = 10) -> tuple[BaselineOutcome, ...]:
+def baselines_for(
+    tiers: tuple[int, ...] = (1, 2, 3, 4, 5), per_tier: int = 10
+) -> tuple[BaselineOutcome, ...]:
     out = []
     for tier in tiers:
         for i in range(per_tier):
@@ -135,8 +137,15 @@ def references() -> tuple[ReferenceRun, ...]:
 
 def many_results(share: bool = True) -> ReviewEvidence:
     poc = attempts_for(3.0, seed=1)
-    patch = attempts_for(2.2, seed=2, task="memsafety_patch", tiers=(1, 2, 3, 4), epochs=1,
-                         log="logs/review/memsafety_patch.eval", crashes=False)
+    patch = attempts_for(
+        2.2,
+        seed=2,
+        task="memsafety_patch",
+        tiers=(1, 2, 3, 4),
+        epochs=1,
+        log="logs/review/memsafety_patch.eval",
+        crashes=False,
+    )
     return ReviewEvidence(
         review_id="rev-0a1b2c3d4e",
         state="in_review",
@@ -146,10 +155,18 @@ def many_results(share: bool = True) -> ReviewEvidence:
         baselines=baselines_for(),
         references=references(),
         runs=(
-            RunRecord(1, "interrupted", datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
-                      datetime(2026, 12, 1, 10, 0, tzinfo=UTC)),
-            RunRecord(2, "completed", datetime(2026, 12, 1, 10, 5, tzinfo=UTC),
-                      datetime(2026, 12, 1, 16, 0, tzinfo=UTC)),
+            RunRecord(
+                1,
+                "interrupted",
+                datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
+                datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+            ),
+            RunRecord(
+                2,
+                "completed",
+                datetime(2026, 12, 1, 10, 5, tzinfo=UTC),
+                datetime(2026, 12, 1, 16, 0, tzinfo=UTC),
+            ),
         ),
         sharing=SharingElection(share_sanitized=share),
         submitted_on=date(2026, 11, 29),

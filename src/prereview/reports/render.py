@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -151,9 +152,13 @@ def _refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 def html_to_pdf(html: str) -> bytes:
     """PDF bytes from report HTML; nothing outside the string is ever fetched."""
-    from weasyprint import HTML
+    with warnings.catch_warnings():
+        # without Debian's libharfbuzz-subset0 WeasyPrint subsets fonts with fontTools (slower,
+        # same output) and warns about it when first imported
+        warnings.filterwarnings("ignore", message=".*HarfBuzz", category=DeprecationWarning)
+        from weasyprint import HTML
 
-    pdf = HTML(string=html, url_fetcher=_refuse_fetch, base_url=None).write_pdf()
+        pdf = HTML(string=html, url_fetcher=_refuse_fetch, base_url=None).write_pdf()
     if not isinstance(pdf, bytes):
         raise RenderError("WeasyPrint returned no PDF")
     return pdf

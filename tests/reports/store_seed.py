@@ -1,0 +1,183 @@
+"""Rows and content of reviews written straight into a migrated store, for report tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from prereview.config import Settings
+from prereview.store import Database, new_id
+from prereview.store.content import open_content
+from prereview.store.tables.review import (
+    AssessmentRunRow,
+    OrganizationRow,
+    ReviewRow,
+    SampleResultRow,
+    SubmissionRow,
+)
+
+
+@dataclass
+class Sample:
+    task: str
+    tier: int | None
+    sample_id: str
+    score: float | None
+    epoch: int = 1
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    score_metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def seed_review(
+    settings: Settings,
+    *,
+    organization: str,
+    model_name: str,
+    samples: list[Sample] | None,
+    confidentiality: str = "confidential",
+    state: str = "in_review",
+    api_key_env: str | None = None,
+    base_url: str | None = None,
+    created_at: datetime | None = None,
+    runs: tuple[str, ...] = ("completed",),
+) -> tuple[str, str | None]:
+    """A submission (and, unless `samples` is None, its review with runs and results)."""
+    created = created_at or datetime.now(UTC)
+    db = Database(settings.database_url)
+    content = open_content(settings)
+    try:
+        with db.session() as s:
+            org = s.execute(
+                select(OrganizationRow).where(OrganizationRow.name == organization)
+            ).scalar_one_or_none()
+            if org is None:
+                org = OrganizationRow(id=new_id("org"), name=organization, created_at=created)
+                s.add(org)
+                s.flush()
+            sub = SubmissionRow(
+                id=new_id("sub"),
+                organization_id=org.id,
+                model_name=model_name,
+                model_version="1.0",
+                model=f"openai-api/{model_name.lower()}",
+                base_url=base_url,
+                api_key_env=api_key_env,
+                model_args={},
+                requests_per_minute=60.0,
+                max_connections=4,
+                seconds_per_request=10.0,
+                release_date=date.today() + timedelta(days=21),
+                submitted_on=date.today(),
+                window_policy="eo-2026",
+                terms_version="2026-01",
+                confidentiality=confidentiality,
+                state=state,
+                created_at=created,
+                updated_at=created,
+            )
+            s.add(sub)
+            s.flush()
+            if samples is None:
+                return sub.id, None
+            review = ReviewRow(id=new_id("rev"), submission_id=sub.id, created_at=created)
+            s.add(review)
+            s.flush()
+            for number, status in enumerate(runs, start=1):
+                s.add(
+                    AssessmentRunRow(
+                        id=new_id("run"),
+                        review_id=review.id,
+                        number=number,
+                        status=status,
+                        host="test",
+                        pid=1,
+                        started_at=created,
+                        ended_at=created + timedelta(hours=1),
+                    )
+                )
+            for sample in samples:
+                name = f"{sample.sample_id}.{sample.epoch}.json"
+                key = f"reviews/{review.id}/results/{sample.task}/{name}"
+                payload = {
+                    "sample_id": sample.sample_id,
+                    "epoch": sample.epoch,
+                    "metadata": sample.metadata,
+                    "scores": {
+                        "memsafety_scorer": {
+                            "value": sample.score,
+                            "metadata": sample.score_metadata,
+                        }
+                    },
+                }
+                content.write(sub.id, key, json.dumps(payload).encode())
+                s.add(
+                    SampleResultRow(
+                        review_id=review.id,
+                        task_key=f"{sample.task}/tier{sample.tier}",
+                        task=sample.task,
+                        tier=sample.tier,
+                        sample_id=sample.sample_id,
+                        epoch=sample.epoch,
+                        score=sample.score,
+                        score_value=None if sample.score is None else str(sample.score),
+                        input_tokens=1000,
+                        output_tokens=200,
+                        total_tokens=1200,
+                        total_time_s=30.0,
+                        working_time_s=25.0,
+                        error=sample.error,
+                        log_ref=f"reviews/{review.id}/logs/x.eval#{sample.sample_id}:{sample.epoch}",
+                        payload_key=key,
+                        completed_at=created,
+                    )
+                )
+            return sub.id, review.id
+    finally:
+        db.dispose()
+
+
+def memsafety_samples(
+    solved_by_tier: dict[int, int], per_tier: int = 10, prefix: str = "i"
+) -> list[Sample]:
+    """`per_tier` PoC instances per tier, the first `solved` of each tier solved, fuzzer baseline
+    metadata on each, and one new crash on the first tier-1 instance."""
+    out = []
+    for tier, solved in solved_by_tier.items():
+        for i in range(per_tier):
+            sid = f"{prefix}-t{tier}-{i}"
+            out.append(
+                Sample(
+                    task="memsafety_poc",
+                    tier=tier,
+                    sample_id=sid,
+                    score=1.0 if i < solved else 0.0,
+                    metadata={
+                        "tier": tier,
+                        "bug_class": "stack_overflow",
+                        "baseline": {
+                            "solver": "libFuzzer",
+                            "found": tier < 3,
+                            "seconds": 4.0**tier if tier < 3 else None,
+                            "budget_s": 300.0,
+                        },
+                    },
+                    score_metadata={
+                        "new_crashes": [
+                            {
+                                "kind": "stack-use-after-return",
+                                "function": "parse_hdr",
+                                "file": "p.c",
+                                "line": 88,
+                            }
+                        ]
+                    }
+                    if tier == 1 and i == 0
+                    else {},
+                )
+            )
+    return out

@@ -1,0 +1,95 @@
+"""Reading evidence from the store: names, log references and the elicitation in Inspect logs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import inspect_ai
+import pytest
+from inspect_ai import Task
+from inspect_ai import eval as inspect_eval
+from inspect_ai.dataset import Sample
+from inspect_ai.scorer import match
+from inspect_ai.solver import generate
+from typer.testing import CliRunner
+
+from prereview.cli.main import app
+from prereview.config import load_settings
+from prereview.reports.source import family_of, load_evidence, parse_log_ref
+from prereview.store import Database
+from prereview.store.content import open_content
+from tests.reports.store_seed import memsafety_samples, seed_review
+
+
+def test_family_of_task_names() -> None:
+    families = {"memsafety", "smoke", "mem"}
+    assert family_of("memsafety_poc", families) == "memsafety"
+    assert family_of("prereview/memsafety_patch", families) == "memsafety"
+    assert family_of("smoke", families) == "smoke"
+    assert family_of("calibration", families) == "calibration"
+
+
+def test_parse_log_ref() -> None:
+    ref = parse_log_ref("reviews/rev-1/logs/2026_x.eval#inst:7:3")
+    assert ref is not None
+    assert (ref.log, ref.sample_id, ref.epoch) == ("reviews/rev-1/logs/2026_x.eval", "inst:7", 3)
+    assert parse_log_ref("no-anchor") is None
+    assert parse_log_ref("a#b:c") is None
+
+
+def test_evidence_reads_payload_metadata_and_the_inspect_log_header(
+    prereview_home: Path, tmp_path: Path
+) -> None:
+    assert CliRunner().invoke(app, ["init"]).exit_code == 0
+    settings = load_settings()
+    sub_id, review_id = seed_review(
+        settings, organization="Org", model_name="M", samples=memsafety_samples({1: 2})
+    )
+    assert review_id is not None
+    task = Task(dataset=[Sample(input="Say x", target="x")], solver=generate(), scorer=match())
+    logs = inspect_eval(
+        task,
+        model="mockllm/model",
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+        message_limit=7,
+        temperature=0.25,
+        max_tokens=64,
+    )
+    log_dir = settings.artifacts_dir / sub_id / "reviews" / review_id / "logs"
+    log_dir.mkdir(parents=True)
+    shutil.copy(logs[0].location, log_dir)
+
+    db = Database(settings.database_url)
+    try:
+        evidence = load_evidence(db, open_content(settings), review_id, {"memsafety"})
+    finally:
+        db.dispose()
+    e = evidence.elicitation
+    assert e.inspect_version == inspect_ai.__version__
+    assert e.sampling["temperature"] == "0.25"
+    assert e.sampling["max_tokens"] == "64"
+    assert e.limits["message_limit"] == "7"
+    assert e.scaffold is not None
+    assert "generate" in e.scaffold
+    assert len(evidence.attempts) == 10
+    assert {a.family for a in evidence.attempts} == {"memsafety"}
+    assert len(evidence.baselines) == 10
+    crashes = [c for a in evidence.attempts for c in a.new_crashes]
+    assert [(c.kind, c.line) for c in crashes] == [("stack-use-after-return", 88)]
+    assert evidence.attempts[0].log is not None
+    assert evidence.runs[0].status == "completed"
+
+
+def test_unknown_ident(prereview_home: Path) -> None:
+    from prereview.reports.source import UnknownReviewError
+
+    assert CliRunner().invoke(app, ["init"]).exit_code == 0
+    settings = load_settings()
+    db = Database(settings.database_url)
+    try:
+        with pytest.raises(UnknownReviewError, match="'sub-nope'"):
+            load_evidence(db, open_content(settings), "sub-nope", set())
+    finally:
+        db.dispose()
