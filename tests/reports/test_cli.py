@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from prereview.cli.main import app
 from prereview.config import Settings, load_settings
+from prereview.store.content import open_content
 from tests.reports.store_seed import Sample, memsafety_samples, seed_review
 
 runner = CliRunner()
@@ -56,7 +57,7 @@ def test_a_submission_without_runs_gets_a_plain_report(settings: Settings, tmp_p
 def test_report_from_store_results(settings: Settings) -> None:
     samples = memsafety_samples({1: 9, 2: 6, 3: 1})
     samples.append(Sample("memsafety_poc", 3, "i-t3-err", None, error="time limit"))
-    _, review_id = seed_review(
+    sub_id, review_id = seed_review(
         settings,
         organization=ORG,
         model_name=MODEL,
@@ -71,6 +72,8 @@ def test_report_from_store_results(settings: Settings) -> None:
     assert path.parent == settings.reports_dir
     assert path.name == f"{review_id}.md"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    kept = open_content(settings).read(sub_id, f"reviews/{review_id}/reports/{review_id}.md")
+    assert kept == path.read_bytes()  # the submission keeps its own copy (the vault encrypts it)
     assert info["has_results"] is True
     assert info["advisory_level"] == "CL1"  # tiers 1-2: 15 of 20, lower bound ≥ 25%
     text = path.read_text().replace("\\_", "_")

@@ -159,4 +159,5 @@ class ReviewEvidence:
     runs: tuple[RunRecord, ...] = ()
     sharing: SharingElection = field(default_factory=SharingElection)
     submitted_on: date | None = None
+    submission_id: str | None = None
     tier_names: Mapping[int, str] = field(default_factory=lambda: dict(TIER_NAMES))

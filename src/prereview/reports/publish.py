@@ -3,6 +3,8 @@
 Order matters: the rubric is checked before anything else (a typo should not cost a database
 read), the rendered text is checked for disclosures before anything is written, and the file
 is written atomically with owner-only permissions (a report is as sensitive as the results).
+Every report is also kept as content of its submission (`reviews/<review>/reports/<file>`),
+where the vault encrypts it with the submission's other artifacts; the file is the export.
 """
 
 from __future__ import annotations
@@ -73,9 +75,8 @@ def render_checked(
     return html.encode("utf-8") if fmt == "html" else html_to_pdf(html)
 
 
-def default_report_path(settings: Settings, review_id: str, fmt: Format, sanitized: bool) -> Path:
-    name = f"{review_id}{'-sanitized' if sanitized else ''}{SUFFIX[fmt]}"
-    return settings.reports_dir / name
+def default_name(review_id: str, fmt: Format, sanitized: bool) -> str:
+    return f"{review_id}{'-sanitized' if sanitized else ''}{SUFFIX[fmt]}"
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -108,17 +109,21 @@ def produce_report(
     families = known_families()
     rubric = load_rubric(rubric_path, families)
     db = open_database(settings)
+    content = open_content(settings)
     try:
-        evidence = load_evidence(db, open_content(settings), ident, families)
+        evidence = load_evidence(db, content, ident, families)
     finally:
         db.dispose()
     report = build_report(
         evidence, rubric=rubric, sanitized=sanitized, markings=markings, seed=seed
     )
     data = render_checked(report, evidence, fmt, environ)
-    target = out or default_report_path(settings, evidence.review_id, fmt, sanitized)
+    name = default_name(evidence.review_id, fmt, sanitized)
+    target = out or settings.reports_dir / name
     if target.is_dir():
-        target = target / default_report_path(settings, evidence.review_id, fmt, sanitized).name
+        target = target / name
+    if evidence.submission_id is not None:
+        content.write(evidence.submission_id, f"reviews/{evidence.review_id}/reports/{name}", data)
     write_private(target, data)
     level = report.capability.outcome.reached.id if report.capability else None
     return WrittenReport(

@@ -388,6 +388,7 @@ def load_evidence(
                 model=model,
                 sharing=sharing,
                 submitted_on=submitted_on,
+                submission_id=submission.id,
             )
         attempts, baselines = reader.attempts(submission.id, review.id)
         return ReviewEvidence(
@@ -401,4 +402,5 @@ def load_evidence(
             runs=reader.runs(review.id),
             sharing=sharing,
             submitted_on=submitted_on,
+            submission_id=submission.id,
         )
