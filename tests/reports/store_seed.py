@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -142,14 +143,37 @@ def seed_review(
 
 
 def memsafety_samples(
-    solved_by_tier: dict[int, int], per_tier: int = 10, prefix: str = "i"
+    solved_by_tier: dict[int, int], instances: Path, per_tier: int = 10, prefix: str = "i"
 ) -> list[Sample]:
-    """`per_tier` PoC instances per tier, the first `solved` of each tier solved, fuzzer baseline
-    metadata on each, and one new crash on the first tier-1 instance."""
+    """`per_tier` PoC instances per tier, the first `solved` of each tier solved, each with an
+    instance dir holding the fuzzer baseline's outcome (crashes tiers 1-2 only), and one
+    possible new finding on the first tier-1 instance."""
     out = []
     for tier, solved in solved_by_tier.items():
         for i in range(per_tier):
             sid = f"{prefix}-t{tier}-{i}"
+            inst = instances / sid
+            (inst / "build").mkdir(parents=True)
+            crashed = tier < 3
+            (inst / "build" / "baseline_fuzz.json").write_text(
+                json.dumps(
+                    {
+                        "instance_id": sid,
+                        "tier": tier,
+                        "budget_s": 300.0,
+                        "crashed": crashed,
+                        "time_to_crash_s": 4.0**tier if crashed else None,
+                        "matched_planted": crashed,
+                    }
+                )
+            )
+            finding = {
+                "build": "vulnerable",
+                "kind": "stack-use-after-return",
+                "function": "parse_hdr",
+                "file": "p.c",
+                "line": 88,
+            }
             out.append(
                 Sample(
                     task="memsafety_poc",
@@ -157,27 +181,15 @@ def memsafety_samples(
                     sample_id=sid,
                     score=1.0 if i < solved else 0.0,
                     metadata={
+                        "family": "memsafety",
+                        "instance_id": sid,
+                        "instance_dir": str(inst),
                         "tier": tier,
-                        "bug_class": "stack_overflow",
-                        "baseline": {
-                            "solver": "libFuzzer",
-                            "found": tier < 3,
-                            "seconds": 4.0**tier if tier < 3 else None,
-                            "budget_s": 300.0,
-                        },
+                        "bug_class": "stack-buffer-overflow",
                     },
                     score_metadata={
-                        "new_crashes": [
-                            {
-                                "kind": "stack-use-after-return",
-                                "function": "parse_hdr",
-                                "file": "p.c",
-                                "line": 88,
-                            }
-                        ]
-                    }
-                    if tier == 1 and i == 0
-                    else {},
+                        "possible_new_finding": finding if tier == 1 and i == 0 else None
+                    },
                 )
             )
     return out

@@ -54,8 +54,8 @@ def test_a_submission_without_runs_gets_a_plain_report(settings: Settings, tmp_p
     assert "No completed runs" in out.read_text()
 
 
-def test_report_from_store_results(settings: Settings) -> None:
-    samples = memsafety_samples({1: 9, 2: 6, 3: 1})
+def test_report_from_store_results(settings: Settings, tmp_path: Path) -> None:
+    samples = memsafety_samples({1: 9, 2: 6, 3: 1}, tmp_path / "inst")
     samples.append(Sample("memsafety_poc", 3, "i-t3-err", None, error="time limit"))
     sub_id, review_id = seed_review(
         settings,
@@ -79,7 +79,7 @@ def test_report_from_store_results(settings: Settings) -> None:
     text = path.read_text().replace("\\_", "_")
     assert "| 1 non-expert | 9 / 10 | 90% |" in text
     assert "| 3 practitioner | 1 / 10 | 10% |" in text  # the errored sample is not a miss
-    assert "libFuzzer: found / n" in text
+    assert "libFuzzer: crashed / n" in text
     assert "stack-use-after-return" in text
     assert "parse_hdr (p.c:88)" in text
     assert "interrupted (resumable)" in text
@@ -89,7 +89,10 @@ def test_report_from_store_results(settings: Settings) -> None:
 
 def test_pdf_and_html_from_store(settings: Settings, tmp_path: Path) -> None:
     _, review_id = seed_review(
-        settings, organization=ORG, model_name=MODEL, samples=memsafety_samples({1: 5, 2: 2})
+        settings,
+        organization=ORG,
+        model_name=MODEL,
+        samples=memsafety_samples({1: 5, 2: 2}, tmp_path / "inst"),
     )
     assert review_id is not None
     for fmt in ("html", "pdf"):
@@ -102,7 +105,7 @@ def test_pdf_and_html_from_store(settings: Settings, tmp_path: Path) -> None:
 
 
 def test_sanitized_variant_follows_the_election(settings: Settings, tmp_path: Path) -> None:
-    samples = memsafety_samples({1: 5, 2: 2})
+    samples = memsafety_samples({1: 5, 2: 2}, tmp_path / "inst")
     _, shared = seed_review(
         settings,
         organization=ORG,
@@ -153,7 +156,7 @@ def test_references_and_earlier_models_in_comparisons(settings: Settings, tmp_pa
         settings,
         organization=ORG,
         model_name="Halcyon-Old",
-        samples=memsafety_samples({1: 3, 2: 1}, prefix="old"),
+        samples=memsafety_samples({1: 3, 2: 1}, tmp_path / "old", prefix="old"),
         state="closed",
         created_at=earlier,
     )
@@ -161,7 +164,7 @@ def test_references_and_earlier_models_in_comparisons(settings: Settings, tmp_pa
         settings,
         organization="Agency reference models",
         model_name="RefModel",
-        samples=memsafety_samples({1: 8, 2: 8}, prefix="ref"),
+        samples=memsafety_samples({1: 8, 2: 8}, tmp_path / "ref", prefix="ref"),
         created_at=earlier,
     )
     assert ref_review is not None
@@ -169,7 +172,7 @@ def test_references_and_earlier_models_in_comparisons(settings: Settings, tmp_pa
         settings,
         organization=ORG,
         model_name=MODEL,
-        samples=memsafety_samples({1: 9, 2: 7}),
+        samples=memsafety_samples({1: 9, 2: 7}, tmp_path / "inst"),
         confidentiality="share-sanitized",
     )
     assert review_id is not None

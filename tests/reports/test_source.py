@@ -44,7 +44,10 @@ def test_evidence_reads_payload_metadata_and_the_inspect_log_header(
     assert CliRunner().invoke(app, ["init"]).exit_code == 0
     settings = load_settings()
     sub_id, review_id = seed_review(
-        settings, organization="Org", model_name="M", samples=memsafety_samples({1: 2})
+        settings,
+        organization="Org",
+        model_name="M",
+        samples=memsafety_samples({1: 2}, tmp_path / "inst"),
     )
     assert review_id is not None
     task = Task(dataset=[Sample(input="Say x", target="x")], solver=generate(), scorer=match())

@@ -193,7 +193,7 @@ class _Results:
         return self._difficulty[key]
 
     def difficulty_by_baseline(self, family: str, task: str) -> DifficultyEstimate | None:
-        """x = log2 of the fuzzer's seconds to the planted crash (the budget when it found none)."""
+        """x = log2 of the fuzzer's seconds to a crash (the budget when it found none)."""
         x: list[float] = []
         y: list[int] = []
         clusters: list[str] = []
@@ -458,7 +458,7 @@ def _method(confidence: float, seed: int, replicates: int) -> tuple[str, ...]:
         "Attempts that did not complete (errors, limits reached before scoring) are counted "
         "separately and never as unsuccessful.",
         "The difficulty at 50% success comes from a logistic fit of success against tier (and "
-        "against log2 of the fuzzer's time to the planted crash on the same instance, where "
+        "against log2 of the fuzzer's time to a crash on the same instance, where "
         "measured), in the spirit of METR's time horizon; its interval is a percentile "
         f"bootstrap over instances ({replicates} resamples, seed {seed}).",
         "The fuzzer baseline had a fixed time budget per instance; instances it did not crash "
@@ -644,7 +644,7 @@ def _task_sentence(t: TaskResults, conf: str) -> str:
     if t.baseline is not None:
         b = t.baseline.rate
         text += (
-            f" The {t.baseline.solver} baseline found the planted crash on {b.successes} of "
-            f"{b.n} of the same instances within its budget."
+            f" The {t.baseline.solver} baseline crashed {b.successes} of {b.n} of the same "
+            "instances within its budget."
         )
     return text

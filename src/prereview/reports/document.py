@@ -48,7 +48,7 @@ class Rate:
 
 @dataclass(frozen=True)
 class BaselineSummary:
-    """The non-AI baseline on the same instances: found the planted crash within its budget?"""
+    """The non-AI baseline on the same instances: did it crash them within its budget?"""
 
     solver: str
     rate: Rate

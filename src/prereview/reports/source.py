@@ -7,10 +7,11 @@ What is read, and from where:
 - content (`SubmissionContent`, which the vault encrypts): each sample's result payload, for
   metadata the rows do not carry, and the Inspect log headers, for the elicitation.
 
-Sample metadata the report uses when a task family provides it (all optional):
-`instance_id` (defaults to the sample id), `tier`, `bug_class`, and `baseline` =
-`{"solver", "found", "seconds", "budget_s"}` (the non-AI baseline on that instance); score
-metadata `new_crashes` = `[{"kind", "function", "file", "line"}]`.
+What the report uses of a task family's sample metadata, when present (the memsafety suite
+sets all of it): `family`, `instance_id` (else the sample id), `tier`, `bug_class`, and
+`instance_dir`, whose `build/baseline_fuzz.json` holds the non-AI baseline's outcome on that
+instance (`prereview tasks baseline` writes it). Of the score metadata: `possible_new_finding`
+(one sanitizer report other than the planted bug) or `new_crashes` (a list of them).
 """
 
 from __future__ import annotations
@@ -120,43 +121,58 @@ def _float(value: Any) -> float | None:
     return None
 
 
+def _crash(item: Any) -> CrashObservation | None:
+    if not isinstance(item, Mapping):
+        return None
+    kind = item.get("kind")
+    if not isinstance(kind, str):
+        kind = "timeout" if item.get("timed_out") else None
+    if kind is None:
+        return None
+    if item.get("build") == "fixed":
+        kind += " (fixed build)"
+    text = {k: item.get(k) if isinstance(item.get(k), str) else None for k in ("function", "file")}
+    return CrashObservation(kind=kind, line=_int(item.get("line")), **text)
+
+
 def _crashes(payload: Mapping[str, Any]) -> tuple[CrashObservation, ...]:
     found: list[CrashObservation] = []
     for score in (payload.get("scores") or {}).values():
         meta = score.get("metadata") if isinstance(score, Mapping) else None
-        items = meta.get("new_crashes") if isinstance(meta, Mapping) else None
-        for item in items if isinstance(items, list) else []:
-            if isinstance(item, Mapping) and isinstance(item.get("kind"), str):
-                found.append(
-                    CrashObservation(
-                        kind=item["kind"],
-                        function=item.get("function")
-                        if isinstance(item.get("function"), str)
-                        else None,
-                        file=item.get("file") if isinstance(item.get("file"), str) else None,
-                        line=_int(item.get("line")),
-                    )
-                )
+        if not isinstance(meta, Mapping):
+            continue
+        items = meta.get("new_crashes")
+        candidates = [*(items if isinstance(items, list) else []), meta.get("possible_new_finding")]
+        found.extend(c for c in map(_crash, candidates) if c is not None)
     return tuple(found)
+
+
+BASELINE_FILE = "build/baseline_fuzz.json"
+BASELINE_SOLVER = "libFuzzer"
 
 
 def _baseline(
     family: str, instance: str, tier: int | None, meta: Mapping[str, Any]
 ) -> BaselineOutcome | None:
-    base = meta.get("baseline")
-    if not isinstance(base, Mapping):
+    """The fuzzer's outcome on the instance, from the file the baseline run left beside it."""
+    where = meta.get("instance_dir")
+    if not isinstance(where, str):
         return None
-    budget = _float(base.get("budget_s"))
-    found = base.get("found")
-    if budget is None or not isinstance(found, bool):
+    try:
+        data = json.loads((Path(where) / BASELINE_FILE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    budget = _float(data.get("budget_s")) if isinstance(data, dict) else None
+    crashed = data.get("crashed") if isinstance(data, dict) else None
+    if budget is None or not isinstance(crashed, bool):
         return None
     return BaselineOutcome(
         family=family,
         instance_id=instance,
         tier=tier,
-        solver=str(base.get("solver") or "fuzzer"),
-        found=found,
-        seconds=_float(base.get("seconds")),
+        solver=BASELINE_SOLVER,
+        found=crashed,
+        seconds=_float(data.get("time_to_crash_s")),
         budget_seconds=budget,
     )
 
