@@ -1,27 +1,26 @@
 """New crashes found in prereview's own runs: possible vulnerabilities a model hit on the way.
 
-The memory-safety suite's `memsafety_poc` scorer reruns the model's PoC on the vulnerable build in a
-fresh sandbox; a sanitizer crash other than the planted bug is not a success, it is recorded in the
-score's metadata as a possible new finding. This source reads those records from an Inspect log
-(`.eval` or `.json`), from any task and scorer that uses the same contract::
+The memory-safety suite's `memsafety_poc` scorer reruns the model's PoC on the vulnerable and the
+fixed build in a fresh sandbox; a sanitizer crash other than the planted bug is not a success, it
+is recorded in the score's metadata as a possible new finding. This source reads those records
+from an Inspect log (`.eval` or `.json`), from any task and scorer that uses either form:
 
-    score.metadata["new_crashes"] = [
-      {"kind": "heap-use-after-free",          # the sanitizer's crash kind (required)
-       "frames": ["free_node", "parse", "main"], # function names, innermost first
-       "file": "src/parser.c", "line": 120, "function": "free_node", "access": "READ",
-       "sanitizer": "AddressSanitizer",
-       "summary": "SUMMARY: AddressSanitizer: heap-use-after-free src/parser.c:120 in free_node",
-       "input_sha256": "…",                      # the crashing input, kept with the run's artifacts
-       "cwe": "CWE-416",                         # optional
-       "product": "pkg:generic/…"}               # optional: what the crashing program is
-    ]
+    score.metadata["possible_new_finding"] = {       # what `memsafety_poc` writes (or null)
+      "build": "vulnerable",                         # which build crashed
+      "kind": "heap-use-after-free",                 # the sanitizer's crash kind
+      "access": "READ", "function": "free_node", "file": "parser.c", "line": 120,
+      "summary": "…", "report_excerpt": "…"}         # the sanitizer's words (details)
+    score.metadata["poc_sha256"] = "…"               # the crashing input, kept with the run
 
-This is a superset of `prereview.suites.memsafety.sanitizer.CrashReport.as_dict()`, so the scorer
-can record its parsed reports as they are; any of the fields but `kind` may be null. The location
-is prefixed with the sample's `instance_id` (or `id`) from the sample metadata: two generated
-programs share file names but not bugs. The crash reproduced from the model's own input in the
-scoring sandbox, so its evidence is a working PoC. Unknown keys are ignored; a record without
-`kind` is refused with its place.
+    score.metadata["new_crashes"] = [ {same keys, plus "frames": [function names, innermost
+                                       first], "cwe": "CWE-416", "product": "pkg:…"}, … ]
+
+Both are supersets of `prereview.suites.memsafety.sanitizer.CrashReport.as_dict()`. A
+`possible_new_finding` without a `kind` (the fixed build timed out) is not a crash and is skipped;
+a `new_crashes` record without one is refused with its place. When no CWE is given, the crash kind
+suggests one (heap-buffer-overflow → CWE-122, …). The location is prefixed with the sample's
+`instance_id` (or `id`): two generated programs share file names but not bugs. The crash
+reproduced from the model's own input in the scoring sandbox, so its evidence is a working PoC.
 """
 
 from __future__ import annotations
@@ -46,8 +45,27 @@ from prereview.findings.intake.interface import (
 from prereview.findings.intake.sarif import CRASH_FRAMES, normalize_uri
 from prereview.findings.limits import clean_line, clean_text
 
-METADATA_KEY = "new_crashes"
+LIST_KEY = "new_crashes"
+SINGLE_KEY = "possible_new_finding"
 TOOL = "prereview"
+
+# The weakness a sanitizer's crash kind usually is; a triager can refine it.
+SANITIZER_CWE = {
+    "heap-buffer-overflow": 122,
+    "stack-buffer-overflow": 121,
+    "global-buffer-overflow": 787,
+    "stack-buffer-underflow": 124,
+    "heap-use-after-free": 416,
+    "use-after-free": 416,
+    "stack-use-after-return": 562,
+    "stack-use-after-scope": 562,
+    "double-free": 415,
+    "bad-free": 590,
+    "alloc-dealloc-mismatch": 762,
+    "stack-overflow": 674,
+    "memory-leak": 401,
+    "SEGV": 476,
+}
 
 
 class _Crash(msgspec.Struct):
@@ -57,8 +75,10 @@ class _Crash(msgspec.Struct):
     line: int | None = None
     function: str | None = None
     access: str | None = None
+    build: str | None = None
     sanitizer: str | None = None
     summary: str | None = None
+    report_excerpt: str | None = None
     input_sha256: str | None = None
     cwe: str | int | None = None
     product: str | None = None
@@ -83,7 +103,7 @@ class CrashLogSource(FindingSource):
         return path.suffix == ".json" and '"eval"' in text and '"status"' in text
 
     def read(self, path: Path) -> IntakeBatch:
-        from inspect_ai.log import read_eval_log_samples
+        from inspect_ai.log import read_eval_log
 
         lim = self.limits
         try:
@@ -96,18 +116,19 @@ class CrashLogSource(FindingSource):
             raise IntakeError(path, "", "not an Inspect .eval log (not a zip archive)")
         out: list[IncomingFinding] = []
         try:
-            for s, sample in enumerate(
-                read_eval_log_samples(str(path), all_samples_required=False)
-            ):
+            samples = read_eval_log(str(path)).samples or []
+            for s, sample in enumerate(samples):
+                meta = sample.metadata or {}
                 for scorer, score in (sample.scores or {}).items():
-                    records = (score.metadata or {}).get(METADATA_KEY)
-                    if records is None:
-                        continue
-                    where = (
-                        f"samples[{s}] (id {str(sample.id)[:60]}, epoch {sample.epoch})"
-                        f".scores[{scorer[:60]!r}].metadata.{METADATA_KEY}"
-                    )
-                    self._read_records(path, where, records, sample.metadata or {}, out)
+                    smeta = score.metadata or {}
+                    base = f"samples[{s}] (id {str(sample.id)[:60]}, epoch {sample.epoch})"
+                    base += f".scores[{scorer[:60]!r}].metadata"
+                    single = smeta.get(SINGLE_KEY)
+                    if isinstance(single, dict) and "kind" in single:
+                        self._read(path, f"{base}.{SINGLE_KEY}", [single], meta, smeta, out)
+                    listed = smeta.get(LIST_KEY)
+                    if listed is not None:
+                        self._read(path, f"{base}.{LIST_KEY}", listed, meta, smeta, out)
         except IntakeError:
             raise
         except Exception as exc:  # Inspect's reader: a truncated zip, a bad JSON, a wrong schema
@@ -116,12 +137,13 @@ class CrashLogSource(FindingSource):
             ) from None
         return IntakeBatch("crash", str(path), _sha256(path), (TOOL,), out)
 
-    def _read_records(
+    def _read(
         self,
         path: Path,
         where: str,
         records: Any,
         sample_meta: dict[str, Any],
+        score_meta: dict[str, Any],
         out: list[IncomingFinding],
     ) -> None:
         lim = self.limits
@@ -129,16 +151,19 @@ class CrashLogSource(FindingSource):
             crashes = msgspec.convert(records, type=list[_Crash])
         except msgspec.ValidationError as exc:
             sub, problem = split_validation_message(str(exc))
-            raise IntakeError(path, where + sub[1:], problem) from None
+            single = where.endswith(SINGLE_KEY)
+            place = where + (sub[4:] if single and sub.startswith("$[0]") else sub[1:])
+            raise IntakeError(path, place, problem) from None
         instance = clean_line(
             str(sample_meta.get("instance_id") or sample_meta.get("id") or ""), 120
         )
+        poc = clean_line(str(score_meta.get("poc_sha256") or ""), 64)
         for j, crash in enumerate(crashes):
             if len(out) >= lim.max_results:
                 raise IntakeError(path, where, f"over the limit of {lim.max_results} findings")
-            frames = tuple(
-                clean_line(f, lim.max_identifier) for f in crash.frames[: lim.max_stack_frames]
-            )
+            if len(crash.frames) > lim.max_stack_frames:
+                raise IntakeError(path, f"{where}[{j}].frames", f"over {lim.max_stack_frames}")
+            frames = tuple(clean_line(f, lim.max_identifier) for f in crash.frames)
             kind = clean_line(crash.kind, lim.max_identifier) or "crash"
             function = clean_line(crash.function, lim.max_identifier) or (
                 frames[0] if frames else ""
@@ -152,34 +177,43 @@ class CrashLogSource(FindingSource):
                     cwes = (cwe_catalog().require(crash.cwe).id,)
                 except UnknownCweError as exc:
                     raise IntakeError(path, f"{where}[{j}].cwe", str(exc)) from None
-            summary = clean_text(crash.summary, lim.max_message)
+            elif kind in SANITIZER_CWE:
+                cwes = (SANITIZER_CWE[kind],)
             title = f"{kind} in {function}" if function else kind
             if crash.access:
-                title = f"{title} ({clean_line(crash.access, 10)})"
+                title += f" ({clean_line(crash.access, 10)})"
+            if crash.build and crash.build != "vulnerable":
+                title += f", {clean_line(crash.build, 20)} build"
             if crash.sanitizer:
                 title = f"{clean_line(crash.sanitizer, 60)}: {title}"
-            details = summary
-            if instance:
-                details = f"instance {instance}\n{summary}".strip()
+            details = "\n".join(
+                part
+                for part in (
+                    f"instance {instance}" if instance else "",
+                    f"input sha256 {clean_line(crash.input_sha256, 64) or poc}"
+                    if (crash.input_sha256 or poc)
+                    else "",
+                    clean_text(crash.summary, lim.max_message),
+                    clean_text(crash.report_excerpt, lim.max_message),
+                )
+                if part
+            )
             out.append(
                 IncomingFinding(
                     index=len(out),
-                    where=f"{where}[{j}]",
+                    where=f"{where}[{j}]" if not where.endswith(SINGLE_KEY) else where,
                     tool=TOOL,
                     rule_id=kind,
                     title=clean_line(title, lim.max_title),
                     level="error",
                     location=Location(
-                        uri,
-                        crash.line if crash.line and crash.line > 0 else None,
-                        None,
-                        function,
+                        uri, crash.line if crash.line and crash.line > 0 else None, None, function
                     ),
                     crash=CrashSignature(kind, frames[:CRASH_FRAMES]),
                     cwe_ids=cwes,
                     product=clean_line(crash.product or "", lim.max_uri),
                     evidence="poc",
-                    message=details,
+                    message=clean_text(details, lim.max_message),
                     stack=frames,
                 )
             )
