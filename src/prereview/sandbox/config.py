@@ -92,6 +92,9 @@ class BwrapConfig(BaseModel):
     allow_ptrace: bool = True
     """ptrace of the sandbox's own processes (gdb); the host's are out of reach either way."""
 
+    def __hash__(self) -> int:  # Inspect keys its sandbox caches by config
+        return hash(self.model_dump_json())
+
     @field_validator("hosts")
     @classmethod
     def _hosts(cls, value: list[str]) -> list[str]:
@@ -159,6 +162,8 @@ def load_config(config: object) -> BwrapConfig:
             return BwrapConfig.model_validate(config)
         if isinstance(config, str):
             return BwrapConfig.model_validate(_read_config_file(Path(config)))
+    except SandboxConfigError:
+        raise
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise SandboxConfigError(f"invalid bwrap sandbox config: {exc}") from None
     raise SandboxConfigError(f"bwrap sandbox config of type {type(config).__name__} not understood")
@@ -171,14 +176,21 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise SandboxConfigError(
             f"cannot read bwrap sandbox config {path}: {exc.strerror}"
         ) from None
-    if path.suffix == ".json":
-        data = json.loads(text)
-    elif path.suffix == ".toml":
-        data = tomllib.loads(text)
-    elif path.suffix in (".yaml", ".yml"):
-        data = yaml.safe_load(text)
-    else:
-        raise SandboxConfigError(f"bwrap sandbox config {path}: use a .json, .toml or .yaml file")
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+        elif path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        else:
+            raise SandboxConfigError(
+                f"bwrap sandbox config {path}: use a .json, .toml or .yaml file"
+            )
+    except (ValueError, yaml.YAMLError) as exc:  # JSON and TOML decode errors are ValueErrors
+        if isinstance(exc, SandboxConfigError):
+            raise
+        raise SandboxConfigError(f"bwrap sandbox config {path} does not parse: {exc}") from None
     if not isinstance(data, dict):
         raise SandboxConfigError(f"bwrap sandbox config {path} must hold a table of fields")
     return data

@@ -382,13 +382,20 @@ class SandboxHost:
         self._control.close()  # the agent exits, and with PID 1 the whole PID namespace
         with contextlib.suppress(OSError):
             signal.pidfd_send_signal(self._agent_pidfd, signal.SIGKILL)
+        with anyio.move_on_after(KILL_GRACE):
+            # PID 1's exit completes only once every process of its namespace has been reaped;
+            # bwrap, its parent, then reaps it and exits (killing bwrap first would leave the
+            # agent a zombie of the host's init)
+            await anyio.wait_readable(self._agent_pidfd)
+            while self._process.poll() is None:
+                await anyio.sleep(0.001)
         os.close(self._agent_pidfd)
-        self._cgroups.kill()
         with contextlib.suppress(OSError):
             self._process.kill()
+        self._cgroups.kill()
         with anyio.move_on_after(KILL_GRACE):
             while self._process.poll() is None:
-                await anyio.sleep(0.002)
+                await anyio.sleep(0.001)
         await anyio.to_thread.run_sync(self._cgroups.remove)
 
 

@@ -88,7 +88,7 @@ async def _namespaces(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
 
 async def _processes(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
     result = await sandbox.exec(["sh", "-c", "ls /proc | grep -c '^[0-9]'; cat /proc/1/comm"])
-    count, comm = (result.stdout.split() + ["?", "?"])[:2]
+    count, comm = [*result.stdout.split(), "?", "?"][:2]
     visible = await sandbox.exec(["test", "-e", f"/proc/{os.getpid()}"])
     ok = result.success and int(count) < 10 and not visible.success
     return PropertyResult("host processes invisible", ok, f"{count} pids visible, pid 1 = {comm}")
