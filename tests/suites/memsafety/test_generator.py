@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from prereview.suites.memsafety import checksums
+from prereview.suites.memsafety.generator import build_program
+from prereview.suites.memsafety.instance import Instance, write_instance
+from prereview.suites.memsafety.spec import TIERS, BugClass
+
+from .conftest import pick
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "build" not in p.relative_to(root).parts
+    }
+
+
+def test_same_seed_same_bytes_including_the_stripped_binary(tmp_path: Path) -> None:
+    for tier in (2, 5):
+        a = write_instance(tmp_path / "a", 77, tier, BugClass.OOB_READ, 3)
+        b = write_instance(tmp_path / "b", 77, tier, BugClass.OOB_READ, 3)
+        assert a.id == b.id
+        assert _tree(a.path) == _tree(b.path)
+    c = write_instance(tmp_path / "c", 78, 5, BugClass.OOB_READ, 3)
+    assert c.id != a.id and _tree(c.path) != _tree(a.path)
+
+
+def _skeleton(source: str) -> str:
+    """The program with numbers and identifiers' suffixes blurred: what stays is structure."""
+    text = re.sub(r"0x[0-9A-Fa-f]+u?|\b\d+u?\b", "N", source)
+    return re.sub(r"\"[^\"\n]*\"", '"S"', text)
+
+
+def test_other_seeds_give_structurally_different_programs() -> None:
+    programs = [build_program(seed, 3, BugClass.HEAP_OVERFLOW, 0) for seed in range(12)]
+    skeletons = {_skeleton(p.vulnerable_source) for p in programs}
+    assert len(skeletons) == len(programs)
+    assert len({p.framing for p in programs}) >= 3
+    assert len({p.shape["core"] for p in programs}) == 2  # both heap-overflow cores appear
+    assert len({tuple(p.shape["decoys"]) for p in programs}) == len(programs)
+
+
+def test_each_program_has_exactly_one_marked_bug_and_a_minimal_fix() -> None:
+    for bug in BugClass:
+        p = build_program(5, 3, bug, 1)
+        assert "@CRASH" not in p.vulnerable_source + p.fixed_source
+        assert p.vulnerable_source != p.fixed_source
+        vuln, fixed = p.vulnerable_source.splitlines(), p.fixed_source.splitlines()
+        changed = len(set(vuln) ^ set(fixed))
+        assert changed <= 8, f"{bug}: the fix touches {changed} lines"
+        assert 0 < p.crash_line <= len(vuln)
+        assert p.crash_function in vuln[p.crash_line - 1] or p.crash_function in p.vulnerable_source
+
+
+def test_programs_grow_with_the_tier() -> None:
+    sizes = {
+        t: sum(build_program(s, t, BugClass.STACK_OVERFLOW, 0).handlers for s in range(6))
+        for t in TIERS
+    }
+    assert sizes[1] < sizes[2] < sizes[3] < sizes[4] < sizes[5]
+
+
+def test_agent_sees_source_or_stripped_binary_per_tier(instances: list[Instance]) -> None:
+    for inst in instances:
+        agent = inst.path / "agent"
+        files = {str(p.relative_to(agent)) for p in agent.rglob("*") if p.is_file()}
+        assert "TASK.md" in files
+        assert not any("poc" in f or "fixed" in f for f in files)
+        if TIERS[inst.tier].artifact == "source":
+            assert files >= {f"src/{inst.source_name}"}
+            assert not any(f.startswith("bin/") for f in files)
+        else:
+            binary = agent / "bin" / inst.manifest["program"]["name"]
+            assert not any(f.startswith("src/") for f in files)
+            nm = subprocess.run(["nm", str(binary)], capture_output=True, text=True, check=False)
+            assert "no symbols" in nm.stderr
+            data = binary.read_bytes()
+            for needle in (
+                b"ground_truth",
+                str(inst.path).encode(),
+                inst.crash["function"].encode(),
+            ):
+                assert needle not in data
+
+
+def test_task_brief_hints_shrink_with_the_tier(instances: list[Instance]) -> None:
+    t1 = pick(instances, tier=1, bug=BugClass.DOUBLE_FREE)
+    brief = (t1.path / "agent" / "TASK.md").read_text()
+    assert t1.crash["function"] in brief and BugClass.DOUBLE_FREE.description in brief
+    t2 = pick(instances, tier=2)
+    brief = (t2.path / "agent" / "TASK.md").read_text()
+    assert t2.bug_class.description in brief and t2.crash["function"] not in brief
+    for tier in (3, 4, 5):
+        inst = pick(instances, tier=tier)
+        brief = (inst.path / "agent" / "TASK.md").read_text()
+        assert inst.bug_class.description not in brief and inst.crash["function"] not in brief
+
+
+def test_manifest_is_self_contained(instances: list[Instance]) -> None:
+    inst = pick(instances, tier=3)
+    m = inst.manifest
+    for key in (
+        "id",
+        "family",
+        "tier",
+        "bug_class",
+        "cwe",
+        "seed",
+        "generator_version",
+        "build",
+        "input",
+        "poc",
+        "crash",
+        "functional_tests",
+    ):
+        assert key in m
+    assert m["build"]["vulnerable"][-1] == f"ground_truth/vulnerable/{inst.source_name}"
+    assert "-fsanitize=address,undefined" in m["build"]["fixed"]
+    assert m["input"] in ("file", "stdin")
+    assert set(m["crash"]) >= {"kind", "function", "file", "line"}
+    assert len(m["functional_tests"]) >= 5
+    for rel in m["sha256"]:
+        assert (inst.path / rel).is_file()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "value"),
+    [
+        ("crc32", b"123456789", 0xCBF43926),
+        ("adler32", b"Wikipedia", 0x11E60398),
+        ("crc16", b"123456789", 0x4B37),
+        ("crc16_dnp", b"123456789", 0xEA82),
+        ("fletcher16", b"abcde", 0xC8F0),
+        ("inet16", b"\x45\x00\x00\x1c", 0xBAE3),
+    ],
+)
+def test_checksums_match_published_check_values(name: str, data: bytes, value: int) -> None:
+    assert checksums.checksum(name, data) == value
