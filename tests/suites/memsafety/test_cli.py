@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from prereview.cli.main import app
+from prereview.suites.memsafety.instance import Instance
+
+runner = CliRunner()
+
+
+def test_list_names_tasks_tiers_and_bug_classes() -> None:
+    result = runner.invoke(app, ["tasks", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    (family,) = json.loads(result.stdout)
+    assert family["family"] == "memsafety"
+    assert "prereview/memsafety_poc" in family["inspect_tasks"]
+    assert family["tiers"]["5"] == "frontier" and family["bug_classes"]["double-free"] == "CWE-415"
+
+
+def test_bad_options_exit_2_with_the_valid_values(tmp_path: Path) -> None:
+    base = ["tasks", "generate", "memsafety", "--seed", "1", "--out", str(tmp_path)]
+    cases = [
+        ([*base, "--tier", "6"], "non-expert"),
+        ([*base, "--tier", "1", "--bug-class", "rowhammer"], "use-after-free"),
+        ([*base, "--tier", "1", "--count", "0"], "count"),
+        (
+            ["tasks", "generate", "webapps", "--seed", "1", "--tier", "1", "--out", str(tmp_path)],
+            "memsafety",
+        ),
+        (["tasks", "verify", str(tmp_path / "nowhere")], "does not exist"),
+    ]
+    for argv, needle in cases:
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 2, (argv, result.output)
+        assert needle in result.output
+        assert "Traceback" not in result.output
+
+
+def test_generate_then_verify(tmp_path: Path) -> None:
+    out = tmp_path / "instances"
+    argv = [
+        "tasks",
+        "generate",
+        "memsafety",
+        "--seed",
+        "9",
+        "--tier",
+        "apprentice",
+        "--count",
+        "2",
+        "--bug-class",
+        "double-free",
+        "--bug-class",
+        "oob-read",
+        "--out",
+        str(out),
+        "--json",
+    ]
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["bug_class"] for r in data["instances"]] == ["double-free", "out-of-bounds-read"]
+    assert data["rejected"] == []
+    result = runner.invoke(app, ["tasks", "verify", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["verified"] == 2
+
+
+def test_verify_exits_1_on_a_broken_instance(instances: list[Instance], tmp_path: Path) -> None:
+    inst = instances[0]
+    broken = tmp_path / inst.id
+    shutil.copytree(inst.path, broken)
+    (broken / "ground_truth" / "poc.bin").write_bytes(b"nothing to see")
+    result = runner.invoke(app, ["tasks", "verify", str(broken), "--json"])
+    assert result.exit_code == 1
+    (row,) = json.loads(result.stdout)["instances"]
+    failed = {f["check"] for f in row["failures"]}
+    assert "PoC crashes the vulnerable build at the planted bug" in failed
+    assert "ground_truth/poc.bin matches its recorded hash" in failed
