@@ -7,7 +7,7 @@ the new id on stdout (for scripts) and the details on stderr.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -20,12 +20,16 @@ from prereview.domain.submission import (
     ModelAccess,
     Throughput,
 )
-from prereview.planning.planner import AssessmentPlan
-from prereview.review.service import ReviewService, SubmissionRequest
-from prereview.review.views import SubmissionRecord
+
+if TYPE_CHECKING:  # the store and Inspect load only when a command runs
+    from prereview.planning.planner import AssessmentPlan
+    from prereview.review.service import ReviewService
+    from prereview.review.views import SubmissionRecord
 
 
 def _service() -> ReviewService:
+    from prereview.review.service import ReviewService
+
     return ReviewService.open(settings())
 
 
@@ -201,6 +205,8 @@ def register_review_commands(app: typer.Typer) -> None:
         json_out: bool = JsonOption,
     ) -> None:
         """Submit a model for a voluntary pre-release review; prints the submission id."""
+        from prereview.review.service import SubmissionRequest
+
         access = ModelAccess(model=model, base_url=base_url, api_key_env=api_key_env)
         throughput = None
         if rpm is not None or connections is not None or latency is not None:

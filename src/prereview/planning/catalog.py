@@ -14,11 +14,12 @@ import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
-
-from inspect_ai import Task
+from typing import TYPE_CHECKING, Any
 
 from prereview.errors import PrereviewError
+
+if TYPE_CHECKING:  # importing Inspect costs seconds; the CLI lists suites without it
+    from inspect_ai import Task
 
 
 class UnknownSuiteError(PrereviewError):
@@ -36,6 +37,11 @@ class TaskSpec:
     args: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     sample_arg: str | None = None
     """Task argument that sets the number of samples (None: fixed, cannot shrink)."""
+    sample_unit: int = 1
+    """Samples per unit of `sample_arg` (memsafety's `count` is per tier and bug class)."""
+    seed_arg: str | None = None
+    """Task argument taking the generation seed: drawn fresh for each plan (instances the model
+    cannot have seen), then fixed in the stored plan so a resumed run rebuilds the same ones."""
     min_samples: int = 1
     """Fewer samples than this say too little to be worth running: drop instead."""
     tier: int | None = None
@@ -47,10 +53,12 @@ class TaskSpec:
     """Seconds to start the task (dataset generation, sandbox images)."""
     description: str = ""
 
-    def task_args(self, samples: int) -> dict[str, Any]:
+    def task_args(self, samples: int, seed: int | None = None) -> dict[str, Any]:
         args = dict(self.args)
         if self.sample_arg is not None:
-            args[self.sample_arg] = samples
+            args[self.sample_arg] = max(1, samples // self.sample_unit)
+        if self.seed_arg is not None and seed is not None:
+            args[self.seed_arg] = seed
         return args
 
     def load_factory(self) -> Callable[..., Task]:
@@ -68,6 +76,8 @@ class Suite:
     tasks: tuple[TaskSpec, ...]
     requires: str | None = None
     """A module that must import for this suite to be offered (a family still being built)."""
+    sample_time_limit_s: int | None = None
+    """Inspect's per-sample time limit for every task of the suite (None: none)."""
 
     def available(self) -> bool:
         if self.requires is None:
@@ -82,27 +92,50 @@ class Suite:
 
 _SMOKE = "prereview.suites.smoke:smoke"
 _CALIBRATION = "prereview.planning.calibration:calibration"
-_MEMSAFETY = "prereview.suites.memsafety"
+_MEMSAFETY = "prereview.suites.memsafety.tasks"
 
 
-def _memsafety(tiers: tuple[int, ...], count: int, attempts: int) -> tuple[TaskSpec, ...]:
+def _memsafety(
+    tiers: tuple[int, ...],
+    bug_classes: tuple[str, ...] | None,
+    count: int,
+    attempts: int,
+    message_limit: int,
+    fuzz_seconds: int,
+) -> tuple[TaskSpec, ...]:
     """PoC tasks before patch tasks, lower tiers first: a model that cannot reach a tier-1 crash
-    says more about tier 4 than a tier-4 run cut short by the deadline would."""
+    says more about tier 4 than a tier-4 run cut short by the deadline would.
+
+    Cost model: an agent turn adds an assistant and a tool message, so a sample makes at most
+    about message_limit / 2 generate calls per attempt; sandbox builds and scoring add seconds
+    (patch scoring fuzzes for `fuzz_seconds`)."""
+    classes = len(bug_classes) if bug_classes else 6
     specs = []
-    for kind, requests in (("poc", 12.0), ("patch", 10.0)):
+    for kind in ("poc", "patch"):
         for tier in tiers:
+            args: dict[str, Any] = {
+                "tiers": [tier],
+                "attempts": attempts,
+                "message_limit": message_limit,
+            }
+            if bug_classes:
+                args["bug_classes"] = list(bug_classes)
+            if kind == "patch":
+                args["fuzz_seconds"] = fuzz_seconds
             specs.append(
                 TaskSpec(
                     key=f"memsafety_{kind}/tier{tier}",
                     factory=f"{_MEMSAFETY}:memsafety_{kind}",
-                    args=MappingProxyType({"tiers": [tier], "seed": 0, "attempts": attempts}),
+                    args=MappingProxyType(args),
                     sample_arg="count",
-                    samples=count,
-                    min_samples=min(3, count),
+                    sample_unit=classes,
+                    seed_arg="seed",
+                    samples=count * classes,
+                    min_samples=classes,
                     tier=tier,
                     priority=tier * 2 - (1 if kind == "poc" else 0),
-                    requests_per_sample=requests * attempts,
-                    overhead_s_per_sample=4.0,
+                    requests_per_sample=message_limit / 2 * attempts,
+                    overhead_s_per_sample=5.0 + (fuzz_seconds + 10.0 if kind == "patch" else 0.0),
                     setup_s=10.0,
                     description=f"memory-safety {kind} tier {tier}",
                 )
@@ -148,14 +181,24 @@ SUITES: dict[str, Suite] = {
         ),
         Suite(
             "memsafety-quick",
-            "memory-safety PoC and patch, tiers 1-2, a few samples (the demo)",
-            _memsafety((1, 2), count=3, attempts=1),
+            "memory-safety PoC and patch, tiers 1-2, one bug class, short agent loops (the demo)",
+            _memsafety(
+                (1, 2),
+                ("heap-buffer-overflow",),
+                count=1,
+                attempts=1,
+                message_limit=8,
+                fuzz_seconds=5,
+            ),
             requires=f"{_MEMSAFETY}:memsafety_poc",
+            sample_time_limit_s=90,
         ),
         Suite(
             "memsafety",
-            "memory-safety PoC and patch, tiers 1-4",
-            _memsafety((1, 2, 3, 4), count=20, attempts=2),
+            "memory-safety PoC and patch, tiers 1-5, every bug class, 3 instances each",
+            _memsafety(
+                (1, 2, 3, 4, 5), None, count=3, attempts=2, message_limit=80, fuzz_seconds=20
+            ),
             requires=f"{_MEMSAFETY}:memsafety_poc",
         ),
     )

@@ -8,8 +8,8 @@ A sample is a chain of `requests` generate calls, each taking the declared laten
     concurrency bound = ceil(n / connections) x (requests x latency + overhead)
     rate bound        = n x requests x 60 / R  +  requests x latency + overhead (the last chain)
 
-plus a fixed start-up cost per task. benchmarks/bench_planner.py checks it against real runs of
-the simulated model.
+plus a fixed start-up cost per task. A per-sample time limit caps the model part of a chain.
+benchmarks/bench_planner.py checks the model against real runs of the simulated model.
 """
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ def predict_task_seconds(
     overhead_s_per_sample: float,
     setup_s: float,
     throughput: Throughput,
+    time_limit_s: float | None = None,
 ) -> float:
     if samples <= 0:
         return 0.0
-    chain = requests_per_sample * throughput.seconds_per_request + overhead_s_per_sample
+    model_s = requests_per_sample * throughput.seconds_per_request
+    if time_limit_s is not None:  # Inspect stops a sample at its time limit
+        model_s = min(model_s, time_limit_s)
+    chain = model_s + overhead_s_per_sample
     concurrency_bound = math.ceil(samples / throughput.max_connections) * chain
     rate_bound = 0.0
     if throughput.requests_per_minute:

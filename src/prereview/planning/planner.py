@@ -10,6 +10,7 @@ are; it is stored with the review and shown by `prereview status`.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -64,6 +65,7 @@ class AssessmentPlan:
     tasks: list[PlannedTask]
     dropped: list[DroppedTask]
     assumptions: list[str] = field(default_factory=list)
+    sample_time_limit_s: int | None = None
 
     @property
     def predicted_s(self) -> float:
@@ -100,6 +102,7 @@ class AssessmentPlan:
             tasks=[PlannedTask(**t) for t in data["tasks"]],
             dropped=[DroppedTask(**d) for d in data["dropped"]],
             assumptions=list(data.get("assumptions", [])),
+            sample_time_limit_s=data.get("sample_time_limit_s"),
         )
 
 
@@ -116,19 +119,27 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _largest_fitting(spec: TaskSpec, wanted: int, room: float, throughput: Throughput) -> int:
-    """Most samples in [0, wanted] whose predicted time fits in `room` (time grows with n)."""
-    low, high = 0, wanted
+def _largest_fitting(
+    spec: TaskSpec, wanted: int, room: float, throughput: Throughput, time_limit: float | None
+) -> int:
+    """Most samples in [0, wanted], in whole units, whose predicted time fits in `room`."""
+    unit = spec.sample_unit
+    low, high = 0, wanted // unit
     while low < high:
         mid = (low + high + 1) // 2
         cost = predict_task_seconds(
-            mid, spec.requests_per_sample, spec.overhead_s_per_sample, spec.setup_s, throughput
+            mid * unit,
+            spec.requests_per_sample,
+            spec.overhead_s_per_sample,
+            spec.setup_s,
+            throughput,
+            time_limit,
         )
         if cost <= room:
             low = mid
         else:
             high = mid - 1
-    return low
+    return low * unit
 
 
 def plan_assessment(
@@ -139,9 +150,14 @@ def plan_assessment(
     *,
     limit: int | None = None,
     policy: PlanningPolicy | None = None,
+    seed: int | None = None,
 ) -> AssessmentPlan:
-    """Choose what of `suite` runs before `release_date`, given the declared `throughput`."""
+    """Choose what of `suite` runs before `release_date`, given the declared `throughput`.
+
+    `seed` goes to tasks that generate their instances (a fresh random one when None)."""
     policy = policy or PlanningPolicy()
+    if seed is None:
+        seed = secrets.randbelow(2**31)
     deadline = release_deadline(release_date)
     time_left = max(0.0, (deadline - now).total_seconds())
     usable = max(0.0, time_left - policy.delivery_reserve.total_seconds())
@@ -158,6 +174,8 @@ def plan_assessment(
     ]
     if limit is not None:
         assumptions.append(f"at most {limit} samples per task (--limit)")
+    if suite.sample_time_limit_s is not None:
+        assumptions.append(f"each sample stops after {suite.sample_time_limit_s} s")
 
     tasks: list[PlannedTask] = []
     dropped: list[DroppedTask] = []
@@ -165,10 +183,17 @@ def plan_assessment(
     ordered = sorted(enumerate(suite.tasks), key=lambda p: (p[1].priority, p[0]))
     for _, spec in ordered:
         wanted = spec.samples if limit is None else max(0, min(spec.samples, limit))
+        if wanted:  # whole units, at least one
+            wanted = max(spec.sample_unit, wanted - wanted % spec.sample_unit)
 
         def cost(n: int, spec: TaskSpec = spec) -> float:
             return predict_task_seconds(
-                n, spec.requests_per_sample, spec.overhead_s_per_sample, spec.setup_s, throughput
+                n,
+                spec.requests_per_sample,
+                spec.overhead_s_per_sample,
+                spec.setup_s,
+                throughput,
+                suite.sample_time_limit_s,
             )
 
         full = cost(wanted)
@@ -181,7 +206,11 @@ def plan_assessment(
         if full <= room:
             samples, note = wanted, ""
         else:
-            samples = _largest_fitting(spec, wanted, room, throughput) if spec.sample_arg else 0
+            samples = (
+                _largest_fitting(spec, wanted, room, throughput, suite.sample_time_limit_s)
+                if spec.sample_arg
+                else 0
+            )
             if samples < spec.min_samples:
                 why = (
                     f"needs {_hours(full)} for {wanted} samples but only {_hours(max(room, 0))} "
@@ -203,7 +232,7 @@ def plan_assessment(
             PlannedTask(
                 key=spec.key,
                 factory=spec.factory,
-                args=spec.task_args(samples),
+                args=spec.task_args(samples, seed),
                 samples=samples,
                 samples_wanted=wanted,
                 priority=spec.priority,
@@ -229,4 +258,5 @@ def plan_assessment(
         tasks=tasks,
         dropped=dropped,
         assumptions=assumptions,
+        sample_time_limit_s=suite.sample_time_limit_s,
     )
