@@ -51,6 +51,7 @@ def seed_review(
     created = created_at or datetime.now(UTC)
     db = Database(settings.database_url)
     content = open_content(settings)
+    payloads: dict[str, bytes] = {}  # sealed after the transaction: the vault writes in its own
     try:
         with db.session() as s:
             org = s.execute(
@@ -115,7 +116,7 @@ def seed_review(
                         }
                     },
                 }
-                content.write(sub.id, key, json.dumps(payload).encode())
+                payloads[key] = json.dumps(payload).encode()
                 s.add(
                     SampleResultRow(
                         review_id=review.id,
@@ -137,7 +138,10 @@ def seed_review(
                         completed_at=created,
                     )
                 )
-            return sub.id, review.id
+            ids = sub.id, review.id
+        for key, data in payloads.items():
+            content.write(ids[0], key, data)
+        return ids
     finally:
         db.dispose()
 

@@ -189,3 +189,14 @@ def test_elections_other_than_sharing_keep_the_full_report_whole() -> None:
     evidence = ef.many_results()
     confidential = ReviewEvidence(**{**evidence.__dict__, "sharing": SharingElection(False)})
     assert _build(confidential).has_results  # the full report is for the developer and agency
+
+
+def test_a_withdrawn_submission_is_reported_without_its_results() -> None:
+    from dataclasses import replace
+
+    report = _build(replace(ef.many_results(), state="withdrawn"))
+    assert not report.has_results
+    assert report.tasks == ()
+    assert report.capability is None
+    assert "withdrew" in report.summary[0]
+    assert ef.MODEL_NAME in render_markdown(report)  # who withdrew stays on record

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import inspect_ai
@@ -60,9 +59,8 @@ def test_evidence_reads_payload_metadata_and_the_inspect_log_header(
         temperature=0.25,
         max_tokens=64,
     )
-    log_dir = settings.artifacts_dir / sub_id / "reviews" / review_id / "logs"
-    log_dir.mkdir(parents=True)
-    shutil.copy(logs[0].location, log_dir)
+    log = Path(logs[0].location)  # stored as content: the vault seals it
+    open_content(settings).write(sub_id, f"reviews/{review_id}/logs/{log.name}", log.read_bytes())
 
     db = Database(settings.database_url)
     try:

@@ -204,7 +204,9 @@ class _Results:
             seconds = base.seconds if base.found and base.seconds is not None else None
             value = seconds if seconds is not None else base.budget_seconds
             for a in inst.completed:
-                x.append(math.log2(max(value, 1e-3)))
+                # to 1% in time: fuzzer timings vary far more, and fewer distinct values keep
+                # the bootstrap fast on large reviews
+                x.append(round(math.log2(max(value, 1e-3)), 2))
                 y.append(1 if a.success else 0)
                 clusters.append(inst.instance_id)
         if len(set(x)) < 2:
@@ -508,6 +510,16 @@ def build_report(
             confidence=confidence,
             tier_names=names,
             **kwargs,  # type: ignore[arg-type]
+        )
+
+    if evidence.state == "withdrawn":
+        return base(
+            summary=(
+                "The submitter withdrew this submission. Participation is voluntary and a "
+                "withdrawal stands: this report carries none of its results.",
+            ),
+            has_results=False,
+            runs=_runs(evidence),
         )
 
     if sanitized and not evidence.sharing.share_sanitized:

@@ -5,10 +5,16 @@ read), the rendered text is checked for disclosures before anything is written, 
 is written atomically with owner-only permissions (a report is as sensitive as the results).
 Every report is also kept as content of its submission (`reviews/<review>/reports/<file>`),
 where the vault encrypts it with the submission's other artifacts; the file is the export.
+
+Confidentiality: the principal needs `report.read` (`report.read_sanitized` for `--sanitized`);
+the evidence is decrypted in memory by the vault for the report builder, which decides what of
+it a report shows; the export is recorded in the audit trail with its SHA-256, and exports
+under `<data dir>/reports/` are deleted when the submission is crypto-shredded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -23,8 +29,8 @@ from prereview.reports.evidence import ReviewEvidence
 from prereview.reports.render import SUFFIX, Format, html_to_pdf, render_html, render_markdown
 from prereview.reports.rubric import known_families, load_rubric
 from prereview.reports.source import load_evidence
-from prereview.store import open_database
-from prereview.store.content import open_content
+from prereview.vault.policy import Operation
+from prereview.vault.service import VaultSession, open_session
 
 
 @dataclass(frozen=True)
@@ -104,27 +110,44 @@ def produce_report(
     markings: Markings | None = None,
     seed: int = 0,
     environ: Mapping[str, str] | None = None,
+    session: VaultSession | None = None,
 ) -> WrittenReport:
-    """Build, check and write the report of review (or submission) `ident`."""
+    """Build, check and write the report of review (or submission) `ident`, as the principal of
+    `session` (default: the one PREREVIEW_TOKEN or the config file's token names)."""
     families = known_families()
     rubric = load_rubric(rubric_path, families)
-    db = open_database(settings)
-    content = open_content(settings)
+    own_session = session is None
+    session = session or open_session(settings)
     try:
-        evidence = load_evidence(db, content, ident, families)
+        operation = Operation.REPORT_READ_SANITIZED if sanitized else Operation.REPORT_READ
+        session.guard.require_if_exists(
+            operation, session.guard.lookup(ident), target=f"report of {ident}"
+        )
+        content = session.vault.content  # decrypted in memory for the builder, not the caller
+        evidence = load_evidence(session.vault.db, content, ident, families)
+        markings = markings or Markings(banner=settings.marking_banner)
+        report = build_report(
+            evidence, rubric=rubric, sanitized=sanitized, markings=markings, seed=seed
+        )
+        data = render_checked(report, evidence, fmt, environ)
+        name = default_name(evidence.review_id, fmt, sanitized)
+        target = out or settings.reports_dir / name
+        if target.is_dir():
+            target = target / name
+        if evidence.submission_id is not None:
+            key = f"reviews/{evidence.review_id}/reports/{name}"
+            content.write(evidence.submission_id, key, data)
+        write_private(target, data)
+        session.guard.record(
+            "report.exported",
+            "ok",
+            submission_id=evidence.submission_id,
+            target=str(target.absolute()),
+            detail={"sha256": hashlib.sha256(data).hexdigest(), "sanitized": sanitized},
+        )
     finally:
-        db.dispose()
-    report = build_report(
-        evidence, rubric=rubric, sanitized=sanitized, markings=markings, seed=seed
-    )
-    data = render_checked(report, evidence, fmt, environ)
-    name = default_name(evidence.review_id, fmt, sanitized)
-    target = out or settings.reports_dir / name
-    if target.is_dir():
-        target = target / name
-    if evidence.submission_id is not None:
-        content.write(evidence.submission_id, f"reviews/{evidence.review_id}/reports/{name}", data)
-    write_private(target, data)
+        if own_session:
+            session.vault.close()
     level = report.capability.outcome.reached.id if report.capability else None
     return WrittenReport(
         path=target.absolute(),

@@ -270,7 +270,7 @@ class _Reader:
             if d.review_id == review.id:
                 continue
             other = self.s.get(ReviewRow, d.review_id)
-            if other is None:
+            if other is None or other.submission.state == "withdrawn":
                 continue
             sub = other.submission
             attempts, _ = self.attempts(sub.id, other.id)

@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy.sparse import csr_matrix
 from scipy.special import expit
 
 FloatArray = npt.NDArray[np.float64]
@@ -78,21 +79,24 @@ class DifficultyEstimate:
         return not self.tested_min <= self.x50 <= self.tested_max
 
 
-def _fit_batch(x: FloatArray, y: FloatArray, w: FloatArray, penalty: float) -> FloatArray:
-    """Penalized logistic fits, one per row of weights `w` (B×N); returns (B, 2): a, b.
+def _fit_batch(x: FloatArray, trials: FloatArray, hits: FloatArray, penalty: float) -> FloatArray:
+    """Penalized logistic fits on grouped data, one per row; returns (B, 2): a, b.
 
-    Damped Newton on a strictly convex objective (every row must hold both outcomes).
+    `x` holds the V distinct difficulties, `trials` and `hits` (B×V) the (weighted) attempts and
+    successes at each: the same likelihood as one Bernoulli term per attempt, at a cost that
+    grows with V, not with the number of attempts. Damped Newton on a strictly convex
+    objective (every row must hold both outcomes).
     """
-    rows = w.shape[0]
+    rows = trials.shape[0]
     a = np.zeros(rows)
     b = np.zeros(rows)
     xx = x * x
     for _ in range(_MAX_ITER):
         p = expit(a[:, None] + b[:, None] * x[None, :])
-        r = w * (p - y[None, :])
+        r = trials * p - hits
         ga = r.sum(axis=1)
         gb = (r * x).sum(axis=1) + penalty * b
-        s = w * p * (1.0 - p)
+        s = trials * p * (1.0 - p)
         haa = s.sum(axis=1) + 1e-12
         hab = (s * x).sum(axis=1)
         hbb = (s * xx).sum(axis=1) + penalty + 1e-12
@@ -106,6 +110,16 @@ def _fit_batch(x: FloatArray, y: FloatArray, w: FloatArray, penalty: float) -> F
         if float(size.max()) < _TOL:
             break
     return np.stack([a, b], axis=1)
+
+
+def _grouped(
+    x: FloatArray, y: FloatArray, w: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Distinct difficulties with the summed weights and weighted successes at each."""
+    levels, at = np.unique(x, return_inverse=True)
+    trials = np.bincount(at, weights=w, minlength=len(levels)).astype(np.float64)
+    hits = np.bincount(at, weights=w * y, minlength=len(levels)).astype(np.float64)
+    return levels, trials[None, :], hits[None, :]
 
 
 def fit_logistic(
@@ -127,7 +141,8 @@ def fit_logistic(
     if total <= 0 or hits <= 0 or hits >= total:
         raise ValueError("a logistic fit needs both successes and failures")
     centre, spread = _standardizer(xs, ws)
-    a, b = _fit_batch((xs - centre) / spread, ys, ws[None, :], penalty)[0]
+    levels, trials, hits_at = _grouped(xs, ys, ws)
+    a, b = _fit_batch((levels - centre) / spread, trials, hits_at, penalty)[0]
     slope = float(b) / spread
     return LogisticFit(intercept=float(a) - slope * centre, slope=slope)
 
@@ -138,6 +153,52 @@ def _standardizer(x: FloatArray, w: FloatArray | None = None) -> tuple[float, fl
     centre = float(np.average(x, weights=weights))
     spread = float(np.sqrt(np.average((x - centre) ** 2, weights=weights)))
     return centre, spread if spread > 0 else 1.0
+
+
+_CHUNK_CELLS = 4_000_000
+"""Bootstrap resamples are drawn and fitted in chunks of about this many count cells."""
+
+
+def _bootstrap_x50(
+    x: FloatArray,
+    y: FloatArray,
+    cluster: npt.NDArray[np.intp],
+    k: int,
+    seed: int,
+    replicates: int,
+    penalty: float,
+) -> FloatArray:
+    """x50 of each cluster-bootstrap resample: +inf where the resample holds no failure, -inf
+    where it holds no success, NaN where success does not fall with difficulty."""
+    centre, spread = _standardizer(x)
+    levels, at = np.unique(x, return_inverse=True)
+    shape = (k, len(levels))
+    # attempts and successes of each cluster at each distinct difficulty
+    per_trials = csr_matrix((np.ones_like(x), (cluster, at)), shape=shape)
+    per_hits = csr_matrix((y, (cluster, at)), shape=shape)
+    scaled = (levels - centre) / spread
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _CHUNK_CELLS // max(k, 1))
+    values = np.full(replicates, np.nan)
+    for start in range(0, replicates, chunk):
+        size = min(chunk, replicates - start)
+        # each resample draws k clusters with replacement; counts[r, c] = times cluster c drawn
+        drawn = rng.integers(0, k, size=(size, k)) + (np.arange(size) * k)[:, None]
+        counts = np.bincount(drawn.ravel(), minlength=size * k).reshape(size, k).astype(np.float64)
+        trials = np.asarray(per_trials.T @ counts.T).T
+        hits = np.asarray(per_hits.T @ counts.T).T
+        total, won = trials.sum(axis=1), hits.sum(axis=1)
+        block = np.full(size, np.nan)
+        block[won >= total] = np.inf
+        block[won <= 0] = -np.inf
+        mixed = (won > 0) & (won < total)
+        if mixed.any():
+            params = _fit_batch(scaled, trials[mixed], hits[mixed], penalty)
+            a, b = params[:, 0], params[:, 1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                block[mixed] = np.where(b < 0, centre + spread * (-a / b), np.nan)
+        values[start : start + size] = block
+    return values
 
 
 def difficulty_at_50(
@@ -198,25 +259,7 @@ def difficulty_at_50(
     if fit.x50 is None:
         return result("not_decreasing", slope=fit.slope)
 
-    rng = np.random.default_rng(seed)
-    k = len(labels)
-    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=replicates).astype(np.float64)
-    w = counts[:, index]
-    total = w.sum(axis=1)
-    hits = (w * ys[None, :]).sum(axis=1)
-    all_hit = hits >= total
-    all_miss = hits <= 0
-    mixed = ~(all_hit | all_miss)
-    values = np.full(replicates, np.nan)
-    values[all_hit] = np.inf
-    values[all_miss] = -np.inf
-    if mixed.any():
-        centre, spread = _standardizer(xs)
-        params = _fit_batch((xs - centre) / spread, ys, w[mixed], penalty)
-        a, b = params[:, 0], params[:, 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x50s = np.where(b < 0, centre + spread * (-a / b), np.nan)
-        values[mixed] = x50s
+    values = _bootstrap_x50(xs, ys, index, len(labels), seed, replicates, penalty)
     defined = values[~np.isnan(values)]
     undefined = int(replicates - len(defined))
     if len(defined) == 0:
