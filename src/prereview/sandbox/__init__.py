@@ -3,8 +3,8 @@
 Isolation per host: user, PID, mount, IPC, UTS, network and cgroup namespaces (bubblewrap); the
 host's system directories read-only; writable size-limited tmpfs for the working directory, /tmp
 and /dev/shm; no capabilities, no_new_privs and a seccomp filter; memory and process limits in a
-cgroup of its own; an unprivileged host uid of its own. See `environment.py` for the Inspect side
-and `agent.py` for how commands run inside.
+cgroup of its own; an unprivileged host uid of its own. See `environment.py` for the Inspect side,
+`host.py` for the evaluator's end of the protocol and `agent.c` for how commands run inside.
 """
 
 from prereview.sandbox.config import BwrapConfig, SandboxConfigError

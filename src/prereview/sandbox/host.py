@@ -17,21 +17,22 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 from inspect_ai.util import ExecResult, OutputLimitExceededError
 
+from prereview.sandbox.agent import agent_fd
 from prereview.sandbox.cgroups import HostCgroups, detect
 from prereview.sandbox.config import BwrapConfig
 from prereview.sandbox.errors import SandboxUnavailableError
 from prereview.sandbox.filesystem import MIB, HostFiles, mount_args
 from prereview.sandbox.seccomp import filter_fd
 
-AGENT_PYTHON = "/usr/bin/python3"
-AGENT_SOURCE = Path(__file__).with_name("agent.py").read_text()
+INLINE_PAYLOAD = 32 * 1024
+"""Larger exec payloads (argv + env) travel in a memfd: a datagram must fit the socket buffer."""
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 START_TIMEOUT = 30.0
 KILL_GRACE = 5.0
@@ -107,6 +108,7 @@ class SandboxHost:
         bwrap = shutil.which("bwrap")
         if bwrap is None:
             raise SandboxUnavailableError("bubblewrap is not installed: apt-get install bubblewrap")
+        executable = agent_fd()
         control, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         info_read, info_write = os.pipe2(os.O_CLOEXEC)
         seccomp = filter_fd(config.allow_ptrace)
@@ -125,7 +127,7 @@ class SandboxHost:
             "--seccomp", str(seccomp),
             "--info-fd", str(info_write),
             "--",
-            AGENT_PYTHON, "-I", "-S", "-c", AGENT_SOURCE, str(agent_end.fileno()),
+            f"/proc/self/fd/{executable}", str(agent_end.fileno()), str(executable),
         ]  # fmt: skip
         if host_uid is not None:
             argv = _as_host_user(argv, host_uid, cgroups)
@@ -136,7 +138,7 @@ class SandboxHost:
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=log_file,
-                    pass_fds=(agent_end.fileno(), info_write, seccomp),
+                    pass_fds=(agent_end.fileno(), info_write, seccomp, executable),
                     close_fds=True,
                 )
         except OSError as exc:
@@ -145,6 +147,7 @@ class SandboxHost:
             agent_end.close()
             os.close(info_write)
             os.close(seccomp)
+            os.close(executable)
         control.setblocking(False)
         agent = -1
         try:
@@ -154,7 +157,7 @@ class SandboxHost:
                 # a pidfd, taken while the agent is surely alive, never hits a reused pid
                 agent = os.pidfd_open(agent_pid)
                 await anyio.wait_readable(control)
-                if control.recv(64) != b'{"ready": true}':
+                if control.recv(64) != b"R":
                     raise ValueError("agent did not start")
         except BaseException as exc:
             control.close()
@@ -185,8 +188,8 @@ class SandboxHost:
         env.update(self.config.env)
         return env
 
-    async def _send(self, request: Mapping[str, object], fds: list[int]) -> None:
-        message = json.dumps(request).encode()
+    async def _send(self, fields: list[bytes], fds: list[int]) -> None:
+        message = b"".join(field + b"\0" for field in fields)
         while True:
             try:
                 socket.send_fds(self._control, [message], fds)
@@ -212,6 +215,7 @@ class SandboxHost:
         if self._closed:
             raise SandboxUnavailableError(f"sandbox host {self.name!r} has been cleaned up")
         request_id = secrets.token_hex(8)
+        payload = _exec_payload(argv, env, cwd, self._rlimits)
         out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         err_r, err_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         st_r, st_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
@@ -225,14 +229,18 @@ class SandboxHost:
             os.set_blocking(fd, True)
         exchange = _Exchange(out_r, err_r, st_r, in_w)
         exchange.open_fds = {out_r, err_r, st_r} | ({in_w} if in_w is not None else set())
-        request = {
-            "op": "exec",
-            "id": request_id,
-            "argv": argv,
-            "env": env,
-            "cwd": cwd,
-            "rlimits": self._rlimits,
-        }
+        flags = b"i" if input is not None else b""
+        request = [b"E", request_id.encode()]
+        if len(payload) > INLINE_PAYLOAD:
+            flags += b"m"
+            memfd = os.memfd_create("prereview-exec", os.MFD_CLOEXEC)
+            child_ends.append(memfd)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(memfd, view) :]
+            request.append(flags)
+        else:
+            request += [flags, payload.removesuffix(b"\0")]
         try:
             try:
                 await self._send(request, child_ends)
@@ -309,7 +317,7 @@ class SandboxHost:
     async def _kill(self, request_id: str, exchange: _Exchange) -> None:
         """Kill the command's whole process tree and wait (bounded) for its supervisor to go."""
         with contextlib.suppress(SandboxUnavailableError):
-            await self._send({"op": "kill", "id": request_id}, [])
+            await self._send([b"K", request_id.encode()], [])
         with anyio.move_on_after(KILL_GRACE):
             while exchange.status in exchange.open_fds:
                 await anyio.wait_readable(exchange.status)
@@ -324,7 +332,7 @@ class SandboxHost:
         held = [fd for fd in (exchange.stdout, exchange.stderr) if fd in exchange.open_fds]
         if held and not self._closed:
             with contextlib.suppress(SandboxUnavailableError):
-                await self._send({"op": "sink"}, held)
+                await self._send([b"S"], held)
         exchange.close()
 
     def _result(self, argv: list[str], exchange: _Exchange) -> ExecResult[str]:
@@ -350,22 +358,21 @@ class SandboxHost:
         fd = -1
         try:
             try:
-                await self._send({"op": "open", "path": path, "mode": mode}, [theirs.fileno()])
+                await self._send([b"O", mode.encode(), os.fsencode(path)], [theirs.fileno()])
             finally:
                 theirs.close()
             ours.setblocking(False)
             with anyio.fail_after(60):
                 await anyio.wait_readable(ours)
-                message, fds, _flags, _addr = socket.recv_fds(ours, 4096, 1)
+                message, fds, _flags, _addr = socket.recv_fds(ours, 64, 1)
             if fds:
                 fd = fds[0]
-            reply = json.loads(message) if message else {}
-            if reply.get("ok") and fd >= 0:
+            if message == b"OK" and fd >= 0:
                 yield fd
                 return
-            code = int(reply.get("errno", 0))
-            if not code:
+            if not message.startswith(b"E"):
                 raise SandboxUnavailableError(f"sandbox host {self.name!r} is not running")
+            code = int(message[1:])
             if code == errno.EROFS:
                 raise PermissionError(code, "Read-only file system", path)
             raise OSError(code, os.strerror(code), path)
@@ -397,6 +404,16 @@ class SandboxHost:
             while self._process.poll() is None:
                 await anyio.sleep(0.001)
         await anyio.to_thread.run_sync(self._cgroups.remove)
+
+
+def _exec_payload(argv: list[str], env: dict[str, str], cwd: str, limits: dict[str, int]) -> bytes:
+    """cwd, limits (cpu, as, nproc; "-" for none), argc, argv..., envc, env... (NUL-ended)."""
+    fields = [cwd, *(str(limits[k]) if k in limits else "-" for k in ("cpu", "as", "nproc"))]
+    fields += [str(len(argv)), *argv, str(len(env)), *(f"{k}={v}" for k, v in env.items())]
+    encoded = [os.fsencode(f) for f in fields]
+    if any(b"\0" in f for f in encoded):
+        raise ValueError("embedded null byte in the command, its environment or cwd")
+    return b"".join(f + b"\0" for f in encoded)
 
 
 def _as_host_user(argv: list[str], host_uid: int, cgroups: HostCgroups) -> list[str]:
@@ -486,7 +503,5 @@ def _start_failure(log: Path) -> str:
             "kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 allow bwrap under AppArmor) "
             "or run as root"
         )
-    elif "python3" in detail:
-        hint = f": the sandbox needs python3 >= 3.9 at {AGENT_PYTHON}"
     cgroups = "" if detect().available else " (cgroups unavailable: rlimits in use)"
     return f"bwrap could not start a sandbox: {detail}{hint}{cgroups}"

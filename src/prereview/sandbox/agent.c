@@ -1,0 +1,538 @@
+/*
+ * prereview sandbox exec agent: PID 1 of every sandbox host.
+ *
+ * Built once per host by prereview (static, so it runs in any root) and started by bwrap inside
+ * the sandbox's namespaces, with no capabilities, the seccomp filter and no_new_privs already in
+ * place. It speaks only over the SOCK_SEQPACKET control socket the evaluator handed to bwrap
+ * (fd given as argv[1]; argv[2], if given, is the fd it was executed from, closed at once);
+ * nothing inside the sandbox can connect to it.
+ *
+ * Why PID 1: the kernel never delivers a signal to a namespace's init from inside the namespace
+ * unless init handles it (this program handles none), so `kill -9 -1` cannot take it down; and
+ * when it exits (control socket closed: the evaluator is gone) the kernel kills every process of
+ * the sample. It is non-dumpable: same-uid commands cannot ptrace it, read /proc/1/mem or take
+ * its descriptors.
+ *
+ * Requests: NUL-separated fields, descriptors passed alongside (SCM_RIGHTS).
+ *   "E" id flags [payload...]   fds: stdout stderr status [stdin] [payload memfd]
+ *        flags: 'i' stdin given, 'm' payload in a memfd (large argv/env) instead of inline.
+ *        payload: cwd cpu as nproc argc argv... envc env...   (limits "-" for none)
+ *        A supervisor child (session leader and subreaper, so every process the command starts
+ *        stays its descendant) writes "started PID", then "exit CODE" or "error STAGE ERRNO" to
+ *        status, and closes it.
+ *   "K" id                      kill that exec's supervisor and all its descendants
+ *   "S"                         fds: pipes whose reader left; drain them so that background
+ *                               writers neither block nor die of SIGPIPE
+ *   "O" mode path               fds: reply socket; answered "OK" + an fd opened as the sandbox
+ *                               user sees the path (mode "r" or "w", parents created), or "E" errno
+ * The agent answers "R" once, when ready.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_MSG (64 * 1024)
+#define MAX_PAYLOAD (16 * 1024 * 1024)
+#define MAX_FDS 8
+#define MAX_SUPERVISORS 4096
+#define MAX_SINKS 4096
+#define ID_LEN 40
+
+extern char **environ;
+
+struct supervisor {
+    pid_t pid;
+    char id[ID_LEN];
+};
+
+static struct supervisor supervisors[MAX_SUPERVISORS];
+static int supervisor_count;
+static int sinks[MAX_SINKS];
+static int sink_count;
+static int control_fd, epoll_fd, signal_fd;
+static dev_t proc_dev;
+static char message[MAX_MSG + 1];
+
+static void close_quietly(int fd) {
+    if (fd >= 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+}
+
+/* The next NUL-terminated field of [*cursor, end), or NULL when there is none. */
+static char *next_field(char **cursor, char *end) {
+    char *start = *cursor;
+    if (start >= end) return NULL;
+    char *nul = memchr(start, '\0', (size_t)(end - start));
+    if (nul == NULL) return NULL;
+    *cursor = nul + 1;
+    return start;
+}
+
+static int write_all(int fd, const char *text) {
+    size_t left = strlen(text);
+    while (left > 0) {
+        ssize_t n = write(fd, text, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        text += n;
+        left -= (size_t)n;
+    }
+    return 0;
+}
+
+static void report(int fd, const char *kind, const char *stage, int code) {
+    char line[96];
+    if (stage != NULL)
+        snprintf(line, sizeof line, "%s %s %d\n", kind, stage, code);
+    else
+        snprintf(line, sizeof line, "%s %d\n", kind, code);
+    write_all(fd, line);
+}
+
+/* ---- supervisor: one per exec, in its own session, subreaper of the command's tree ---- */
+
+static void close_all_but(const int *keep, int count) {
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL) return;
+    int own = dirfd(dir);
+    struct dirent *entry;
+    int doomed[1024];
+    int n = 0;
+    while ((entry = readdir(dir)) != NULL && n < 1024) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        int fd = atoi(entry->d_name);
+        if (fd <= 2 || fd == own) continue;
+        int kept = 0;
+        for (int i = 0; i < count; i++) kept |= keep[i] == fd;
+        if (!kept) doomed[n++] = fd;
+    }
+    closedir(dir);
+    for (int i = 0; i < n; i++) close(doomed[i]);
+}
+
+static int apply_limit(int resource, const char *value, int soft_only_plus_one) {
+    if (value == NULL || strcmp(value, "-") == 0) return 0;
+    char *end;
+    unsigned long long limit = strtoull(value, &end, 10);
+    if (*end != '\0') return -1;
+    struct rlimit rl = {limit, soft_only_plus_one ? limit + 1 : limit};
+    return setrlimit(resource, &rl);
+}
+
+static void supervise(char *payload, char *end, int out, int err, int status, int in) {
+    int keep[] = {out, err, status, in};
+    close_all_but(keep, 4);
+    setsid();
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    char line[48];
+    snprintf(line, sizeof line, "started %d\n", (int)getpid());
+    write_all(status, line);
+
+    char *cursor = payload;
+    char *cwd = next_field(&cursor, end);
+    char *cpu = next_field(&cursor, end);
+    char *as = next_field(&cursor, end);
+    char *nproc = next_field(&cursor, end);
+    char *argc_text = next_field(&cursor, end);
+    long argc = argc_text ? strtol(argc_text, NULL, 10) : 0;
+    if (cwd == NULL || argc <= 0 || argc > 1 << 20) {
+        report(status, "error", "request", EINVAL);
+        _exit(0);
+    }
+    char **argv = calloc((size_t)argc + 1, sizeof(char *));
+    for (long i = 0; argv != NULL && i < argc; i++) argv[i] = next_field(&cursor, end);
+    char *envc_text = next_field(&cursor, end);
+    long envc = envc_text ? strtol(envc_text, NULL, 10) : -1;
+    char **envp = (envc >= 0 && envc <= 1 << 20) ? calloc((size_t)envc + 1, sizeof(char *)) : NULL;
+    for (long i = 0; envp != NULL && i < envc; i++) envp[i] = next_field(&cursor, end);
+    if (argv == NULL || envp == NULL || argv[argc - 1] == NULL || (envc > 0 && envp[envc - 1] == NULL)) {
+        report(status, "error", "request", EINVAL);
+        _exit(0);
+    }
+    if (chdir(cwd) != 0) {
+        report(status, "error", "cwd", errno);
+        _exit(0);
+    }
+    if (apply_limit(RLIMIT_CPU, cpu, 1) || apply_limit(RLIMIT_AS, as, 0) ||
+        apply_limit(RLIMIT_NPROC, nproc, 0)) {
+        report(status, "error", "limits", errno);
+        _exit(0);
+    }
+    int failure[2];
+    if (pipe2(failure, O_CLOEXEC) != 0) {
+        report(status, "error", "fork", errno);
+        _exit(0);
+    }
+    pid_t child = fork();
+    if (child < 0) {
+        report(status, "error", "fork", errno);
+        _exit(0);
+    }
+    if (child == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
+        environ = envp; /* execvp searches the command's own PATH */
+        execvp(argv[0], argv);
+        int code = errno;
+        ssize_t ignored = write(failure[1], &code, sizeof code);
+        (void)ignored;
+        _exit(127);
+    }
+    close(failure[1]);
+    close(in);
+    close(out);
+    close(err);
+    int code = 0;
+    ssize_t got;
+    do got = read(failure[0], &code, sizeof code);
+    while (got < 0 && errno == EINTR);
+    if (got == (ssize_t)sizeof code) {
+        waitpid(child, NULL, 0);
+        report(status, "error", "exec", code);
+        _exit(0);
+    }
+    int wstatus = 0;
+    for (;;) {
+        pid_t pid = waitpid(-1, &wstatus, 0);
+        if (pid == child) break;
+        if (pid < 0 && errno != EINTR) _exit(0);
+    }
+    int exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    report(status, "exit", NULL, exit_code);
+    close(status); /* the evaluator returns on this EOF, before our own exit is done */
+    _exit(0);
+}
+
+/* ---- killing a supervisor's tree ---- */
+
+struct proc_entry {
+    pid_t pid, ppid;
+    int zombie;
+};
+
+static int list_processes(struct proc_entry *entries, int capacity) {
+    DIR *dir = opendir("/proc");
+    if (dir == NULL) return 0;
+    struct dirent *entry;
+    int n = 0;
+    char path[300], buffer[512];
+    while ((entry = readdir(dir)) != NULL && n < capacity) {
+        if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t len = read(fd, buffer, sizeof buffer - 1);
+        close(fd);
+        if (len <= 0) continue;
+        buffer[len] = '\0';
+        char *paren = strrchr(buffer, ')');
+        if (paren == NULL) continue;
+        char state;
+        int ppid;
+        if (sscanf(paren + 1, " %c %d", &state, &ppid) != 2) continue;
+        entries[n].pid = atoi(entry->d_name);
+        entries[n].ppid = ppid;
+        entries[n].zombie = state == 'Z' || state == 'X';
+        n++;
+    }
+    closedir(dir);
+    return n;
+}
+
+/* SIGKILL a supervisor's descendants until none is left, then the supervisor itself.
+ * Descendants go first: while the supervisor (a subreaper) lives, orphans of the tree are
+ * re-parented to it, so a process that double-forks or calls setsid cannot slip out. */
+static void kill_tree(pid_t root) {
+    static struct proc_entry entries[32768];
+    static pid_t queue[32768];
+    for (int round = 0; round < 1000; round++) {
+        int n = list_processes(entries, 32768);
+        int head = 0, tail = 0, killed = 0;
+        queue[tail++] = root;
+        while (head < tail) {
+            pid_t parent = queue[head++];
+            for (int i = 0; i < n; i++) {
+                if (entries[i].ppid == parent && tail < 32768) {
+                    queue[tail++] = entries[i].pid;
+                    if (!entries[i].zombie) {
+                        kill(entries[i].pid, SIGKILL);
+                        killed++;
+                    }
+                }
+            }
+        }
+        if (killed == 0) break;
+    }
+    kill(root, SIGKILL);
+}
+
+static void reap(void) {
+    int wstatus;
+    pid_t pid;
+    while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+        for (int i = 0; i < supervisor_count; i++) {
+            if (supervisors[i].pid == pid) {
+                supervisors[i] = supervisors[--supervisor_count];
+                break;
+            }
+        }
+    }
+}
+
+/* ---- requests ---- */
+
+/* Takes ownership of every fd in fds: the supervisor gets them, the agent keeps none. */
+static void handle_exec(char *cursor, char *end, int *fds, int nfds) {
+    char *id = next_field(&cursor, end);
+    char *flags = next_field(&cursor, end);
+    int has_stdin = flags != NULL && strchr(flags, 'i') != NULL;
+    int has_memfd = flags != NULL && strchr(flags, 'm') != NULL;
+    if (id == NULL || flags == NULL || nfds != 3 + has_stdin + has_memfd) {
+        if (nfds >= 3) report(fds[2], "error", "request", EINVAL);
+        for (int i = 0; i < nfds; i++) close(fds[i]);
+        return;
+    }
+    int out = fds[0], err = fds[1], status = fds[2];
+    int in = has_stdin ? fds[3] : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int memfd = has_memfd ? fds[3 + has_stdin] : -1;
+    pid_t pid = -1;
+    if (supervisor_count >= MAX_SUPERVISORS) {
+        errno = EAGAIN;
+    } else {
+        pid = fork();
+    }
+    if (pid == 0) {
+        char *payload = cursor, *payload_end = end;
+        if (memfd >= 0) {
+            struct stat st;
+            if (fstat(memfd, &st) != 0 || st.st_size <= 0 || st.st_size > MAX_PAYLOAD) {
+                report(status, "error", "request", E2BIG);
+                _exit(0);
+            }
+            payload = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, memfd, 0);
+            if (payload == MAP_FAILED) {
+                report(status, "error", "request", errno);
+                _exit(0);
+            }
+            payload_end = payload + st.st_size;
+        }
+        supervise(payload, payload_end, out, err, status, in);
+        _exit(0);
+    }
+    if (pid < 0) {
+        report(status, "error", "fork", errno);
+    } else {
+        supervisors[supervisor_count].pid = pid;
+        snprintf(supervisors[supervisor_count].id, ID_LEN, "%s", id);
+        supervisor_count++;
+    }
+    close(out);
+    close(err);
+    close(status);
+    close_quietly(in);
+    close_quietly(memfd);
+}
+
+static void handle_kill(char *cursor, char *end) {
+    char *id = next_field(&cursor, end);
+    if (id == NULL) return;
+    for (int i = 0; i < supervisor_count; i++)
+        if (strncmp(supervisors[i].id, id, ID_LEN) == 0) kill_tree(supervisors[i].pid);
+}
+
+static void handle_sink(int *fds, int nfds) {
+    for (int i = 0; i < nfds; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
+        if (sink_count >= MAX_SINKS || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fds[i], &ev) != 0) {
+            close(fds[i]);
+            continue;
+        }
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+        sinks[sink_count++] = fds[i];
+    }
+}
+
+static void drain(int fd) {
+    char buffer[65536];
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;
+    epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    close(fd);
+    for (int i = 0; i < sink_count; i++) {
+        if (sinks[i] == fd) {
+            sinks[i] = sinks[--sink_count];
+            break;
+        }
+    }
+}
+
+static int make_parents(char *path) {
+    for (char *slash = strchr(path + 1, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        int rc = mkdir(path, 0777);
+        int code = errno;
+        *slash = '/';
+        if (rc != 0 && code != EEXIST) {
+            errno = code;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void handle_open(char *cursor, char *end, int *fds, int nfds) {
+    if (nfds != 1) return;
+    int reply = fds[0];
+    char *mode = next_field(&cursor, end);
+    char *path = next_field(&cursor, end);
+    int fd = -1, code = 0;
+    if (mode == NULL || path == NULL || path[0] != '/') {
+        code = EINVAL;
+    } else {
+        int flags = O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+        if (mode[0] == 'w') {
+            if (make_parents(path) != 0)
+                code = errno;
+            else
+                fd = open(path, flags | O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        } else {
+            fd = open(path, flags | O_RDONLY);
+        }
+        if (code == 0 && fd < 0) code = errno;
+    }
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) != 0)
+            code = errno;
+        else if (st.st_dev == proc_dev) /* /proc/1/... would be this agent's own memory */
+            code = EACCES;
+        else if (S_ISDIR(st.st_mode))
+            code = EISDIR;
+        else if (!S_ISREG(st.st_mode))
+            code = EINVAL;
+        else
+            fcntl(fd, F_SETFL, 0);
+    }
+    if (code == 0) {
+        char ok[] = "OK";
+        struct iovec iov = {ok, 2};
+        char control[CMSG_SPACE(sizeof(int))];
+        memset(control, 0, sizeof control);
+        struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                             .msg_controllen = sizeof control};
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+        sendmsg(reply, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+        char answer[32];
+        int len = snprintf(answer, sizeof answer, "E%d", code);
+        send(reply, answer, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    close_quietly(fd);
+    close(reply);
+}
+
+static void handle_request(void) {
+    char control[CMSG_SPACE(MAX_FDS * sizeof(int))];
+    struct iovec iov = {message, MAX_MSG};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                         .msg_controllen = sizeof control};
+    ssize_t len = recvmsg(control_fd, &msg, MSG_CMSG_CLOEXEC);
+    if (len < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (len <= 0) _exit(0); /* the evaluator is gone: PID 1 exits, the kernel kills the rest */
+    int fds[MAX_FDS];
+    int nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < count && nfds < MAX_FDS; i++)
+            memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    }
+    message[len] = '\0';
+    char *cursor = message, *end = message + len;
+    char *op = next_field(&cursor, end);
+    int consumed = 0;
+    if (op != NULL && !(msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+        if (strcmp(op, "E") == 0) {
+            handle_exec(cursor, end, fds, nfds);
+            consumed = 1;
+        } else if (strcmp(op, "K") == 0) {
+            handle_kill(cursor, end);
+        } else if (strcmp(op, "S") == 0) {
+            handle_sink(fds, nfds);
+            consumed = 1;
+        } else if (strcmp(op, "O") == 0 && nfds == 1) {
+            handle_open(cursor, end, fds, nfds);
+            consumed = 1;
+        }
+    }
+    if (!consumed)
+        for (int i = 0; i < nfds; i++) close(fds[i]);
+}
+
+int main(int argc, char **argv) {
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_NAME, "prereview-agent", 0, 0, 0);
+    if (argc < 2) return 2;
+    control_fd = atoi(argv[1]);
+    if (argc > 2) close(atoi(argv[2])); /* the memfd this program was started from */
+    fcntl(control_fd, F_SETFD, FD_CLOEXEC);
+    umask(022);
+    struct stat st;
+    proc_dev = stat("/proc", &st) == 0 ? st.st_dev : (dev_t)-1;
+    sigset_t child;
+    sigemptyset(&child);
+    sigaddset(&child, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &child, NULL);
+    signal_fd = signalfd(-1, &child, SFD_CLOEXEC | SFD_NONBLOCK);
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (signal_fd < 0 || epoll_fd < 0) return 3;
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = control_fd};
+    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, control_fd, &ev);
+    ev.data.fd = signal_fd;
+    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, signal_fd, &ev);
+    if (send(control_fd, "R", 1, MSG_NOSIGNAL) != 1) return 4;
+    struct epoll_event events[64];
+    for (;;) {
+        int n = epoll_wait(epoll_fd, events, 64, -1);
+        for (int i = 0; i < n; i++) {
+            int fd = events[i].data.fd;
+            if (fd == control_fd) {
+                handle_request();
+            } else if (fd == signal_fd) {
+                struct signalfd_siginfo info;
+                while (read(signal_fd, &info, sizeof info) > 0) {
+                }
+                reap();
+            } else {
+                drain(fd);
+            }
+        }
+        reap();
+    }
+}
