@@ -171,3 +171,39 @@ def test_plan_invariants(tasks: list[TaskSpec], throughput: Throughput, days: in
         assert by_key[t.key].min_samples <= t.samples <= by_key[t.key].samples
     for d in plan.dropped:
         assert d.reason
+
+
+def test_sample_units_and_seed_reach_the_task_args() -> None:
+    unit = TaskSpec(
+        key="ms",
+        factory="x:y",
+        samples=12,
+        priority=1,
+        sample_arg="count",
+        sample_unit=6,
+        seed_arg="seed",
+        requests_per_sample=1.0,
+    )
+    plan = plan_assessment(Suite("s", "", (unit,)), FAST, date(2026, 3, 20), NOW, seed=7)
+    assert plan.tasks[0].samples == 12 and plan.tasks[0].args == {"count": 2, "seed": 7}
+    capped = plan_assessment(Suite("s", "", (unit,)), FAST, date(2026, 3, 20), NOW, limit=8)
+    assert capped.tasks[0].samples == 6 and capped.tasks[0].args["count"] == 1
+    fresh = [plan_assessment(Suite("s", "", (unit,)), FAST, date(2026, 3, 20), NOW) for _ in "ab"]
+    assert fresh[0].tasks[0].args["seed"] != fresh[1].tasks[0].args["seed"]
+
+
+def test_sample_time_limit_caps_the_estimate() -> None:
+    slow = Throughput(None, 1, 100.0)
+    assert predict_task_seconds(2, 10, 5.0, 0.0, slow, time_limit_s=60) == pytest.approx(130.0)
+    suite = Suite("s", "", (spec("a", 1, samples=2),), sample_time_limit_s=60)
+    plan = plan_assessment(suite, slow, date(2026, 3, 20), NOW)
+    assert plan.sample_time_limit_s == 60
+    assert AssessmentPlan.from_dict(plan.to_dict()).sample_time_limit_s == 60
+
+
+def test_memsafety_suites_plan_whole_instances() -> None:
+    assert SUITES["memsafety"].available() and SUITES["memsafety-quick"].available()
+    plan = plan_assessment(SUITES["memsafety"], Throughput(30, 4, 20), date(2026, 3, 30), NOW)
+    assert [t.key for t in plan.tasks][:2] == ["memsafety_poc/tier1", "memsafety_patch/tier1"]
+    assert all(t.samples % 6 == 0 and t.args["count"] == t.samples // 6 for t in plan.tasks)
+    assert len({t.args["seed"] for t in plan.tasks}) == 1
