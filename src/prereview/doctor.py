@@ -167,25 +167,35 @@ def check_data_dir(settings: Settings) -> CheckResult:
 
 
 def check_database(settings: Settings) -> CheckResult:
-    name = "database reachable"
-    from sqlalchemy import create_engine, text
+    """Reachable, and migrated to every branch head this version ships."""
+    name = "database reachable and migrated"
     from sqlalchemy.exc import SQLAlchemyError
+
+    from prereview.store import DatabaseError, redact_url, schema_status
+    from prereview.store.database import create_store_engine, describe_failure
 
     if settings.database_url.startswith("sqlite") and not settings.home.exists():
         return CheckResult(name, False, "data dir missing", "prereview init")
     try:
-        engine = create_engine(settings.database_url)
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except SQLAlchemyError as exc:
+        engine = create_store_engine(settings.database_url)
+        try:
+            status = schema_status(engine)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, DatabaseError) as exc:
         return CheckResult(
             name,
             False,
-            f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+            describe_failure(exc, settings.database_url),
             "check PREREVIEW_DATABASE_URL",
         )
-    return CheckResult(name, True, settings.database_url.split("://", 1)[0])
+    where = redact_url(settings.database_url)
+    if not status.up_to_date:
+        missing = ", ".join(sorted(status.heads - status.current)) or "all"
+        return CheckResult(
+            name, False, f"{where}: schema behind (missing {missing})", "prereview init"
+        )
+    return CheckResult(name, True, f"{where}: schema at {', '.join(sorted(status.current))}")
 
 
 def run_checks(settings: Settings) -> list[CheckResult]:

@@ -132,3 +132,16 @@ def test_unreachable_database_fails_migrate_cleanly_without_password(tmp_path: P
     with pytest.raises(DatabaseError) as err:
         migrate(url)
     assert "s3cretpw" not in str(err.value) and "cannot use database" in str(err.value)
+
+
+def test_doctor_reports_an_unmigrated_then_migrated_database(
+    database_url: str, tmp_path: Path
+) -> None:
+    from prereview.doctor import check_database
+
+    settings = Settings(home=tmp_path, database_url=database_url)
+    before = check_database(settings)
+    assert not before.ok and before.fix == "prereview init"
+    migrate(settings)
+    after = check_database(settings)
+    assert after.ok and "review_" in after.detail
