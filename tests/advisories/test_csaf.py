@@ -146,7 +146,9 @@ def test_versions_and_revision_history_follow_changes(triaged: Database, tmp_pat
 def test_csaf_21_carries_cvss_v4(triaged: Database, tmp_path: Path) -> None:
     result = export_advisories(triaged, tmp_path / "out", exporter=CsafExporter("2.1"), now=T0)
     s7, modbus = (assert_valid_21(p) for p in result.written)
-    assert s7["vulnerabilities"][0]["metrics"][0]["content"]["cvss_v4"]["baseSeverity"] == "CRITICAL"
+    assert (
+        s7["vulnerabilities"][0]["metrics"][0]["content"]["cvss_v4"]["baseSeverity"] == "CRITICAL"
+    )
     assert modbus["document"]["csaf_version"] == "2.1"
     assert modbus["document"]["distribution"]["tlp"]["label"] == "AMBER"
     content = modbus["vulnerabilities"][0]["metrics"][0]["content"]

@@ -174,12 +174,26 @@ def _store(
     submission_id: str | None,
     source: str,
 ) -> ImportSummary:
-    codec = details_codec()
     now = utcnow()
     occurrences = Counter(p.fingerprint for p in prepared)
     firsts: dict[str, _Prepared] = {}
     for p in prepared:
         firsts.setdefault(p.fingerprint, p)
+    if submission_id is not None:
+        with db.session() as session:
+            if session.get(SubmissionRow, submission_id) is None:
+                raise UnknownSubmissionError(
+                    f"unknown submission {submission_id!r}; nothing was imported"
+                )
+    # Seal the details before the write transaction: a sealing codec may need a data key created
+    # (its own short transaction), and crypto has no business holding the database's write lock.
+    codec = details_codec()
+    sealed = [
+        codec.seal(
+            submission_id, FindingDetails(p.incoming.message, p.incoming.snippet, p.incoming.stack)
+        )
+        for p in prepared
+    ]
     with db.session() as session:
         conn = session.connection()
         if conn.dialect.name == "sqlite":
@@ -245,11 +259,10 @@ def _store(
 
         seen: set[str] = set()
         sightings = []
-        for p in prepared:
+        for p, blob in zip(prepared, sealed, strict=True):
             f = p.incoming
             duplicate = p.fingerprint in existing or p.fingerprint in seen
             seen.add(p.fingerprint)
-            sealed = codec.seal(submission_id, FindingDetails(f.message, f.snippet, f.stack))
             sightings.append(
                 {
                     "finding_id": ids[p.fingerprint],
@@ -259,7 +272,7 @@ def _store(
                     "location": f.where[:200],
                     "duplicate": duplicate,
                     "details_codec": codec.name,
-                    "details": sealed,
+                    "details": blob,
                     "seen_at": now,
                 }
             )
