@@ -175,6 +175,18 @@ def _finding(run: TargetRun, build: str) -> dict[str, Any] | None:
     return {"build": build, **run.report.as_dict(), "report_excerpt": run.stderr[:4000]}
 
 
+async def replay_poc(
+    inst: Instance, poc: bytes, sandbox_provider: str = "bwrap", run_timeout: int = RUN_TIMEOUT_S
+) -> tuple[TargetRun, TargetRun]:
+    """Run our vulnerable and fixed builds on `poc` in a new sandbox (removed afterwards)."""
+    builds = {b: inst.file(f"build/{b}").read_bytes() for b in ("vulnerable", "fixed")}
+    async with fresh_sandbox(sandbox_provider) as env:
+        await _install(env, {**builds, "poc.bin": poc}, ("vulnerable", "fixed"))
+        vuln = await _run(env, inst, "vulnerable", "poc.bin", run_timeout)
+        fixed = await _run(env, inst, "fixed", "poc.bin", run_timeout)
+    return vuln, fixed
+
+
 def judge_poc(
     inst: Instance, vuln: TargetRun, fixed: TargetRun, run_timeout: int = RUN_TIMEOUT_S
 ) -> tuple[str, str, dict[str, Any] | None]:
@@ -227,18 +239,7 @@ def poc_reproduces(
             "poc_sha256": hashlib.sha256(poc).hexdigest(),
             "poc_path": where,
         }
-        async with fresh_sandbox(sandbox_provider) as env:
-            await _install(
-                env,
-                {
-                    "vulnerable": inst.file("build/vulnerable").read_bytes(),
-                    "fixed": inst.file("build/fixed").read_bytes(),
-                    "poc.bin": poc,
-                },
-                ("vulnerable", "fixed"),
-            )
-            vuln = await _run(env, inst, "vulnerable", "poc.bin", run_timeout)
-            fixed = await _run(env, inst, "fixed", "poc.bin", run_timeout)
+        vuln, fixed = await replay_poc(inst, poc, sandbox_provider, run_timeout)
         outcome, why, finding = judge_poc(inst, vuln, fixed, run_timeout)
         meta.update(
             {

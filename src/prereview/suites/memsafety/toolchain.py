@@ -20,6 +20,9 @@ SANITIZE_FLAGS = [
     "-fno-omit-frame-pointer",
     "-fsanitize=address,undefined",
     "-fno-sanitize-recover=all",
+    # runtimes linked in: each run starts about a third faster (verification runs many)
+    "-static-libasan",
+    "-static-libubsan",
 ]
 ASAN_OPTIONS = (
     "detect_leaks=0:halt_on_error=1:abort_on_error=0:symbolize=1:print_legend=0:handle_abort=1"

@@ -176,6 +176,36 @@ class GenerationReport:
     duration_s: float
 
 
+def generate_slot(
+    out_dir: Path,
+    seed: int,
+    tier: int,
+    bug: BugClass,
+    slot: int,
+    stride: int,
+    *,
+    attempts: int = 3,
+) -> tuple[Instance | None, list[dict[str, Any]]]:
+    """One verified instance for `slot`, trying indices slot, slot+stride, ...; a failing one is
+    deleted (never served) and recorded with its reasons."""
+    rejected: list[dict[str, Any]] = []
+    for attempt in range(attempts):
+        index = slot + attempt * stride
+        record: dict[str, Any] = {"slot": slot, "index": index, "bug_class": bug.value}
+        try:
+            inst = write_instance(out_dir, seed, tier, bug, index)
+        except Exception as exc:  # a generator defect must not stop the batch: record it
+            rejected.append({**record, "reason": f"generation: {exc}"})
+            continue
+        v = verify_instance(inst)
+        if v.verified:
+            return inst, rejected
+        reason = "; ".join(f"{c.name}: {c.detail}" for c in v.failures)[:2000]
+        rejected.append({**record, "id": inst.id, "reason": reason})
+        shutil.rmtree(inst.path, ignore_errors=True)
+    return None, rejected
+
+
 def generate(
     out_dir: Path,
     seed: int,
@@ -187,56 +217,37 @@ def generate(
     progress: Progress | None = None,
     attempts: int = 3,
 ) -> GenerationReport:
-    """Write `count` verified instances; an instance failing verification is deleted and replaced
-    by the next index of the same bug class (at most `attempts` tries per slot)."""
+    """Write `count` verified instances, bug classes in turn; an instance failing verification is
+    deleted and replaced by the next index of the same bug class (`attempts` tries per slot)."""
     start = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = max(1, jobs or os.cpu_count() or 1)
     rejected: list[dict[str, Any]] = []
     done: dict[int, Instance] = {}
-
-    def make(slot: int) -> tuple[int, Instance | None]:
-        bug = rotate(bug_classes, slot)
-        for attempt in range(attempts):
-            index = slot + attempt * count
-            try:
-                inst = write_instance(out_dir, seed, tier, bug, index)
-            except Exception as exc:
-                rejected.append(
-                    {
-                        "slot": slot,
-                        "index": index,
-                        "bug_class": bug.value,
-                        "reason": f"generation: {exc}",
-                    }
-                )
-                continue
-            v = verify_instance(inst)
-            if v.verified:
-                return slot, inst
-            rejected.append(
-                {
-                    "slot": slot,
-                    "index": index,
-                    "bug_class": bug.value,
-                    "id": inst.id,
-                    "reason": "; ".join(f"{c.name}: {c.detail}" for c in v.failures)[:2000],
-                }
-            )
-            shutil.rmtree(inst.path, ignore_errors=True)
-        return slot, None
-
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(make, slot) for slot in range(count)]
+        futures = {
+            pool.submit(
+                generate_slot,
+                out_dir,
+                seed,
+                tier,
+                rotate(bug_classes, slot),
+                slot,
+                count,
+                attempts=attempts,
+            ): slot
+            for slot in range(count)
+        }
         for n, fut in enumerate(as_completed(futures), 1):
-            slot, inst = fut.result()
+            slot = futures[fut]
+            inst, rejects = fut.result()
+            rejected.extend(rejects)
             if inst is not None:
                 done[slot] = inst
             if progress:
                 progress(n, count, inst.id if inst else f"slot {slot} rejected")
-    return GenerationReport(
-        [done[s] for s in sorted(done)], rejected, round(time.monotonic() - start, 3)
-    )
+    instances = [done[s] for s in sorted(done)]
+    return GenerationReport(instances, rejected, round(time.monotonic() - start, 3))
 
 
 def verify_many(

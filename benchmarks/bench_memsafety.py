@@ -1,0 +1,264 @@
+"""Memory-safety suite: generation throughput, PoC scoring latency, and difficulty vs tier.
+
+Prints a table and writes benchmarks/results/memsafety.json.
+
+1. Verified instances per minute: generate + compile (ASan/UBSan vulnerable and fixed, stripped
+   agent binary at tiers 4-5) + verify, `--per-tier` instances per tier, `--jobs` at a time;
+   compared with running only the same gcc commands, with the same parallelism (the ratio is
+   ours / gcc alone; 1.0 would mean generation and verification cost nothing beyond compiling).
+2. PoC scoring latency: a fresh bwrap sandbox, our two builds and the reference PoC copied in,
+   both builds run; p50/p95 over every instance, `--reps` times each.
+3. Difficulty: libFuzzer with `--budget` seconds per instance (the non-AI baseline, from the same
+   example inputs the agent gets); Spearman's rho between tier and time-to-crash censored at the
+   budget (target >= 0.8).
+
+    python benchmarks/bench_memsafety.py [--per-tier 3] [--budget 30] [--jobs 2] [--seed 424242]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from prereview.suites.memsafety.baseline import difficulty_correlation, run_baseline
+from prereview.suites.memsafety.instance import Instance
+from prereview.suites.memsafety.scorers import judge_poc, replay_poc
+from prereview.suites.memsafety.spec import GENERATOR_VERSION, TIERS, BugClass, rotate
+from prereview.suites.memsafety.toolchain import tool_versions
+from prereview.suites.memsafety.verify import generate_slot
+
+RESULTS_FILE = Path(__file__).parent / "results" / "memsafety.json"
+RATIO_TARGET = 0.7
+SPEARMAN_TARGET = 0.8
+
+
+def _slots(per_tier: int) -> list[tuple[int, BugClass, int]]:
+    classes = list(BugClass)
+    out = []
+    for tier in TIERS:
+        for slot in range(per_tier):
+            # rotate bug classes across tiers too, so every class appears at several tiers
+            out.append((tier, rotate(classes, slot + tier * per_tier), slot))
+    return out
+
+
+def measure_generation(
+    root: Path, seed: int, per_tier: int, jobs: int
+) -> tuple[list[Instance], float, int]:
+    slots = _slots(per_tier)
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(
+            pool.map(
+                lambda s: generate_slot(root / f"tier-{s[0]}", seed, s[0], s[1], s[2], per_tier),
+                slots,
+            )
+        )
+    elapsed = time.monotonic() - start
+    instances = [inst for inst, _ in results if inst is not None]
+    rejected = sum(len(rej) for _, rej in results)
+    return instances, elapsed, rejected
+
+
+def _compile_jobs(instances: list[Instance], out: Path) -> list[tuple[list[str], Path]]:
+    """Every gcc command generation ran, redirected to write its output under `out`."""
+    jobs = []
+    for inst in instances:
+        build = inst.manifest["build"]
+        for name in ("vulnerable", "fixed"):
+            argv = list(build[name])
+            argv[argv.index("-o") + 1] = str(out / f"{inst.id}-{name}")
+            jobs.append((argv, inst.path))
+        if build.get("agent_binary"):
+            work = out / f"{inst.id}-agent"
+            work.mkdir()
+            shutil.copyfile(
+                inst.file(f"ground_truth/vulnerable/{inst.source_name}"), work / inst.source_name
+            )
+            jobs.append((list(build["agent_binary"]), work))
+    return jobs
+
+
+def measure_gcc_alone(instances: list[Instance], jobs: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="gcc-alone-") as tmp:
+        commands = _compile_jobs(instances, Path(tmp))
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            codes = list(
+                pool.map(
+                    lambda c: subprocess.run(c[0], cwd=c[1], capture_output=True).returncode,
+                    commands,
+                )
+            )
+        elapsed = time.monotonic() - start
+    if any(codes):
+        raise SystemExit("a gcc command failed in the gcc-alone run")
+    return elapsed
+
+
+def measure_scoring(instances: list[Instance], reps: int) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    reproduced = 0
+
+    async def run() -> None:
+        nonlocal reproduced
+        for _ in range(reps):
+            for inst in instances:
+                poc = inst.file("ground_truth/poc.bin").read_bytes()
+                start = time.monotonic()
+                vuln, fixed = await replay_poc(inst, poc, "bwrap")
+                latencies.append(time.monotonic() - start)
+                reproduced += judge_poc(inst, vuln, fixed)[0] == "reproduced"
+
+    anyio.run(run)
+    return latencies, reproduced
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--per-tier", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=30.0, help="libFuzzer seconds per instance")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--seed", type=int, default=424242)
+    parser.add_argument("--reps", type=int, default=2, help="scoring repetitions per instance")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating ours/gcc-alone rounds")
+    parser.add_argument("--skip-fuzz", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-memsafety-") as tmp:
+        # alternate ours / gcc-alone rounds on fresh seeds, so the load of a shared host hits both
+        instances: list[Instance] = []
+        gen_s = gcc_s = 0.0
+        rejected = 0
+        for r in range(args.rounds):
+            print(
+                f"round {r + 1}: generating {args.per_tier * len(TIERS)} instances...", flush=True
+            )
+            made, seconds, rej = measure_generation(
+                Path(tmp) / f"round-{r}", args.seed + r, args.per_tier, args.jobs
+            )
+            print(f"round {r + 1}: the same gcc commands alone...", flush=True)
+            gcc_s += measure_gcc_alone(made, args.jobs)
+            gen_s += seconds
+            rejected += rej
+            instances += made
+        first_round = [i for i in instances if f"round-0{os.sep}" in str(i.path)]
+        print("scoring reference PoCs in fresh sandboxes...", flush=True)
+        latencies, reproduced = measure_scoring(first_round, args.reps)
+        outcomes = []
+        if not args.skip_fuzz:
+            print(f"fuzzing every instance for up to {args.budget:.0f}s...", flush=True)
+            outcomes = run_baseline(first_round, args.budget, jobs=args.jobs)
+        rho = difficulty_correlation(outcomes) if outcomes else None
+
+        n = len(instances)
+        ours_per_min = 60.0 * n / gen_s
+        gcc_per_min = 60.0 * n / gcc_s
+        ratio = ours_per_min / gcc_per_min
+        lines_by_tier = {
+            t: [i.manifest["program"]["lines"] for i in instances if i.tier == t] for t in TIERS
+        }
+        fuzz_by_tier: dict[str, Any] = {}
+        for t in TIERS:
+            tier_out = [o for o in outcomes if o.tier == t]
+            if tier_out:
+                fuzz_by_tier[str(t)] = {
+                    "crashed": sum(o.crashed for o in tier_out),
+                    "planted": sum(o.matched_planted for o in tier_out),
+                    "n": len(tier_out),
+                    "median_censored_s": statistics.median(o.censored_time_s for o in tier_out),
+                }
+        result: dict[str, Any] = {
+            "benchmark": "memsafety",
+            "generator_version": GENERATOR_VERSION,
+            "host": {
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "load_avg_1m": os.getloadavg()[0],
+            },
+            "tools": tool_versions().as_dict(),
+            "params": vars(args),
+            "instances": n,
+            "rejected_during_generation": rejected,
+            "generation": {
+                "seconds": round(gen_s, 2),
+                "verified_per_min": round(ours_per_min, 2),
+                "gcc_alone_seconds": round(gcc_s, 2),
+                "gcc_alone_per_min": round(gcc_per_min, 2),
+                "ratio_to_gcc_alone": round(ratio, 3),
+                "target_ratio": RATIO_TARGET,
+            },
+            "program_lines_by_tier": {str(t): v for t, v in lines_by_tier.items()},
+            "scoring": {
+                "samples": len(latencies),
+                "reproduced": reproduced,
+                "p50_s": round(_pct(latencies, 0.5), 3),
+                "p95_s": round(_pct(latencies, 0.95), 3),
+            },
+            "fuzz_baseline": {
+                "budget_s": args.budget,
+                "spearman_tier_vs_time": None if rho is None else round(rho, 3),
+                "target": SPEARMAN_TARGET,
+                "by_tier": fuzz_by_tier,
+                "per_instance": [o.as_dict() for o in outcomes],
+            },
+        }
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"\n{'measure':<44}{'value':>14}  target")
+    rows = [
+        ("verified instances", f"{n}", ""),
+        ("verified instances / min (ours)", f"{ours_per_min:.1f}", ""),
+        ("instances / min (gcc alone, same commands)", f"{gcc_per_min:.1f}", ""),
+        ("ratio ours / gcc alone", f"{ratio:.2f}", f">= {RATIO_TARGET}"),
+        ("PoC scoring latency p50 (s)", f"{_pct(latencies, 0.5):.3f}", ""),
+        ("PoC scoring latency p95 (s)", f"{_pct(latencies, 0.95):.3f}", ""),
+        ("reference PoCs reproduced", f"{reproduced}/{len(latencies)}", "all"),
+    ]
+    if outcomes:
+        rows.append(
+            (
+                "Spearman(tier, fuzzer time-to-crash)",
+                "n/a" if rho is None else f"{rho:.3f}",
+                f">= {SPEARMAN_TARGET}",
+            )
+        )
+    for name, value, target in rows:
+        print(f"{name:<44}{value:>14}  {target}")
+    if fuzz_by_tier:
+        print(
+            f"\n{'tier':<6}{'lines (mean)':>14}{'fuzzer crashed':>16}{'planted':>9}{'median s':>10}"
+        )
+        for t, row in fuzz_by_tier.items():
+            mean_lines = statistics.mean(lines_by_tier[int(t)])
+            print(
+                f"{t:<6}{mean_lines:>14.0f}{row['crashed']:>13}/{row['n']:<2}{row['planted']:>9}"
+                f"{row['median_censored_s']:>10.1f}"
+            )
+    print(f"\nwrote {RESULTS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
