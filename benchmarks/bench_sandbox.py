@@ -39,7 +39,10 @@ RESULTS_FILE = Path(__file__).parent / "results" / "sandbox.json"
 EXEC_RATIO_TARGET = 2.0
 CREATE_P50_TARGET_MS = 100.0
 CONCURRENT = 16
-COMMANDS = {"true": ["true"], "python3 -c pass": ["python3", "-c", "pass"]}
+COMMANDS = {
+    "true": ["/usr/bin/true"],
+    "python3 -c pass": ["/usr/bin/python3", "-c", "pass"],
+}
 
 Exec = Callable[[list[str]], Awaitable[Any]]
 

@@ -32,41 +32,18 @@ class CheckResult:
 
 def check_bubblewrap() -> CheckResult:
     name = "bubblewrap + namespaces"
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        return CheckResult(name, False, "bwrap not found", "apt-get install bubblewrap")
-    argv = [
-        bwrap,
-        "--unshare-all",
-        "--die-with-parent",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        "--symlink",
-        "usr/bin",
-        "/bin",
-        "--symlink",
-        "usr/lib",
-        "/lib",
-        "--symlink",
-        "usr/lib64",
-        "/lib64",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "true",
-    ]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-    if proc.returncode != 0:
-        return CheckResult(
-            name,
-            False,
-            f"bwrap could not create namespaces: {proc.stderr.strip()[:200]}",
-            "enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) "
-            "or run as root",
-        )
-    return CheckResult(name, True, f"{bwrap}: user/pid/net/mount/ipc/uts namespaces work")
+    from prereview.sandbox import SandboxUnavailableError
+    from prereview.sandbox.availability import require_bwrap
+
+    try:
+        bwrap = require_bwrap()
+    except SandboxUnavailableError as exc:
+        return CheckResult(name, False, str(exc), exc.fix or "apt-get install bubblewrap")
+    return CheckResult(
+        name,
+        True,
+        f"{bwrap}: user/pid/net/mount/ipc/uts namespaces work (see prereview sandbox check)",
+    )
 
 
 def check_sanitizers() -> CheckResult:

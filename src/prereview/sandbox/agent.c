@@ -501,6 +501,14 @@ int main(int argc, char **argv) {
     if (argc < 2) return 2;
     control_fd = atoi(argv[1]);
     if (argc > 2) close(atoi(argv[2])); /* the memfd this program was started from */
+    /* bwrap's stdout and stderr are a log file of the evaluator's: keep none of it in here */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        close(null);
+    }
     fcntl(control_fd, F_SETFD, FD_CLOEXEC);
     umask(022);
     struct stat st;

@@ -15,8 +15,8 @@ def require_bwrap() -> str:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailableError(
-            "bubblewrap is not installed: apt-get install bubblewrap (or your distribution's "
-            "bubblewrap package)"
+            "bubblewrap is not installed",
+            "apt-get install bubblewrap (or your distribution's bubblewrap package)",
         )
     argv = [
         bwrap, "--unshare-all", "--die-with-parent",
@@ -31,9 +31,9 @@ def require_bwrap() -> str:
     if proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["no error output"])[-1][:200]
         raise SandboxUnavailableError(
-            f"bwrap cannot create namespaces ({detail}): enable user namespaces "
-            "(sysctl user.max_user_namespaces=15000; on Debian kernels "
+            f"bwrap cannot create namespaces ({detail})",
+            "enable user namespaces (sysctl user.max_user_namespaces=15000; on Debian kernels "
             "kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 allow bwrap under AppArmor) "
-            "or run as root"
+            "or run as root",
         )
     return bwrap

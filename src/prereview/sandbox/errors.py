@@ -14,4 +14,9 @@ class SandboxUnavailableError(PrereviewError, InspectSandboxUnavailableError):
 
     It is Inspect's `SandboxUnavailableError` too, so a tool call that meets it becomes a
     `sandbox_unavailable` tool error instead of output shown to the model as the command's own.
+    `fix` repeats, on its own, what to install or enable (for `prereview doctor`).
     """
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(f"{message}: {fix}" if fix else message)
+        self.fix = fix
