@@ -195,10 +195,10 @@ def test_sample_units_and_seed_reach_the_task_args() -> None:
 def test_sample_time_limit_caps_the_estimate() -> None:
     slow = Throughput(None, 1, 100.0)
     assert predict_task_seconds(2, 10, 5.0, 0.0, slow, time_limit_s=60) == pytest.approx(130.0)
-    suite = Suite("s", "", (spec("a", 1, samples=2),), sample_time_limit_s=60)
+    suite = Suite("s", "", (spec("a", 1, samples=2),), sample_time_limit_s=60, max_tokens=99)
     plan = plan_assessment(suite, slow, date(2026, 3, 20), NOW)
-    assert plan.sample_time_limit_s == 60
-    assert AssessmentPlan.from_dict(plan.to_dict()).sample_time_limit_s == 60
+    assert plan.sample_time_limit_s == 60 and plan.max_tokens == 99
+    assert AssessmentPlan.from_dict(plan.to_dict()) == plan
 
 
 def test_memsafety_suites_plan_whole_instances() -> None:

@@ -78,6 +78,9 @@ class Suite:
     """A module that must import for this suite to be offered (a family still being built)."""
     sample_time_limit_s: int | None = None
     """Inspect's per-sample time limit for every task of the suite (None: none)."""
+    max_tokens: int | None = None
+    """Cap on tokens per model reply (None: the provider's default). A time limit cannot stop a
+    reply being generated, so a suite meant for a slow local model bounds replies instead."""
 
     def available(self) -> bool:
         if self.requires is None:
@@ -192,6 +195,7 @@ SUITES: dict[str, Suite] = {
             ),
             requires=f"{_MEMSAFETY}:memsafety_poc",
             sample_time_limit_s=90,
+            max_tokens=256,
         ),
         Suite(
             "memsafety",

@@ -66,6 +66,7 @@ class AssessmentPlan:
     dropped: list[DroppedTask]
     assumptions: list[str] = field(default_factory=list)
     sample_time_limit_s: int | None = None
+    max_tokens: int | None = None
 
     @property
     def predicted_s(self) -> float:
@@ -103,6 +104,7 @@ class AssessmentPlan:
             dropped=[DroppedTask(**d) for d in data["dropped"]],
             assumptions=list(data.get("assumptions", [])),
             sample_time_limit_s=data.get("sample_time_limit_s"),
+            max_tokens=data.get("max_tokens"),
         )
 
 
@@ -176,6 +178,8 @@ def plan_assessment(
         assumptions.append(f"at most {limit} samples per task (--limit)")
     if suite.sample_time_limit_s is not None:
         assumptions.append(f"each sample stops after {suite.sample_time_limit_s} s")
+    if suite.max_tokens is not None:
+        assumptions.append(f"replies capped at {suite.max_tokens} tokens")
 
     tasks: list[PlannedTask] = []
     dropped: list[DroppedTask] = []
@@ -259,4 +263,5 @@ def plan_assessment(
         dropped=dropped,
         assumptions=assumptions,
         sample_time_limit_s=suite.sample_time_limit_s,
+        max_tokens=suite.max_tokens,
     )
