@@ -17,10 +17,11 @@
  *   "E" id flags [payload...]   fds: stdout stderr status [stdin] [payload memfd]
  *        flags: 'i' stdin given, 'm' payload in a memfd (large argv/env) instead of inline.
  *        payload: cwd cpu as nproc argc argv... envc env...   (limits "-" for none)
- *        A supervisor child (session leader and subreaper, so every process the command starts
- *        stays its descendant) writes "started PID", then "exit CODE" or "error STAGE ERRNO" to
- *        status, and closes it.
- *   "K" id                      kill that exec's supervisor and all its descendants
+ *        The command starts in a session of its own as a child subreaper (the attribute survives
+ *        execve), so every process it starts stays its descendant while it runs, even one that
+ *        double-forks or calls setsid. The agent writes "started PID" to status, then "exit CODE"
+ *        (128 + signal when killed) or "error STAGE ERRNO", and closes it.
+ *   "K" id                      kill that exec's command and all its descendants
  *   "S"                         fds: pipes whose reader left; drain them so that background
  *                               writers neither block nor die of SIGPIPE
  *   "O" mode path               fds: reply socket; answered "OK" + an fd opened as the sandbox
@@ -49,19 +50,20 @@
 #define MAX_MSG (64 * 1024)
 #define MAX_PAYLOAD (16 * 1024 * 1024)
 #define MAX_FDS 8
-#define MAX_SUPERVISORS 4096
+#define MAX_JOBS 4096
 #define MAX_SINKS 4096
 #define ID_LEN 40
 
 extern char **environ;
 
-struct supervisor {
+struct job {
     pid_t pid;
+    int status_fd;
     char id[ID_LEN];
 };
 
-static struct supervisor supervisors[MAX_SUPERVISORS];
-static int supervisor_count;
+static struct job jobs[MAX_JOBS];
+static int job_count;
 static int sinks[MAX_SINKS];
 static int sink_count;
 static int control_fd, epoll_fd, signal_fd;
@@ -109,123 +111,172 @@ static void report(int fd, const char *kind, const char *stage, int code) {
     write_all(fd, line);
 }
 
-/* ---- supervisor: one per exec, in its own session, subreaper of the command's tree ---- */
+/* ---- starting a command ---- */
 
-static void close_all_but(const int *keep, int count) {
-    DIR *dir = opendir("/proc/self/fd");
-    if (dir == NULL) return;
-    int own = dirfd(dir);
-    struct dirent *entry;
-    int doomed[1024];
-    int n = 0;
-    while ((entry = readdir(dir)) != NULL && n < 1024) {
-        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
-        int fd = atoi(entry->d_name);
-        if (fd <= 2 || fd == own) continue;
-        int kept = 0;
-        for (int i = 0; i < count; i++) kept |= keep[i] == fd;
-        if (!kept) doomed[n++] = fd;
-    }
-    closedir(dir);
-    for (int i = 0; i < n; i++) close(doomed[i]);
-}
-
-static int apply_limit(int resource, const char *value, int soft_only_plus_one) {
+static int parse_limit(const char *value, rlim_t *limit) {
     if (value == NULL || strcmp(value, "-") == 0) return 0;
     char *end;
-    unsigned long long limit = strtoull(value, &end, 10);
-    if (*end != '\0') return -1;
-    struct rlimit rl = {limit, soft_only_plus_one ? limit + 1 : limit};
-    return setrlimit(resource, &rl);
+    unsigned long long parsed = strtoull(value, &end, 10);
+    if (*end != '\0' || end == value) return -1;
+    *limit = (rlim_t)parsed;
+    return 1;
 }
 
-static void supervise(char *payload, char *end, int out, int err, int status, int in) {
-    int keep[] = {out, err, status, in};
-    close_all_but(keep, 4);
-    setsid();
-    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    char line[48];
-    snprintf(line, sizeof line, "started %d\n", (int)getpid());
-    write_all(status, line);
+/* execvp's search, done before vfork (the child may only make system calls): the first
+ * executable candidate on the command's own PATH; EACCES if only unexecutable ones exist. */
+static int resolve(const char *name, char **envp, char *out, size_t size) {
+    if (strchr(name, '/') != NULL) {
+        snprintf(out, size, "%s", name);
+        return 0;
+    }
+    const char *path = "/usr/local/bin:/usr/bin:/bin";
+    for (char **e = envp; *e != NULL; e++)
+        if (strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
+    int seen_eacces = 0;
+    while (*path != '\0' || path[-1] == ':') {
+        const char *colon = strchr(path, ':');
+        size_t len = colon ? (size_t)(colon - path) : strlen(path);
+        if (len == 0)
+            snprintf(out, size, "%s", name);
+        else
+            snprintf(out, size, "%.*s/%s", (int)len, path, name);
+        struct stat st;
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(out, X_OK) == 0) return 0;
+            seen_eacces = 1;
+        }
+        if (colon == NULL) break;
+        path = colon + 1;
+    }
+    return seen_eacces ? EACCES : ENOENT;
+}
 
+struct spawn {
+    char **argv, **envp;
+    const char *cwd, *file;
+    rlim_t limits[3];
+    int has_limit[3];
+    int in, out, err, failure;
+};
+
+static const int limit_resources[3] = {RLIMIT_CPU, RLIMIT_AS, RLIMIT_NPROC};
+
+/* In the vfork child: only system calls, then execve; a failure is written to the pipe. */
+static __attribute__((noreturn)) void child_exec(const struct spawn *sp) {
+    int stage = 0, code;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (setsid() < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) goto fail;
+    if (dup2(sp->in, 0) < 0 || dup2(sp->out, 1) < 0 || dup2(sp->err, 2) < 0) goto fail;
+    stage = 1;
+    if (chdir(sp->cwd) != 0) goto fail;
+    stage = 2;
+    for (int i = 0; i < 3; i++) {
+        if (!sp->has_limit[i]) continue;
+        /* CPU: SIGXCPU at the limit, SIGKILL a second later */
+        struct rlimit rl = {sp->limits[i], sp->limits[i] + (i == 0 ? 1 : 0)};
+        if (setrlimit(limit_resources[i], &rl) != 0) goto fail;
+    }
+    stage = 3;
+    execve(sp->file, sp->argv, sp->envp);
+    if (errno == ENOEXEC) { /* a script without #!: run it with sh, as execvp does */
+        char *shell[2050];
+        int n = 0;
+        shell[n++] = "sh";
+        shell[n++] = (char *)sp->file;
+        for (int i = 1; sp->argv[i] != NULL && n < 2049; i++) shell[n++] = sp->argv[i];
+        shell[n] = NULL;
+        execve("/bin/sh", shell, sp->envp);
+    }
+fail:
+    code = errno | (stage << 24);
+    if (write(sp->failure, &code, sizeof code) < 0) _exit(126);
+    _exit(127);
+}
+
+/* vfork in a frame of its own, so that nothing of the caller's can be clobbered by the child. */
+static __attribute__((noinline)) pid_t spawn(const struct spawn *sp) {
+    pid_t pid = vfork(); /* the child runs at once, in our time slice, until execve */
+    if (pid == 0) child_exec(sp);
+    return pid;
+}
+
+static const char *stage_name(int stage) {
+    static const char *names[] = {"setup", "cwd", "limits", "exec"};
+    return stage >= 0 && stage < 4 ? names[stage] : "setup";
+}
+
+/* Start one command; returns its pid, or -1 after reporting the failure on status. */
+static pid_t start_command(char *payload, char *end, int in, int out, int err, int status) {
     char *cursor = payload;
-    char *cwd = next_field(&cursor, end);
-    char *cpu = next_field(&cursor, end);
-    char *as = next_field(&cursor, end);
-    char *nproc = next_field(&cursor, end);
+    struct spawn sp = {.in = in, .out = out, .err = err};
+    sp.cwd = next_field(&cursor, end);
+    const char *limits[3];
+    for (int i = 0; i < 3; i++) limits[i] = next_field(&cursor, end);
     char *argc_text = next_field(&cursor, end);
     long argc = argc_text ? strtol(argc_text, NULL, 10) : 0;
-    if (cwd == NULL || argc <= 0 || argc > 1 << 20) {
+    if (sp.cwd == NULL || argc <= 0 || argc > 1 << 20) {
         report(status, "error", "request", EINVAL);
-        _exit(0);
+        return -1;
     }
-    char **argv = calloc((size_t)argc + 1, sizeof(char *));
-    for (long i = 0; argv != NULL && i < argc; i++) argv[i] = next_field(&cursor, end);
+    for (int i = 0; i < 3; i++) {
+        int rc = parse_limit(limits[i], &sp.limits[i]);
+        if (rc < 0) {
+            report(status, "error", "request", EINVAL);
+            return -1;
+        }
+        sp.has_limit[i] = rc;
+    }
+    sp.argv = calloc((size_t)argc + 1, sizeof(char *));
+    for (long i = 0; sp.argv != NULL && i < argc; i++) sp.argv[i] = next_field(&cursor, end);
     char *envc_text = next_field(&cursor, end);
     long envc = envc_text ? strtol(envc_text, NULL, 10) : -1;
-    char **envp = (envc >= 0 && envc <= 1 << 20) ? calloc((size_t)envc + 1, sizeof(char *)) : NULL;
-    for (long i = 0; envp != NULL && i < envc; i++) envp[i] = next_field(&cursor, end);
-    if (argv == NULL || envp == NULL || argv[argc - 1] == NULL || (envc > 0 && envp[envc - 1] == NULL)) {
+    if (envc >= 0 && envc <= 1 << 20) sp.envp = calloc((size_t)envc + 1, sizeof(char *));
+    for (long i = 0; sp.envp != NULL && i < envc; i++) sp.envp[i] = next_field(&cursor, end);
+    pid_t pid = -1;
+    if (sp.argv == NULL || sp.envp == NULL || sp.argv[argc - 1] == NULL ||
+        (envc > 0 && sp.envp[envc - 1] == NULL)) {
         report(status, "error", "request", EINVAL);
-        _exit(0);
+        goto done;
     }
-    if (chdir(cwd) != 0) {
-        report(status, "error", "cwd", errno);
-        _exit(0);
+    char file[4096];
+    int missing = resolve(sp.argv[0], sp.envp, file, sizeof file);
+    if (missing) {
+        report(status, "error", "exec", missing);
+        goto done;
     }
-    if (apply_limit(RLIMIT_CPU, cpu, 1) || apply_limit(RLIMIT_AS, as, 0) ||
-        apply_limit(RLIMIT_NPROC, nproc, 0)) {
-        report(status, "error", "limits", errno);
-        _exit(0);
-    }
+    sp.file = file;
     int failure[2];
     if (pipe2(failure, O_CLOEXEC) != 0) {
         report(status, "error", "fork", errno);
-        _exit(0);
+        goto done;
     }
-    pid_t child = fork();
-    if (child < 0) {
-        report(status, "error", "fork", errno);
-        _exit(0);
-    }
-    if (child == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
-        environ = envp; /* execvp searches the command's own PATH */
-        execvp(argv[0], argv);
-        int code = errno;
-        ssize_t ignored = write(failure[1], &code, sizeof code);
-        (void)ignored;
-        _exit(127);
-    }
+    sp.failure = failure[1];
+    pid = spawn(&sp);
     close(failure[1]);
-    close(in);
-    close(out);
-    close(err);
-    int code = 0;
-    ssize_t got;
-    do got = read(failure[0], &code, sizeof code);
-    while (got < 0 && errno == EINTR);
-    if (got == (ssize_t)sizeof code) {
-        waitpid(child, NULL, 0);
-        report(status, "error", "exec", code);
-        _exit(0);
+    if (pid < 0) {
+        report(status, "error", "fork", errno);
+    } else {
+        int code = 0;
+        if (read(failure[0], &code, sizeof code) == (ssize_t)sizeof code) {
+            waitpid(pid, NULL, 0);
+            report(status, "error", stage_name(code >> 24), code & 0xFFFFFF);
+            pid = -1;
+        } else {
+            char line[48];
+            snprintf(line, sizeof line, "started %d\n", (int)pid);
+            write_all(status, line);
+        }
     }
-    int wstatus = 0;
-    for (;;) {
-        pid_t pid = waitpid(-1, &wstatus, 0);
-        if (pid == child) break;
-        if (pid < 0 && errno != EINTR) _exit(0);
-    }
-    int exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-    report(status, "exit", NULL, exit_code);
-    close(status); /* the evaluator returns on this EOF, before our own exit is done */
-    _exit(0);
+    close(failure[0]);
+done:
+    free(sp.argv);
+    free(sp.envp);
+    return pid;
 }
 
-/* ---- killing a supervisor's tree ---- */
+/* ---- killing a command's tree ---- */
 
 struct proc_entry {
     pid_t pid, ppid;
@@ -261,8 +312,8 @@ static int list_processes(struct proc_entry *entries, int capacity) {
     return n;
 }
 
-/* SIGKILL a supervisor's descendants until none is left, then the supervisor itself.
- * Descendants go first: while the supervisor (a subreaper) lives, orphans of the tree are
+/* SIGKILL a command's descendants until none is left, then the command itself.
+ * Descendants go first: while the command (a subreaper) lives, orphans of its tree are
  * re-parented to it, so a process that double-forks or calls setsid cannot slip out. */
 static void kill_tree(pid_t root) {
     static struct proc_entry entries[32768];
@@ -292,18 +343,20 @@ static void reap(void) {
     int wstatus;
     pid_t pid;
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
-        for (int i = 0; i < supervisor_count; i++) {
-            if (supervisors[i].pid == pid) {
-                supervisors[i] = supervisors[--supervisor_count];
-                break;
-            }
+        for (int i = 0; i < job_count; i++) {
+            if (jobs[i].pid != pid) continue;
+            int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+            report(jobs[i].status_fd, "exit", NULL, code);
+            close(jobs[i].status_fd); /* the evaluator returns on this EOF */
+            jobs[i] = jobs[--job_count];
+            break;
         }
     }
 }
 
 /* ---- requests ---- */
 
-/* Takes ownership of every fd in fds: the supervisor gets them, the agent keeps none. */
+/* Takes ownership of every fd in fds. */
 static void handle_exec(char *cursor, char *end, int *fds, int nfds) {
     char *id = next_field(&cursor, end);
     char *flags = next_field(&cursor, end);
@@ -317,40 +370,38 @@ static void handle_exec(char *cursor, char *end, int *fds, int nfds) {
     int out = fds[0], err = fds[1], status = fds[2];
     int in = has_stdin ? fds[3] : open("/dev/null", O_RDONLY | O_CLOEXEC);
     int memfd = has_memfd ? fds[3 + has_stdin] : -1;
-    pid_t pid = -1;
-    if (supervisor_count >= MAX_SUPERVISORS) {
-        errno = EAGAIN;
-    } else {
-        pid = fork();
-    }
-    if (pid == 0) {
-        char *payload = cursor, *payload_end = end;
-        if (memfd >= 0) {
-            struct stat st;
-            if (fstat(memfd, &st) != 0 || st.st_size <= 0 || st.st_size > MAX_PAYLOAD) {
-                report(status, "error", "request", E2BIG);
-                _exit(0);
-            }
-            payload = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, memfd, 0);
-            if (payload == MAP_FAILED) {
-                report(status, "error", "request", errno);
-                _exit(0);
-            }
-            payload_end = payload + st.st_size;
+    char *payload = cursor, *payload_end = end;
+    size_t mapped = 0;
+    if (memfd >= 0) {
+        struct stat st;
+        if (fstat(memfd, &st) == 0 && st.st_size > 0 && st.st_size <= MAX_PAYLOAD) {
+            mapped = (size_t)st.st_size;
+            payload = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE, memfd, 0);
         }
-        supervise(payload, payload_end, out, err, status, in);
-        _exit(0);
+        if (mapped == 0 || payload == MAP_FAILED) {
+            payload = NULL;
+        } else {
+            payload_end = payload + mapped;
+        }
     }
-    if (pid < 0) {
-        report(status, "error", "fork", errno);
+    pid_t pid = -1;
+    if (payload == NULL)
+        report(status, "error", "request", E2BIG);
+    else if (job_count >= MAX_JOBS)
+        report(status, "error", "fork", EAGAIN);
+    else
+        pid = start_command(payload, payload_end, in, out, err, status);
+    if (pid > 0) {
+        jobs[job_count].pid = pid;
+        jobs[job_count].status_fd = status;
+        snprintf(jobs[job_count].id, ID_LEN, "%s", id);
+        job_count++;
     } else {
-        supervisors[supervisor_count].pid = pid;
-        snprintf(supervisors[supervisor_count].id, ID_LEN, "%s", id);
-        supervisor_count++;
+        close(status);
     }
+    if (mapped > 0 && payload != NULL) munmap(payload, mapped);
     close(out);
     close(err);
-    close(status);
     close_quietly(in);
     close_quietly(memfd);
 }
@@ -358,8 +409,8 @@ static void handle_exec(char *cursor, char *end, int *fds, int nfds) {
 static void handle_kill(char *cursor, char *end) {
     char *id = next_field(&cursor, end);
     if (id == NULL) return;
-    for (int i = 0; i < supervisor_count; i++)
-        if (strncmp(supervisors[i].id, id, ID_LEN) == 0) kill_tree(supervisors[i].pid);
+    for (int i = 0; i < job_count; i++)
+        if (strncmp(jobs[i].id, id, ID_LEN) == 0) kill_tree(jobs[i].pid);
 }
 
 static void handle_sink(int *fds, int nfds) {

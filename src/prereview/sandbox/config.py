@@ -22,8 +22,10 @@ from prereview.errors import PrereviewError
 _HOST_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-DEFAULT_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt")
-"""Bound read-only from the host (or from `root`); a host symlink (merged /usr) stays a symlink."""
+DEFAULT_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+"""Bound read-only from the host (or from `root`); a host symlink (merged /usr) stays a symlink.
+Not /opt or /srv: hosts keep site software and data there; bind what a task needs with
+`ro_binds`."""
 
 DEFAULT_ETC_FILES = (
     "alternatives",

@@ -117,6 +117,7 @@ class SandboxHost:
             bwrap,
             "--unshare-user", "--unshare-ipc", "--unshare-pid", "--unshare-net",
             "--unshare-uts", "--unshare-cgroup-try",
+            "--disable-userns",  # a second lock on new user namespaces, besides seccomp
             "--die-with-parent", "--as-pid-1", "--new-session",
             "--cap-drop", "ALL",
             "--uid", str(config.uid), "--gid", str(config.uid),
