@@ -93,7 +93,7 @@ async def exec_round_trips(rounds: int) -> dict[str, Any]:
     try:
         for label, cmd in COMMANDS.items():
             times: dict[str, list[float]] = {name: [] for name in contenders}
-            for name, run in contenders.items():  # warm up
+            for run in contenders.values():  # warm up
                 await run(cmd)
             for _ in range(rounds):
                 for name, run in contenders.items():

@@ -52,6 +52,8 @@ async def test_env_is_applied_and_resolves_the_command(sandbox: BwrapSandboxEnvi
     await sandbox.exec(["chmod", "+x", "bin/mytool"])
     found = await sandbox.exec(["mytool"], env={"PATH": "/home/agent/bin:/usr/bin:/bin"})
     assert found.stdout == "mine\n"
+    relative = await sandbox.exec(["mytool"], env={"PATH": "bin:/usr/bin:/bin"})
+    assert relative.stdout == "mine\n"  # relative PATH entries are under the command's cwd
 
 
 async def test_missing_command_is_a_failed_result(sandbox: BwrapSandboxEnvironment) -> None:

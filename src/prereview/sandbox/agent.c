@@ -124,7 +124,7 @@ static int parse_limit(const char *value, rlim_t *limit) {
 
 /* execvp's search, done before vfork (the child may only make system calls): the first
  * executable candidate on the command's own PATH; EACCES if only unexecutable ones exist. */
-static int resolve(const char *name, char **envp, char *out, size_t size) {
+static int resolve(const char *name, char **envp, const char *cwd, char *out, size_t size) {
     if (strchr(name, '/') != NULL) {
         snprintf(out, size, "%s", name);
         return 0;
@@ -133,11 +133,13 @@ static int resolve(const char *name, char **envp, char *out, size_t size) {
     for (char **e = envp; *e != NULL; e++)
         if (strncmp(*e, "PATH=", 5) == 0) path = *e + 5;
     int seen_eacces = 0;
-    while (*path != '\0' || path[-1] == ':') {
+    for (;;) {
         const char *colon = strchr(path, ':');
         size_t len = colon ? (size_t)(colon - path) : strlen(path);
-        if (len == 0)
-            snprintf(out, size, "%s", name);
+        if (len == 0) /* an empty entry is the command's cwd; relative entries are under it */
+            snprintf(out, size, "%s/%s", cwd, name);
+        else if (path[0] != '/')
+            snprintf(out, size, "%s/%.*s/%s", cwd, (int)len, path, name);
         else
             snprintf(out, size, "%.*s/%s", (int)len, path, name);
         struct stat st;
@@ -241,7 +243,7 @@ static pid_t start_command(char *payload, char *end, int in, int out, int err, i
         goto done;
     }
     char file[4096];
-    int missing = resolve(sp.argv[0], sp.envp, file, sizeof file);
+    int missing = resolve(sp.argv[0], sp.envp, sp.cwd, file, sizeof file);
     if (missing) {
         report(status, "error", "exec", missing);
         goto done;
