@@ -1,4 +1,9 @@
-"""Fixtures for the review workflow: an initialized install on SQLite or PostgreSQL."""
+"""Fixtures for the review workflow: an initialized install on SQLite or PostgreSQL.
+
+Services act for authenticated principals: `service` is a submitter of ORG (submit, status,
+results, withdraw), `reviewer` the install's first coordinator (plan, assess, deliver, close), whose
+token `prereview init` saved in the config file, so CLI subprocesses act as the coordinator too.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from prereview.store.tables.review import (
     SubmissionEventRow,
     SubmissionRow,
 )
+from prereview.vault.principals import Role
 from tests.store.databases import (  # noqa: F401
     _postgres_template,
     _sqlite_template,
@@ -78,7 +84,7 @@ def install(
     monkeypatch.setenv("PREREVIEW_DATABASE_URL", migrated_database_url)
     settings = load_settings()
     initialize_home(settings)
-    return settings
+    return load_settings()  # now with the coordinator's token from the config file
 
 
 @pytest.fixture
@@ -90,16 +96,58 @@ def sqlite_install(
     shutil.copyfile(_sqlite_template, prereview_home / "prereview.db")
     settings = load_settings()
     initialize_home(settings)
-    return settings
+    return load_settings()
+
+
+SUBMITTER_TOKEN: dict[str, str] = {}
+"""The submitter principal's token by data dir, for CLI calls made as the submitter."""
+
+
+def open_services(settings: Settings) -> tuple[ReviewService, ReviewService]:
+    """(a submitter of ORG, the coordinator) on one install."""
+    reviewer = ReviewService.open(settings)
+    vault = reviewer.access.vault
+    principal, token = vault.principals.add("submitter", Role.SUBMITTER, ORG, "tests")
+    SUBMITTER_TOKEN[str(settings.home)] = token
+    return reviewer.acting_as(vault.session(principal)), reviewer
 
 
 @pytest.fixture
-def service(install: Settings) -> Iterator[ReviewService]:
-    with ReviewService.open(install) as svc:
-        yield svc
+def services(install: Settings) -> Iterator[tuple[ReviewService, ReviewService]]:
+    submitter, reviewer = open_services(install)
+    yield submitter, reviewer
+    reviewer.dispose()
 
 
 @pytest.fixture
-def sqlite_service(sqlite_install: Settings) -> Iterator[ReviewService]:
-    with ReviewService.open(sqlite_install) as svc:
-        yield svc
+def as_submitter(services: tuple[ReviewService, ReviewService]) -> dict[str, str]:
+    """Environment for a CLI call made as the submitter of ORG (others use the coordinator's
+    token from the config file)."""
+    return {"PREREVIEW_TOKEN": SUBMITTER_TOKEN[str(services[0].settings.home)]}
+
+
+@pytest.fixture
+def service(services: tuple[ReviewService, ReviewService]) -> ReviewService:
+    return services[0]
+
+
+@pytest.fixture
+def reviewer(services: tuple[ReviewService, ReviewService]) -> ReviewService:
+    return services[1]
+
+
+@pytest.fixture
+def sqlite_services(sqlite_install: Settings) -> Iterator[tuple[ReviewService, ReviewService]]:
+    submitter, reviewer = open_services(sqlite_install)
+    yield submitter, reviewer
+    reviewer.dispose()
+
+
+@pytest.fixture
+def sqlite_service(sqlite_services: tuple[ReviewService, ReviewService]) -> ReviewService:
+    return sqlite_services[0]
+
+
+@pytest.fixture
+def sqlite_reviewer(sqlite_services: tuple[ReviewService, ReviewService]) -> ReviewService:
+    return sqlite_services[1]

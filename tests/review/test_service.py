@@ -14,7 +14,7 @@ from prereview.review.service import ReviewService, SubmissionRequest
 from tests.review.conftest import ORG, in_days, row_counts, simulated_request
 
 NOTHING = {
-    "organizations": 0,
+    "organizations": 1,  # ORG exists from the start: its submitter principal belongs to it
     "submissions": 0,
     "submission_events": 0,
     "reviews": 0,
@@ -88,34 +88,40 @@ def test_unknown_id_is_a_clear_error(service: ReviewService) -> None:
             call("sub-nope")
 
 
-def test_review_id_also_finds_the_submission(service: ReviewService) -> None:
+def test_review_id_also_finds_the_submission(
+    service: ReviewService, reviewer: ReviewService
+) -> None:
     record = service.submit(simulated_request())
-    service.plan(record.id, suite="calibration")
+    reviewer.plan(record.id, suite="calibration")
     review_id = service.get(record.id).review.id  # type: ignore[union-attr]
     assert service.get(review_id).id == record.id
 
 
-def test_withdraw_only_by_the_submitting_organization(service: ReviewService) -> None:
+def test_withdraw_only_by_the_submitting_organization(
+    service: ReviewService, reviewer: ReviewService
+) -> None:
     record = service.submit(simulated_request())
     for actor in (Actor("analyst", Role.REVIEWER), Actor("x", Role.SUBMITTER, "Other Labs")):
         with pytest.raises(TransitionError):
             service.withdraw(record.id, actor)
     assert service.get(record.id).state is SubmissionState.SUBMITTED
-    withdrawn = service.withdraw(record.id)  # the CLI acts for the submission's organization
+    withdrawn = service.withdraw(record.id)  # the submitter principal of the organization
     assert withdrawn.state is SubmissionState.WITHDRAWN
     assert withdrawn.history[-1].action == "withdraw" and withdrawn.history[-1].role == "submitter"
     with pytest.raises(TransitionError):
         service.withdraw(record.id)
     with pytest.raises(AssessmentError, match="withdrawn"):
-        service.plan(record.id, suite="calibration")
+        reviewer.plan(record.id, suite="calibration")
 
 
-def test_close_needs_delivered_findings_then_nothing_moves(service: ReviewService) -> None:
+def test_close_needs_delivered_findings_then_nothing_moves(
+    service: ReviewService, reviewer: ReviewService
+) -> None:
     record = service.submit(simulated_request())
     with pytest.raises(TransitionError, match="submitted"):
-        service.close(record.id)
+        reviewer.close(record.id)
     with pytest.raises(TransitionError):
-        service.deliver_findings(record.id)  # not in review yet
+        reviewer.deliver_findings(record.id)  # not in review yet
     # start_review happens when the assessment starts; here through the lifecycle directly
     from prereview.review.service import transition
     from prereview.store.tables.review import SubmissionRow
@@ -124,34 +130,36 @@ def test_close_needs_delivered_findings_then_nothing_moves(service: ReviewServic
         row = s.get(SubmissionRow, record.id)
         assert row is not None
         transition(s, row, "start_review", Actor("analyst", Role.REVIEWER))
-    service.deliver_findings(record.id)
-    closed = service.close(record.id)
+    reviewer.deliver_findings(record.id)
+    closed = reviewer.close(record.id)
     assert closed.state is SubmissionState.CLOSED
     with pytest.raises(TransitionError):
         service.withdraw(record.id)
 
 
-def test_plan_is_stored_and_shown(service: ReviewService) -> None:
+def test_plan_is_stored_and_shown(service: ReviewService, reviewer: ReviewService) -> None:
     record = service.submit(simulated_request())
-    plan = service.plan(record.id, suite="calibration", limit=5)
+    plan = reviewer.plan(record.id, suite="calibration", limit=5)
     stored = service.get(record.id).review
     assert stored is not None and stored.plan == plan
     assert stored.suite == "calibration" and stored.samples_planned == 5
     # re-planning is allowed while nothing has run
-    assert service.plan(record.id, suite="smoke").suite == "smoke"
+    assert reviewer.plan(record.id, suite="smoke").suite == "smoke"
 
 
-def test_bad_plans_store_nothing(service: ReviewService) -> None:
+def test_bad_plans_store_nothing(service: ReviewService, reviewer: ReviewService) -> None:
     record = service.submit(simulated_request())
     before = row_counts(service)
     with pytest.raises(UnknownSuiteError):
-        service.plan(record.id, suite="nope")
+        reviewer.plan(record.id, suite="nope")
     with pytest.raises(AssessmentError, match="--limit"):
-        service.plan(record.id, suite="calibration", limit=0)
+        reviewer.plan(record.id, suite="calibration", limit=0)
     assert row_counts(service) == before
 
 
-def test_nothing_fits_is_an_error_and_stores_nothing(service: ReviewService) -> None:
+def test_nothing_fits_is_an_error_and_stores_nothing(
+    service: ReviewService, reviewer: ReviewService
+) -> None:
     request = replace(simulated_request(), release_date=in_days(8))
     record = service.submit(request)
     from datetime import timedelta
@@ -160,7 +168,7 @@ def test_nothing_fits_is_an_error_and_stores_nothing(service: ReviewService) -> 
 
     before = row_counts(service)
     with pytest.raises(AssessmentError, match="fits before the release date"):
-        service.plan(
+        reviewer.plan(
             record.id,
             suite="calibration",
             policy=PlanningPolicy(delivery_reserve=timedelta(days=30)),
@@ -168,7 +176,10 @@ def test_nothing_fits_is_an_error_and_stores_nothing(service: ReviewService) -> 
     assert row_counts(service) == before
 
 
-def test_submission_request_keeps_credential_reference_only(service: ReviewService) -> None:
+def test_submission_request_keeps_credential_reference_only(
+    service: ReviewService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXAMPLE_API_KEY", "sk-example-read-once-at-submit")
     request = SubmissionRequest(
         organization=ORG,
         access=ModelAccess("openai/gpt-x", "https://api.example.test/v1", "EXAMPLE_API_KEY"),

@@ -52,7 +52,12 @@ EXPECTED: dict[tuple[str, str], set[Operation]] = {
     ("coordinator2", "own"): COORDINATOR_SUBMISSION,
     ("coordinator2", "other"): COORDINATOR_SUBMISSION,
     ("coordinator2", "agency"): AGENCY_FINDINGS | {Op.ADVISORY_EXPORT},
-    ("coordinator2", "system"): {Op.PRINCIPALS_MANAGE, Op.AUDIT_READ, Op.AUDIT_VERIFY},
+    ("coordinator2", "system"): {
+        Op.PRINCIPALS_MANAGE,
+        Op.REFERENCES_MANAGE,
+        Op.AUDIT_READ,
+        Op.AUDIT_VERIFY,
+    },
     ("partner", "own"): set(),
     ("partner", "other"): {Op.REPORT_READ_SANITIZED, Op.ADVISORY_READ_SANITIZED},
     ("partner", "agency"): {Op.ADVISORY_READ_SANITIZED},

@@ -32,18 +32,21 @@ from prereview.findings.sectors import sector as lookup_sector
 from prereview.findings.sectors import sectors
 from prereview.reports.disclosure import ForbiddenTerm, check_disclosure
 from prereview.reports.document import Markings
-from prereview.store import Database, open_database
+from prereview.store import Database
+from prereview.store.content import SubmissionContent
 from prereview.store.tables.review import ReviewRow, SubmissionRow
 
 SHAREABLE = "share-sanitized"
 
 
-def capabilities_from_store(settings: Settings, db: Database) -> list[ReviewedCapability]:
-    """One anonymous record per shareable review with results, from its sanitized report."""
+def capabilities_from_store(
+    settings: Settings, db: Database, content: SubmissionContent
+) -> list[ReviewedCapability]:
+    """One anonymous record per shareable review with results, from its sanitized report
+    (`content`: the vault's decrypting store; only the sanitized report's numbers leave)."""
     from prereview.reports.builder import build_report
     from prereview.reports.rubric import known_families, load_rubric
     from prereview.reports.source import load_evidence
-    from prereview.store.content import open_content
 
     with db.session() as s:
         ids = list(
@@ -59,7 +62,6 @@ def capabilities_from_store(settings: Settings, db: Database) -> list[ReviewedCa
         return []
     families = known_families()
     rubric = load_rubric(None, families)
-    content = open_content(settings)
     out = []
     for review_id in ids:
         evidence = load_evidence(db, content, review_id, families)
@@ -139,15 +141,15 @@ def produce_briefs(
     codes = sector_codes or list(sectors())
     for code in codes:
         lookup_sector(code)
-    markings = Markings(banner=banner) if banner else Markings()
+    from prereview.vault.service import Vault
+
+    markings = Markings(banner=banner or settings.marking_banner)
     target = out_dir or settings.reports_dir / "briefs"
-    db = open_database(settings)
-    try:
+    with Vault.open(settings) as vault:  # the caller checked `advisory.export`
+        db = vault.db
         findings = list_findings(db)
-        reviews = capabilities_from_store(settings, db)
+        reviews = capabilities_from_store(settings, db, vault.content)
         terms = identity_terms(db)
-    finally:
-        db.dispose()
     written = []
     for code in codes:
         brief = build_brief(

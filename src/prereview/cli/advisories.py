@@ -12,7 +12,8 @@ from prereview.advisories.readiness import produce_briefs
 from prereview.advisories.tracking import export_advisories
 from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
 from prereview.errors import PrereviewError
-from prereview.store import open_database
+from prereview.vault.policy import Operation, Resource
+from prereview.vault.service import open_session
 
 app = new_app("Advisories: CSAF documents per vendor/product, sector readiness briefs.")
 
@@ -36,9 +37,13 @@ def export(
         raise PrereviewError(f"unknown CSAF version {csaf_version!r}; supported: 2.0, 2.1")
     conf = settings()
     target = out or conf.home / "advisories"
-    with open_database(conf) as db:
+    session = open_session(conf)
+    with session.vault:
+        session.guard.require(
+            Operation.ADVISORY_EXPORT, Resource.agency(), target=f"CSAF advisories to {target}"
+        )
         result = export_advisories(
-            db,
+            session.vault.db,
             target,
             exporter=CsafExporter("2.0" if csaf_version == "2.0" else "2.1"),
             publisher=Publisher.from_settings(conf),
@@ -84,6 +89,11 @@ def brief(
         raise PrereviewError(f"unknown brief format {format!r}; supported: md, html")
     if tlp.upper() not in _BRIEF_TLP:
         raise PrereviewError(f"unknown TLP label {tlp!r}; one of: {', '.join(_BRIEF_TLP)}")
+    session = open_session(settings())
+    with session.vault:
+        session.guard.require(
+            Operation.ADVISORY_EXPORT, Resource.agency(), target="sector readiness briefs"
+        )
     written = produce_briefs(
         settings(),
         sector_codes=sector or None,

@@ -1,6 +1,9 @@
 """`prereview findings`: import, list, show and triage findings, and track their disclosure.
 
-Thin commands over `prereview.findings`; each takes `--json`.
+Thin commands over `prereview.findings`; each takes `--json`. Each acts for the principal the
+token names: reading needs `findings.read`, importing and triage `findings.write`, on the
+submissions the findings were sighted in (or the agency's own, for findings of no submission);
+sightings of other organizations' submissions stay hidden.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from prereview.findings.repository import (
 from prereview.findings.scoring import SEVERITIES
 from prereview.findings.sectors import load_catalog, sectors
 from prereview.findings.triage import Triage
-from prereview.store import Database, open_database
+from prereview.vault.findings import may_see, require_finding, visible_sighting
+from prereview.vault.policy import Operation, Resource
+from prereview.vault.service import VaultSession, open_session
 
 app = new_app(
     "Findings: intake (SARIF, JSON, crashes of prereview's runs), triage, coordinated disclosure."
@@ -45,8 +50,8 @@ _SEVERITY_STYLE = {
 }
 
 
-def _db() -> Database:
-    return open_database(settings())
+def _session() -> VaultSession:
+    return open_session(settings())
 
 
 def _date(value: str | None, what: str) -> date:
@@ -126,9 +131,15 @@ def import_(
     json_out: bool = JsonOption,
 ) -> None:
     """Import a findings file, all or nothing; known findings become sightings."""
-    with _db() as db, err_console.status(f"importing {file.name}…"):
+    session = _session()
+    with session.vault, err_console.status(f"importing {file.name}…"):
+        resource = session.guard.lookup(submission) if submission else Resource.agency()
+        if resource.exists:  # an unknown submission is refused by the import itself
+            session.guard.require(
+                Operation.FINDINGS_WRITE, resource, target=f"findings import {file.name}"
+            )
         summary = import_findings(
-            db,
+            session.vault.db,
             file,
             submission_id=submission,
             source=source,
@@ -155,9 +166,15 @@ def list_(
     json_out: bool = JsonOption,
 ) -> None:
     """Findings, highest priority first."""
-    with _db() as db:
+    session = _session()
+    with session.vault:
+        db = session.vault.db
         found = list_findings(
             db, sector=sector, min_severity=min_severity, status=status, limit=limit or None
+        )
+        found = [f for f in found if may_see(session.guard, db, f.id, Operation.FINDINGS_READ)]
+        session.guard.record(
+            "findings.read.list", "allowed", target="findings", detail={"shown": len(found)}
         )
     if json_out:
         emit_json([finding_dict(f) for f in found])
@@ -174,9 +191,12 @@ def show(
 ) -> None:
     """One finding with its first sightings and what they said."""
     fid = parse_finding_ref(finding)
-    with _db() as db:
+    session = _session()
+    with session.vault:
+        db = session.vault.db
         f = get_finding(db, fid)
-        seen = sightings(db, fid)
+        require_finding(session.guard, db, fid, Operation.FINDINGS_READ)
+        seen = [s for s in sightings(db, fid) if visible_sighting(session.guard, s.submission_id)]
     if json_out:
         emit_json({**finding_dict(f), "sighting_details": [s.as_dict() for s in seen]})
         return
@@ -199,7 +219,11 @@ def triage(
 ) -> None:
     """Record CVSS, CWE and product; severity, sectors and priority follow."""
     fid = parse_finding_ref(finding)
-    with _db() as db:
+    session = _session()
+    with session.vault:
+        db = session.vault.db
+        get_finding(db, fid)
+        require_finding(session.guard, db, fid, Operation.FINDINGS_WRITE)
         f = triage_finding(
             db,
             fid,
@@ -228,7 +252,11 @@ def notify(
 ) -> None:
     """Record the vendor notification; the publication deadline follows from the policy."""
     fid = parse_finding_ref(finding)
-    with _db() as db:
+    session = _session()
+    with session.vault:
+        db = session.vault.db
+        get_finding(db, fid)
+        require_finding(session.guard, db, fid, Operation.FINDINGS_WRITE)
         f = notify_vendor(
             db,
             fid,
@@ -254,7 +282,11 @@ def status(
     """Advance a finding's disclosure status (new → triaged → vendor_notified → fix_available →
     published)."""
     fid = parse_finding_ref(finding)
-    with _db() as db:
+    session = _session()
+    with session.vault:
+        db = session.vault.db
+        get_finding(db, fid)
+        require_finding(session.guard, db, fid, Operation.FINDINGS_WRITE)
         f = advance_status(db, fid, new_status, on=_date(on, "--date"), remediation=remediation)
     if json_out:
         emit_json(finding_dict(f))
@@ -270,8 +302,17 @@ def overdue(
 ) -> None:
     """Findings past their publication deadline and not yet published."""
     ref = _date(today, "--today")
-    with _db() as db:
-        late = overdue_findings(db, ref)
+    session = _session()
+    with session.vault:
+        db = session.vault.db
+        late = [
+            f
+            for f in overdue_findings(db, ref)
+            if may_see(session.guard, db, f.id, Operation.FINDINGS_READ)
+        ]
+        session.guard.record(
+            "findings.read.list", "allowed", target="overdue findings", detail={"shown": len(late)}
+        )
     if json_out:
         emit_json(
             [

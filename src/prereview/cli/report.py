@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import getpass
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -11,6 +13,9 @@ from rich.table import Table
 from prereview.cli.common import JsonOption, console, emit_json, err_console, new_app, settings
 from prereview.reports.document import DEFAULT_BANNER, Markings
 from prereview.reports.render import FORMATS, Format, RenderError
+
+if TYPE_CHECKING:
+    from prereview.vault.service import VaultSession
 
 FormatOption = typer.Option("html", "--format", "-f", help="html, pdf or md.")
 SanitizedOption = typer.Option(
@@ -26,7 +31,10 @@ RubricOption = typer.Option(
     None, "--rubric", help="Capability rubric YAML; default: the one prereview ships."
 )
 BannerOption = typer.Option(
-    DEFAULT_BANNER, "--banner", help="Marking banner on every page of the report."
+    None,
+    "--banner",
+    help=f"Marking banner on every page of the report (default: the marking_banner setting, "
+    f"{DEFAULT_BANNER}).",
 )
 SeedOption = typer.Option(0, "--seed", help="Seed of the bootstrap intervals (reproducible).")
 
@@ -38,20 +46,13 @@ def _format(value: str) -> Format:
     raise RenderError(f"unknown report format {value!r} (known: {', '.join(FORMATS)})")
 
 
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 def report(
     review: str = typer.Argument(..., help="Review id (or its submission id)."),
     fmt: str = FormatOption,
     sanitized: bool = SanitizedOption,
     out: Path | None = OutOption,
     rubric: Path | None = RubricOption,
-    banner: str = BannerOption,
+    banner: str | None = BannerOption,
     seed: int = SeedOption,
     json_out: bool = JsonOption,
 ) -> None:
@@ -59,7 +60,7 @@ def report(
     from prereview.reports.publish import produce_report
 
     try:
-        markings = Markings(banner=banner)
+        markings = Markings(banner=banner) if banner is not None else None
     except ValueError as exc:
         raise RenderError(str(exc)) from None
     with err_console.status("building the report"):
@@ -81,6 +82,18 @@ def report(
         err_console.print("note: the report has no measured results (see its summary)")
 
 
+@contextlib.contextmanager
+def _references_session() -> Iterator[VaultSession]:
+    """Reference runs are agency administration: coordinators only (audited)."""
+    from prereview.vault.policy import Operation, Resource
+    from prereview.vault.service import open_session
+
+    session = open_session(settings())
+    with session.vault:
+        session.guard.require(Operation.REFERENCES_MANAGE, Resource.system())
+        yield session
+
+
 references_app = new_app(
     "Reference runs: reviews of the agency's reference models that reports compare against."
 )
@@ -94,13 +107,9 @@ def references_add(
 ) -> None:
     """Designate a review as an agency reference run (relabel it if it is one already)."""
     from prereview.reports.references import designate_reference
-    from prereview.store import open_database
 
-    db = open_database(settings())
-    try:
-        record = designate_reference(db, review, label, _actor())
-    finally:
-        db.dispose()
+    with _references_session() as session:
+        record = designate_reference(session.vault.db, review, label, session.principal.name)
     if json_out:
         emit_json(record.as_dict())
     else:
@@ -112,13 +121,9 @@ def references_add(
 def references_list(json_out: bool = JsonOption) -> None:
     """The reviews designated as reference runs."""
     from prereview.reports.references import list_references
-    from prereview.store import open_database
 
-    db = open_database(settings())
-    try:
-        records = list_references(db)
-    finally:
-        db.dispose()
+    with _references_session() as session:
+        records = list_references(session.vault.db)
     if json_out:
         emit_json([r.as_dict() for r in records])
         return
@@ -137,13 +142,9 @@ def references_remove(
 ) -> None:
     """Stop using a review as a reference run (its results stay)."""
     from prereview.reports.references import remove_reference
-    from prereview.store import open_database
 
-    db = open_database(settings())
-    try:
-        review_id = remove_reference(db, review)
-    finally:
-        db.dispose()
+    with _references_session() as session:
+        review_id = remove_reference(session.vault.db, review)
     if json_out:
         emit_json({"removed": review_id})
     else:

@@ -12,6 +12,10 @@
 - A watcher polls the submission's state; when the submitter withdraws, it interrupts the run
   the way Ctrl-C would and the run ends as `stopped_withdrawn`. This needs the assessment to run
   on the main thread (the CLI and the demo do).
+- Confidentiality: the principal needs `review.assess` and `credential.use`; the API key sealed
+  at submit is decrypted in memory only, for Inspect. Inspect writes its logs in plaintext into
+  the vault's private working dir; each task's log is sealed as soon as the task ends, and the
+  plaintext is deleted when `eval_set` returns (see prereview.vault.content).
 """
 
 from __future__ import annotations
@@ -24,19 +28,19 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from inspect_ai import Task, eval_set
-from inspect_ai.hooks import Hooks, SampleEnd, TaskStart, hooks
+from inspect_ai.hooks import Hooks, SampleEnd, TaskEnd, TaskStart, hooks
 from inspect_ai.log import EvalSample
 from inspect_ai.model import GenerateConfig, Model, get_model
 from sqlalchemy import select
 
 import prereview.planning.simulated  # noqa: F401  (registers the `simulated` provider)
-from prereview.domain.lifecycle import Role, SubmissionState
+from prereview.domain.lifecycle import SubmissionState
 from prereview.planning.planner import AssessmentPlan, PlanningPolicy
 from prereview.review.errors import AssessmentError, CredentialMissingError
 from prereview.review.results import (
@@ -48,11 +52,14 @@ from prereview.review.results import (
     outcomes_in_logs,
     record_outcomes,
 )
-from prereview.review.service import ReviewService, local_actor, transition
+from prereview.review.service import ReviewService, transition
 from prereview.review.views import SubmissionRecord
 from prereview.store import new_id, utcnow
+from prereview.store.content import ContentNotFoundError
 from prereview.store.locks import review_lock
 from prereview.store.tables.review import AssessmentRunRow, SubmissionRow
+from prereview.vault.errors import ShreddedError
+from prereview.vault.policy import Operation
 
 logger = logging.getLogger(__name__)
 
@@ -125,15 +132,23 @@ class _Recorder:
         if self.progress is not None:
             self.progress.advance(key, str(sample.id))
 
+    def task_ended(self) -> None:
+        """Seal the finished task's log now: the plaintext window of a log is its task's run."""
+        with contextlib.suppress(ShreddedError):  # withdrawn: the run is being stopped
+            self.service.content.seal(self.submission_id, self.log_key)
+
     def record(self, outcomes: list[SampleOutcome]) -> int:
-        new = record_outcomes(
-            self.service.db,
-            self.service.content,
-            self.submission_id,
-            self.review_id,
-            self.run_id,
-            outcomes,
-        )
+        try:
+            new = record_outcomes(
+                self.service.db,
+                self.service.content,
+                self.submission_id,
+                self.review_id,
+                self.run_id,
+                outcomes,
+            )
+        except ShreddedError:  # withdrawn mid-run: nothing of it may be stored any more
+            return 0
         self.recorded += new
         return new
 
@@ -156,6 +171,10 @@ class AssessmentHooks(Hooks):
     async def on_sample_end(self, data: SampleEnd) -> None:
         if _active is not None:
             _active.sample_ended(data.eval_id, data.sample)
+
+    async def on_task_end(self, data: TaskEnd) -> None:
+        if _active is not None:
+            _active.task_ended()
 
 
 class _WithdrawalWatcher:
@@ -203,11 +222,19 @@ class _WithdrawalWatcher:
 _BANNER = ("inspect_ai v", "- hooks enabled", "  prereview_assessment")
 
 
-def _forward(text: str) -> None:
-    """Pass what Inspect printed on to stderr, minus its start-up banner about our hook."""
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(_BANNER)]
-    if lines:
-        sys.stderr.write("\n".join(lines) + "\n")
+@contextlib.contextmanager
+def _inspect_stdout_to_stderr() -> Iterator[None]:
+    """Keep stdout clean for `--json`: what Inspect prints goes to stderr, minus its start-up
+    banner about our hook."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            yield
+    finally:
+        text = captured.getvalue()
+        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(_BANNER)]
+        if lines:
+            sys.stderr.write("\n".join(lines) + "\n")
 
 
 def _check_can_run(
@@ -237,15 +264,19 @@ def _check_can_run(
         )
 
 
-def _model(record: SubmissionRecord) -> Model:
-    api_key: str | None = None
-    if record.api_key_env:
-        api_key = os.environ.get(record.api_key_env)
-        if not api_key:
-            raise CredentialMissingError(
-                f"environment variable {record.api_key_env} (the credential reference of "
-                f"{record.id}) is not set on this host"
-            )
+def _credential(service: ReviewService, record: SubmissionRecord) -> str | None:
+    """The API key sealed at submit, decrypted in memory for Inspect (`credential.use`)."""
+    if not record.api_key_env:
+        return None
+    try:
+        return service.access.use_credential(record.id)
+    except ContentNotFoundError:
+        raise CredentialMissingError(
+            f"no API key is stored for {record.id}: submit again with --api-key-env set"
+        ) from None
+
+
+def _model(record: SubmissionRecord, api_key: str | None) -> Model:
     return get_model(
         record.model,
         base_url=record.base_url,
@@ -283,9 +314,12 @@ def run_assessment(
     """Plan (first run) and run the review of submission `ident`, or continue it (`resume`)."""
     if threading.current_thread() is not threading.main_thread():
         raise AssessmentError("an assessment must run on the main thread (it handles Ctrl-C)")
+    service.require(ident, Operation.REVIEW_ASSESS)
     record = service.get(ident)
     _check_can_run(record, resume, suite, limit)
-    model = _model(record)  # before anything is written: a missing credential stores nothing
+    api_key = _credential(service, record)  # before anything is written
+    with _inspect_stdout_to_stderr():
+        model = _model(record, api_key)
     locks_dir = service.settings.home / "locks"
     with review_lock(service.db, locks_dir, record.id):
         record = service.get(record.id)  # the state may have changed while we waited
@@ -302,7 +336,14 @@ def run_assessment(
             row = s.get(SubmissionRow, record.id)
             assert row is not None and row.review is not None
             if row.state == SubmissionState.SUBMITTED.value:
-                transition(s, row, "start_review", local_actor(Role.REVIEWER))
+                transition(s, row, "start_review", service.access.principal.actor())
+                service.access.guard.record(
+                    "submission.start_review",
+                    "ok",
+                    submission_id=row.id,
+                    target=f"submission {row.id}",
+                    detail={"from": "submitted", "to": "in_review"},
+                )
             review_id = row.review.id
             previous = (
                 s.execute(select(AssessmentRunRow).where(AssessmentRunRow.review_id == review_id))
@@ -357,10 +398,9 @@ def _execute(
         if progress is not None:
             progress.start(plan.total_samples, done)
         watcher = _WithdrawalWatcher(service, submission_id, poll_s)
-        inspect_output = io.StringIO()  # stdout stays clean for --json
         try:
             _active = recorder
-            with watcher, contextlib.redirect_stdout(inspect_output):
+            with watcher, _inspect_stdout_to_stderr():
                 eval_set(
                     _tasks(plan),
                     log_dir=str(log_dir),
@@ -375,6 +415,8 @@ def _execute(
                     retry_attempts=2,
                     retry_on_error=1,
                     score_display=False,
+                    time_limit=plan.sample_time_limit_s,
+                    max_tokens=plan.max_tokens,
                 )
         except KeyboardInterrupt:
             interrupted = True
@@ -385,7 +427,6 @@ def _execute(
             _active = None
             if progress is not None:
                 progress.stop()
-            _forward(inspect_output.getvalue())
         outcomes, logs = outcomes_in_logs(log_dir, log_key, tiers)
         recorder.record(outcomes)
     if any(log.status == "cancelled" for log in logs):

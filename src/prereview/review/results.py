@@ -19,6 +19,7 @@ from typing import Any
 from inspect_ai.log import EvalLog, EvalSample, list_eval_logs, read_eval_log
 from inspect_ai.scorer import value_to_float
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from prereview.store import Database, utcnow
 from prereview.store.content import SubmissionContent
@@ -133,23 +134,38 @@ def record_outcomes(
     outcomes: list[SampleOutcome],
 ) -> int:
     """Store outcomes not yet recorded; refresh log references of known ones. Returns how many
-    were new."""
-    new = 0
+    were new.
+
+    Payloads are written between the two transactions, never inside one: the vault seals and
+    audits each write in a transaction of its own, which on SQLite would wait for ours."""
+
+    def existing(s: Session, o: SampleOutcome) -> SampleResultRow | None:
+        return s.execute(
+            select(SampleResultRow).where(
+                SampleResultRow.review_id == review_id,
+                SampleResultRow.task_key == o.task_key,
+                SampleResultRow.sample_id == o.sample_id,
+                SampleResultRow.epoch == o.epoch,
+            )
+        ).scalar_one_or_none()
+
+    fresh: list[SampleOutcome] = []
     with db.session() as s:
         for o in outcomes:
-            existing = s.execute(
-                select(SampleResultRow).where(
-                    SampleResultRow.review_id == review_id,
-                    SampleResultRow.task_key == o.task_key,
-                    SampleResultRow.sample_id == o.sample_id,
-                    SampleResultRow.epoch == o.epoch,
-                )
-            ).scalar_one_or_none()
-            if existing is not None:
-                existing.log_ref = o.log_ref
+            known = existing(s, o)
+            if known is not None:
+                known.log_ref = o.log_ref
+            else:
+                fresh.append(o)
+    for o in fresh:
+        key = payload_key(review_id, o.task_key, o.sample_id, o.epoch)
+        content.write(submission_id, key, json.dumps(o.payload, default=str, indent=1).encode())
+    new = 0
+    with db.session() as s:
+        for o in fresh:
+            if existing(s, o) is not None:  # recorded meanwhile (hook and log re-read race)
                 continue
             key = payload_key(review_id, o.task_key, o.sample_id, o.epoch)
-            content.write(submission_id, key, json.dumps(o.payload, default=str, indent=1).encode())
             s.add(
                 SampleResultRow(
                     review_id=review_id,

@@ -4,11 +4,17 @@ Every state change goes through `prereview.domain.lifecycle.apply_transition` wi
 is recorded in the submission's history in the same transaction as the change. Validation
 happens before anything is written, and each call is one transaction: a refused request stores
 nothing.
+
+Each service acts for one authenticated principal (a `VaultSession`): every call is decided by the
+vault's access policy and recorded in its audit trail, content is sealed with the submission's
+data key, the API key named at submit is read once and sealed (never shown again), and a
+withdrawal crypto-shreds everything of the submission.
 """
 
 from __future__ import annotations
 
 import getpass
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +36,11 @@ from prereview.domain.submission import (
 from prereview.domain.window import load_policies
 from prereview.planning.catalog import default_suite, get_suite
 from prereview.planning.planner import AssessmentPlan, PlanningPolicy, plan_assessment
-from prereview.review.errors import AssessmentError, UnknownSubmissionError
+from prereview.review.errors import (
+    AssessmentError,
+    CredentialMissingError,
+    UnknownSubmissionError,
+)
 from prereview.review.views import (
     ReviewRecord,
     RunRecord,
@@ -39,8 +49,8 @@ from prereview.review.views import (
     SubmissionRecord,
     TaskProgress,
 )
-from prereview.store import Database, new_id, open_database, utcnow
-from prereview.store.content import SubmissionContent, open_content
+from prereview.store import Database, new_id, utcnow
+from prereview.store.content import SubmissionContent
 from prereview.store.tables.review import (
     AssessmentRunRow,
     OrganizationRow,
@@ -49,6 +59,8 @@ from prereview.store.tables.review import (
     SubmissionEventRow,
     SubmissionRow,
 )
+from prereview.vault.policy import Operation, Resource, ResourceKind
+from prereview.vault.service import VaultSession, open_session
 
 
 @dataclass(frozen=True)
@@ -68,9 +80,8 @@ class SubmissionRequest:
 
 
 def local_actor(role: Role, organization: str | None = None) -> Actor:
-    """The person at this terminal, in `role`. The vault replaces this with authenticated
-    principals; until then the CLI acts as the submitter for submit/withdraw and as a reviewer
-    for assess/close."""
+    """The person at this terminal, in `role`, for tools that write history outside a service.
+    Services act as their authenticated principal (`VaultSession.principal.actor()`)."""
     try:
         name = getpass.getuser()
     except (KeyError, OSError):
@@ -99,6 +110,17 @@ def _record_event(
     )
 
 
+def submission_resource(row: SubmissionRow) -> Resource:
+    """What the access policy needs to know about a submission row."""
+    return Resource(
+        ResourceKind.SUBMISSION,
+        submission_id=row.id,
+        organization_id=row.organization_id,
+        review_id=row.review.id if row.review is not None else None,
+        confidentiality=Confidentiality(row.confidentiality),
+    )
+
+
 def transition(session: Session, row: SubmissionRow, action: str, actor: Actor) -> SubmissionState:
     """Apply a lifecycle action to a row inside the caller's transaction."""
     before = SubmissionState(row.state)
@@ -109,8 +131,9 @@ def transition(session: Session, row: SubmissionRow, action: str, actor: Actor) 
 
 
 class ReviewService:
-    """The workflow of one install. Open with `ReviewService.open(settings)`; use as a context
-    manager or call `dispose()`."""
+    """The workflow of one install, for one principal. Open with `ReviewService.open(settings)`
+    (authenticates with PREREVIEW_TOKEN or the config file's token) or pass the `session`; use
+    as a context manager or call `dispose()`."""
 
     def __init__(
         self,
@@ -118,19 +141,32 @@ class ReviewService:
         db: Database,
         content: SubmissionContent,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        access: VaultSession,
     ) -> None:
         self.settings = settings
         self.db = db
         self.content = content
         self.clock = clock
+        self.access = access
         self.policies = load_policies(settings.extra.get("window_policies"))
 
     @classmethod
-    def open(cls, settings: Settings, clock: Callable[[], datetime] = utcnow) -> ReviewService:
-        return cls(settings, open_database(settings), open_content(settings), clock)
+    def open(
+        cls,
+        settings: Settings,
+        clock: Callable[[], datetime] = utcnow,
+        session: VaultSession | None = None,
+    ) -> ReviewService:
+        session = session or open_session(settings)
+        return cls(settings, session.vault.db, session.content, clock, access=session)
+
+    def acting_as(self, session: VaultSession) -> ReviewService:
+        """The same install, for another principal (shares the database and vault)."""
+        return ReviewService(self.settings, self.db, session.content, self.clock, access=session)
 
     def dispose(self) -> None:
-        self.db.dispose()
+        self.access.vault.close()
 
     def __enter__(self) -> ReviewService:
         return self
@@ -145,16 +181,26 @@ class ReviewService:
         org_name = " ".join(request.organization.split())
         if not org_name or len(org_name) > 200:
             raise InvalidSubmissionError("organization name must be 1 to 200 characters")
-        actor = actor or local_actor(Role.SUBMITTER, org_name)
+        actor = actor or self.access.principal.actor()
         today = self.clock().date()
         policy = self.policies.get(request.policy)
         policy.check(today, request.release_date)
         throughput = request.throughput or Throughput.default_for(request.access.model)
         model_name = request.model_name or request.access.model.split("/", 1)[1]
+        secret = self._read_credential(request)
         with self.db.session() as s:
             org = s.execute(
                 select(OrganizationRow).where(OrganizationRow.name == org_name)
             ).scalar_one_or_none()
+            self.access.guard.require(
+                Operation.SUBMISSION_CREATE,
+                Resource(
+                    ResourceKind.SUBMISSION,
+                    organization_id=org.id if org is not None else None,
+                    exists=False,
+                ),
+                target=f"new submission for {org_name}",
+            )
             if org is None:
                 org = OrganizationRow(id=new_id("org"), name=org_name, created_at=self.clock())
                 s.add(org)
@@ -184,40 +230,95 @@ class ReviewService:
             _record_event(s, row, "create", None, SubmissionState.DRAFT, actor)
             transition(s, row, "submit", actor)
             s.flush()
-            return self._record(s, row)
+            record = self._record(s, row)
+        self.access.guard.record(
+            "submission.submit",
+            "ok",
+            submission_id=record.id,
+            target=f"submission {record.id}",
+            detail={"to": record.state.value, "credential": secret is not None},
+        )
+        if secret is not None:
+            self.access.store_credential(record.id, secret)
+        return record
+
+    @staticmethod
+    def _read_credential(request: SubmissionRequest) -> str | None:
+        """The API key named by `--api-key-env`, read once, here; it is sealed in the vault and
+        never shown again (assessments decrypt it in memory for Inspect)."""
+        name = request.access.api_key_env
+        if name is None:
+            return None
+        value = os.environ.get(name)
+        if not value:
+            raise CredentialMissingError(
+                f"environment variable {name} (the API key to submit) is not set: the key is "
+                "read once, at submit, and stored encrypted"
+            )
+        return value
+
+    def require(self, ident: str, operation: Operation) -> None:
+        """Refuse (audited) unless the principal may do `operation` on submission `ident`."""
+        with self.db.session() as s:
+            self._require(s, ident, operation)
+
+    def _require(self, s: Session, ident: str, operation: Operation) -> SubmissionRow:
+        """The row of `ident`, if the principal may do `operation` on it (audited either way)."""
+        try:
+            row = self._row(s, ident)
+        except UnknownSubmissionError:
+            self.access.guard.record(
+                operation.value, "denied", target=ident.strip(), detail={"reason": "no such id"}
+            )
+            raise
+        self.access.guard.require(operation, submission_resource(row))
+        return row
 
     def get(self, ident: str) -> SubmissionRecord:
         with self.db.session() as s:
-            return self._record(s, self._row(s, ident), detail=True)
+            return self._record(s, self._require(s, ident, Operation.SUBMISSION_READ), detail=True)
 
     def submissions(self) -> list[SubmissionRecord]:
+        """The submissions the principal may see (one audit entry for the listing)."""
         with self.db.session() as s:
             rows = s.execute(select(SubmissionRow).order_by(SubmissionRow.created_at)).scalars()
-            return [self._record(s, row) for row in rows]
+            visible = self.access.guard.filter(
+                Operation.SUBMISSION_READ, rows, submission_resource, target="submissions"
+            )
+            return [self._record(s, row) for row in visible]
 
     def withdraw(self, ident: str, actor: Actor | None = None) -> SubmissionRecord:
-        """Withdraw the submission (its organization only; any state before closed).
+        """Withdraw the submission (its organization only; any state before closed), then
+        crypto-shred its content: its data key is destroyed, its ciphertexts deleted.
 
         A running assessment notices within seconds and stops cleanly."""
-        return self._act(ident, "withdraw", actor, Role.SUBMITTER)
+        record = self._act(ident, "withdraw", actor, Operation.SUBMISSION_WITHDRAW)
+        self.access.shred(record.id, "withdrawn")
+        return record
 
     def deliver_findings(self, ident: str, actor: Actor | None = None) -> SubmissionRecord:
-        return self._act(ident, "deliver_findings", actor, Role.REVIEWER)
+        return self._act(ident, "deliver_findings", actor, Operation.REVIEW_CLOSE)
 
     def close(self, ident: str, actor: Actor | None = None) -> SubmissionRecord:
-        return self._act(ident, "close", actor, Role.REVIEWER)
+        return self._act(ident, "close", actor, Operation.REVIEW_CLOSE)
 
     def _act(
-        self, ident: str, action: str, actor: Actor | None, default_role: Role
+        self, ident: str, action: str, actor: Actor | None, operation: Operation
     ) -> SubmissionRecord:
         with self.db.session() as s:
-            row = self._row(s, ident)
-            if actor is None:
-                org = row.organization.name if default_role is Role.SUBMITTER else None
-                actor = local_actor(default_role, org)
-            transition(s, row, action, actor)
+            row = self._require(s, ident, operation)
+            before = row.state
+            transition(s, row, action, actor or self.access.principal.actor())
             s.flush()
-            return self._record(s, row, detail=True)
+            record = self._record(s, row, detail=True)
+        self.access.guard.record(
+            f"submission.{action}",
+            "ok",
+            submission_id=record.id,
+            target=f"submission {record.id}",
+            detail={"from": before, "to": record.state.value},
+        )
+        return record
 
     # -- plans and results ---------------------------------------------------------------------
 
@@ -233,7 +334,7 @@ class ReviewService:
             raise AssessmentError("--limit must be at least 1")
         chosen = get_suite(suite or default_suite())
         with self.db.session() as s:
-            row = self._row(s, ident)
+            row = self._require(s, ident, Operation.REVIEW_ASSESS)
             state = SubmissionState(row.state)
             if state not in (SubmissionState.SUBMITTED, SubmissionState.IN_REVIEW):
                 raise AssessmentError(f"submission {row.id} is {state.value}: it cannot be planned")
@@ -265,7 +366,7 @@ class ReviewService:
 
     def results(self, ident: str) -> list[SampleResult]:
         with self.db.session() as s:
-            row = self._row(s, ident)
+            row = self._require(s, ident, Operation.RESULTS_READ)
             if row.review is None:
                 return []
             rows = s.execute(

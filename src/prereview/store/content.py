@@ -66,6 +66,11 @@ class SubmissionContent(ABC):
         enter and seals them on exit.
         """
 
+    def seal(self, submission_id: str, key: str) -> int:
+        """Store what the open working dir (submission_id, key) holds now, without closing it;
+        the number of files stored. Plain files are stored as they are written (0)."""
+        return 0
+
     @abstractmethod
     def erase(self, submission_id: str) -> None:
         """Remove every artifact of the submission."""
@@ -145,5 +150,9 @@ class FileSubmissionContent(SubmissionContent):
 
 
 def open_content(settings: Settings) -> SubmissionContent:
-    """The content store of this install (the vault replaces the implementation here)."""
-    return FileSubmissionContent(settings.artifacts_dir)
+    """The content store of this install: the vault's, sealing every artifact with its
+    submission's data key. No principal is attached: commands go through a `VaultSession`
+    (`prereview.vault.service`), which checks and records every access."""
+    from prereview.vault.service import open_encrypted_content
+
+    return open_encrypted_content(settings)

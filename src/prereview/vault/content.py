@@ -113,6 +113,7 @@ class EncryptedSubmissionContent(SubmissionContent):
     def _working_dir(self, submission_id: str, key: str) -> Iterator[Path]:
         check_key(key)
         self.keyring.key(submission_id, create=True)
+        self.recover_orphans()  # a run killed earlier left plaintext: seal it first, resume from it
         with self.workspace.open(submission_id, key) as ws:
             baseline: dict[str, str] = {}
             prefix = key + "/"

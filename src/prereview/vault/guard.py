@@ -116,6 +116,22 @@ class AccessGuard:
                 f"on {target or resource.label}"
             )
 
+    def require_if_exists(
+        self, operation: Operation, resource: Resource, *, target: str | None = None
+    ) -> None:
+        """`require` for a resource that exists; for one that does not, record the refusal
+        and return, so the caller's own lookup says "no such id" in its words."""
+        if resource.exists:
+            self.require(operation, resource, target=target)
+            return
+        self.record(
+            operation.value,
+            "denied",
+            submission_id=None,
+            target=target or resource.label,
+            detail={"reason": "no such id"},
+        )
+
     def filter(
         self,
         operation: Operation,

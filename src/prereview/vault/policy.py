@@ -45,6 +45,7 @@ class Operation(StrEnum):
     ADVISORY_READ_SANITIZED = "advisory.read_sanitized"
     ADVISORY_EXPORT = "advisory.export"
     PRINCIPALS_MANAGE = "principals.manage"
+    REFERENCES_MANAGE = "references.manage"
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
 
@@ -191,6 +192,7 @@ RULES: dict[Role, dict[Operation, Scope]] = {
         _OP.ADVISORY_READ_SANITIZED: _COORD,
         _OP.ADVISORY_EXPORT: _COORD,
         _OP.PRINCIPALS_MANAGE: _system,
+        _OP.REFERENCES_MANAGE: _system,
         _OP.AUDIT_READ: _system,
         _OP.AUDIT_VERIFY: _system,
     },

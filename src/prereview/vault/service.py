@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from prereview.config import Settings
+from prereview.findings.details import PlainDetailsCodec, register_codec
 from prereview.store.base import utcnow
 from prereview.store.content import FileSubmissionContent
 from prereview.store.database import Database, open_database
@@ -28,6 +29,7 @@ from prereview.vault.audit import AuditChain, AuditEvent
 from prereview.vault.content import EncryptedSubmissionContent, GuardedSubmissionContent
 from prereview.vault.datakeys import DataKeyRing, ShredRecord
 from prereview.vault.errors import AuthenticationError, KeyFileError
+from prereview.vault.findings import VaultDetailsCodec
 from prereview.vault.guard import AccessGuard, ResourceResolver
 from prereview.vault.keys.interface import CheckpointSigner, KeyProvider
 from prereview.vault.keys.local import (
@@ -193,6 +195,7 @@ class Vault:
             shredder=CryptoShredder(keys, content, audit),
             retention=RetentionPolicy(db, settings.retention_days),
         )
+        register_codec(VaultDetailsCodec(keys), default=True)  # finding details sealed too
         for scope in content.recover_orphans():
             audit.append(
                 AuditEvent(
@@ -208,6 +211,7 @@ class Vault:
         return vault
 
     def close(self) -> None:
+        register_codec(PlainDetailsCodec(), default=True)  # only an open vault can seal
         self.db.dispose()
 
     def __enter__(self) -> Vault:
@@ -258,6 +262,17 @@ class Vault:
 
     def marking(self, *, sanitized: bool = False) -> DocumentMarking:
         return marking_for(self.settings, sanitized=sanitized)
+
+
+def open_encrypted_content(settings: Settings) -> EncryptedSubmissionContent:
+    """The install's content store, sealing with per-submission keys, with no principal attached:
+    for trusted code that checked access itself (commands use `VaultSession.content`)."""
+    db = open_database(settings)
+    provider, _signer = open_keys(settings, db, create=False)
+    workspace = PlaintextWorkspace(plaintext_base(settings), settings.home)
+    return EncryptedSubmissionContent(
+        FileSubmissionContent(settings.artifacts_dir), DataKeyRing(db, provider), workspace
+    )
 
 
 @dataclass

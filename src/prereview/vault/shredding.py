@@ -2,9 +2,12 @@
 key is destroyed and its sealed artifacts deleted. Whatever copies of the ciphertext survive
 (backups, a copied data dir) can no longer be decrypted by anyone.
 
-What stays is what the audit trail needs: the submission id, when and why it was shredded, which
-KEK had wrapped its key, and a digest of the manifest of ciphertexts that existed (each
-ciphertext's SHA-256 was recorded when it was sealed).
+The per-sample result rows of its review (scores, token counts, error texts: results, not
+metadata) are deleted too, with SQLite's secure_delete, and the error details of its runs
+cleared. What stays is what the audit trail needs: the submission id, its state history, its
+runs' times and statuses, when and why it was shredded, which KEK had wrapped its key, and a
+digest of the manifest of ciphertexts that existed (each ciphertext's SHA-256 was recorded when
+it was sealed).
 
 Retention: a withdrawn submission is shredded at once; a closed one `retention_days` after it
 was closed. `RetentionPolicy.due()` lists what is due; the vault applies it whenever it opens.
@@ -16,11 +19,17 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text, update
 
 from prereview.domain.lifecycle import SubmissionState
 from prereview.store.database import Database
-from prereview.store.tables.review import SubmissionEventRow, SubmissionRow
+from prereview.store.tables.review import (
+    AssessmentRunRow,
+    ReviewRow,
+    SampleResultRow,
+    SubmissionEventRow,
+    SubmissionRow,
+)
 from prereview.store.tables.vault import DataKeyRow
 from prereview.vault.audit import AuditChain, AuditEvent
 from prereview.vault.content import EncryptedSubmissionContent
@@ -46,7 +55,8 @@ class CryptoShredder:
         for key in keys:
             blob = self.content.inner.read(submission_id, key)
             manifest.update(f"{key}\x00{hashlib.sha256(blob).hexdigest()}\n".encode())
-        record = self.keys.shred(submission_id, reason)
+        purged = self._purge_rows(submission_id)
+        record = self.keys.shred(submission_id, reason)  # also pushes the purge to the files
         self.content.erase(submission_id)
         if not record.already:
             self.audit.append(
@@ -61,12 +71,35 @@ class CryptoShredder:
                         "reason": reason,
                         "kek_id": record.kek_id,
                         "artifacts": len(keys),
+                        "result_rows": purged,
                         "manifest_sha256": manifest.hexdigest(),
                         "store_compacted": record.store_compacted,
                     },
                 )
             )
         return record
+
+    def _purge_rows(self, submission_id: str) -> int:
+        db = self.keys.db
+        with db.session() as session:
+            if db.dialect == "sqlite":
+                session.execute(text("PRAGMA secure_delete=ON"))
+            review_ids = select(ReviewRow.id).where(ReviewRow.submission_id == submission_id)
+            purged = session.scalar(
+                select(func.count())
+                .select_from(SampleResultRow)
+                .where(SampleResultRow.review_id.in_(review_ids))
+            )
+            session.execute(
+                delete(SampleResultRow).where(SampleResultRow.review_id.in_(review_ids))
+            )
+            session.execute(
+                update(AssessmentRunRow)
+                .where(AssessmentRunRow.review_id.in_(review_ids))
+                .where(AssessmentRunRow.detail.is_not(None))
+                .values(detail="(cleared: the submission was crypto-shredded)")
+            )
+        return int(purged or 0)
 
 
 @dataclass(frozen=True)
