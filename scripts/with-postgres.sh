@@ -2,9 +2,10 @@
 # Runs a command with a throwaway PostgreSQL server (Debian's package) on a private unix socket,
 # exporting PREREVIEW_TEST_POSTGRES_URL for the store tests; the server stops when the command ends.
 set -euo pipefail
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+# (|| true: with pipefail, a failed ls would end the script before the message below)
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 if [ -z "$PGBIN" ]; then
-  echo "PostgreSQL server not installed (apt-get install postgresql); store tests on PostgreSQL will fail" >&2
+  echo "PostgreSQL server not installed (apt-get install postgresql): the PostgreSQL cases of the store tests fail under make test (PREREVIEW_REQUIRE_POSTGRES=1)" >&2
   exec "$@"
 fi
 RUNDIR=$(mktemp -d /tmp/prereview-pg.XXXXXX)
@@ -19,6 +20,8 @@ cleanup() {
   rm -rf "$RUNDIR"
 }
 trap cleanup EXIT
+trap 'exit 130' INT   # so that Ctrl-C and kill still stop the server (the EXIT trap runs)
+trap 'exit 143' TERM
 "${AS[@]}" "$PGBIN/initdb" -D "$RUNDIR/data" -U prereview --auth=trust -E UTF8 >/dev/null
 "${AS[@]}" "$PGBIN/pg_ctl" -D "$RUNDIR/data" -l "$RUNDIR/log" -w \
   -o "-c listen_addresses='' -k $RUNDIR -c fsync=off" start >/dev/null
