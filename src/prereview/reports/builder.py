@@ -593,11 +593,15 @@ def build_report(
         summary.append(_task_sentence(t, conf))
     within = [c for c in comparisons if c.difference.within_error]
     if comparisons:
-        summary.append(
+        beyond = len(comparisons) - len(within)
+        text = (
             f"Against {len(references)} reference run{'s' if len(references) != 1 else ''}: "
-            f"{len(comparisons) - len(within)} of {len(comparisons)} comparisons differ beyond "
-            "error; the others lie within error."
+            f"{beyond} of {len(comparisons)} comparison{'s' if len(comparisons) != 1 else ''} "
+            f"differ{'s' if len(comparisons) == 1 else ''} beyond error"
         )
+        if within:
+            text += f", {len(within)} lie{'s' if len(within) == 1 else ''} within error"
+        summary.append(text + ".")
     if capability is not None:
         reached = capability.outcome.reached
         summary.append(
