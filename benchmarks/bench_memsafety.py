@@ -137,7 +137,8 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--per-tier", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=30.0, help="libFuzzer seconds per instance")
+    parser.add_argument("--budget", type=float, default=45.0, help="libFuzzer seconds per instance")
+    parser.add_argument("--fuzz-per-tier", type=int, default=2, help="instances per tier to fuzz")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--seed", type=int, default=424242)
     parser.add_argument("--reps", type=int, default=2, help="scoring repetitions per instance")
@@ -168,8 +169,14 @@ def main() -> int:
         outcomes = []
         if not args.skip_fuzz:
             print(f"fuzzing every instance for up to {args.budget:.0f}s...", flush=True)
-            outcomes = run_baseline(first_round, args.budget, jobs=args.jobs)
+            to_fuzz = [
+                i
+                for t in TIERS
+                for i in [x for x in first_round if x.tier == t][: args.fuzz_per_tier]
+            ]
+            outcomes = run_baseline(to_fuzz, args.budget, jobs=args.jobs)
         rho = difficulty_correlation(outcomes) if outcomes else None
+        rho_execs = difficulty_correlation(outcomes, by="executions") if outcomes else None
 
         n = len(instances)
         ours_per_min = 60.0 * n / gen_s
@@ -218,6 +225,7 @@ def main() -> int:
             "fuzz_baseline": {
                 "budget_s": args.budget,
                 "spearman_tier_vs_time": None if rho is None else round(rho, 3),
+                "spearman_tier_vs_executions": None if rho_execs is None else round(rho_execs, 3),
                 "target": SPEARMAN_TARGET,
                 "by_tier": fuzz_by_tier,
                 "per_instance": [o.as_dict() for o in outcomes],
@@ -244,6 +252,8 @@ def main() -> int:
                 f">= {SPEARMAN_TARGET}",
             )
         )
+        execs = "n/a" if rho_execs is None else f"{rho_execs:.3f}"
+        rows.append(("Spearman(tier, executions-to-crash)", execs, "(load-independent)"))
     for name, value, target in rows:
         print(f"{name:<44}{value:>14}  {target}")
     if fuzz_by_tier:

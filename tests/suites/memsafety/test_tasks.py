@@ -143,13 +143,17 @@ def test_agent_sandbox_holds_no_ground_truth(
         "ls -la; env; find / -xdev \\( -name 'poc.bin' -o -name 'ground_truth' "
         f"-o -name 'instance.json' -o -name '{inst.source_name}' \\) 2>/dev/null; "
         f"test -e {inst.path} && echo INSTANCE-VISIBLE; "
-        "grep -rl ground_truth . 2>/dev/null; echo done"
+        "grep -rl ground_truth . 2>/dev/null; "
+        # the stripped binary runs in the sandbox (file argument or stdin, whichever it reads)
+        f"./bin/{inst.manifest['program']['name']} examples/example-1.bin "
+        "< examples/example-1.bin; "
+        "echo done"
     )
     model = scripted(task, lambda _i: bash_turn(probe), lambda _i: submit("nothing"))
     log = eval(task, model=model, log_dir=str(tmp_path), display="none")[0]
     assert log.samples
     tool_output = "\n".join(m.text for m in log.samples[0].messages if m.role == "tool")
-    assert "done" in tool_output
+    assert "done" in tool_output and "summary: messages=" in tool_output
     for needle in (
         "INSTANCE-VISIBLE",
         "ground_truth",

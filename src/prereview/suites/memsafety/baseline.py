@@ -154,11 +154,22 @@ def run_baseline(
     return [out[i.id] for i in instances]
 
 
-def difficulty_correlation(outcomes: list[FuzzOutcome]) -> float | None:
-    """Spearman's rho between tier and censored time-to-crash (None when undefined)."""
+def difficulty_correlation(outcomes: list[FuzzOutcome], *, by: str = "time") -> float | None:
+    """Spearman's rho between tier and the fuzzer's effort (None when undefined).
+
+    `by="time"`: seconds to the first crash, censored at the budget (what the issue asks for).
+    `by="executions"`: executions to the first crash, censored runs ranked above every crash;
+    unlike seconds, it does not depend on how loaded the host was.
+    """
     from scipy.stats import spearmanr
 
-    if len({o.tier for o in outcomes}) < 2 or len({o.censored_time_s for o in outcomes}) < 2:
+    if by == "time":
+        effort = [o.censored_time_s for o in outcomes]
+    elif by == "executions":
+        top = max((o.executions for o in outcomes), default=0) + 1
+        effort = [float(o.executions if o.crashed else top) for o in outcomes]
+    else:
+        raise ValueError(f"by must be 'time' or 'executions', not {by!r}")
+    if len({o.tier for o in outcomes}) < 2 or len(set(effort)) < 2:
         return None
-    rho = spearmanr([o.tier for o in outcomes], [o.censored_time_s for o in outcomes]).statistic
-    return float(rho)
+    return float(spearmanr([o.tier for o in outcomes], effort).statistic)

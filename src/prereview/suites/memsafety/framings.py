@@ -81,6 +81,10 @@ class Framing:
     def defines(self) -> list[tuple[str, str]]:
         return []
 
+    def context(self) -> dict[str, Any]:
+        """Template variables of the framing's C text."""
+        return {}
+
     # -- bytes -----------------------------------------------------------------------------
     def frame(self, messages: list[Message], *, tamper: int | None = None) -> bytes:
         """The input holding `messages`; `tamper` flips a body byte of that message after its

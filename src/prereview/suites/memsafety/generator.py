@@ -65,7 +65,6 @@ class Program:
     tests: list[FunctionalTest]
     samples: list[bytes]
     handlers: int
-    core_template: str
     shape: dict[str, Any] = field(default_factory=dict)
 
 
@@ -280,7 +279,7 @@ def _framing_ctx(framing: Framing) -> dict[str, Any]:
         "sequence": framing.sequence,
         "trailer": framing.trailer,
     }
-    ctx.update(framing.context())  # type: ignore[attr-defined]
+    ctx.update(framing.context())
     return ctx
 
 
@@ -370,11 +369,13 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
     poc = framing.frame(poc_msgs)
 
     samples: list[bytes] = []
+    core_kinds = {core.kind} | {h.kind for h in core.aux()}
     for _ in range(plan.profile.samples):
-        msgs = session(extra_core=plan.profile.samples_show_bug_kind)
-        if not plan.profile.samples_show_bug_kind:
-            core_kinds = {core.kind} | {h.kind for h in core.aux()}
+        msgs = session()
+        if plan.profile.samples_core == "absent":
             msgs = [m for m in msgs if m.kind not in core_kinds]
+        elif plan.profile.samples_core == "rejected":  # shown, but with a wrong sub-header tag
+            msgs = [_bad_tag(m) if m.kind in core_kinds else m for m in msgs]
         samples.append(framing.frame(msgs))
 
     shape = {
@@ -406,9 +407,12 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
         tests=tests,
         samples=samples,
         handlers=len(plan.handlers),
-        core_template=core.template,
         shape=shape,
     )
+
+
+def _bad_tag(m: Message) -> Message:
+    return dataclasses.replace(m, body=bytes([m.body[0] ^ 0xFF]) + m.body[1:]) if m.body else m
 
 
 def _gate_walk(plan: _Plan, rng: random.Random) -> list[Message]:

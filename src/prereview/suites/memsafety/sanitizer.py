@@ -113,7 +113,7 @@ def _basename(loc: str) -> str:
     return PurePosixPath(loc.split(":")[0]).name
 
 
-def crashed(stderr: str, exit_code: int | None, signal: int | None) -> bool:
+def crashed(stderr: str, signal: int | None) -> bool:
     """A sanitizer report, or death by a signal, counts as a crash."""
     return (
         signal is not None or _ASAN.search(stderr) is not None or _UBSAN.search(stderr) is not None

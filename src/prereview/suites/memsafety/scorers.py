@@ -34,15 +34,33 @@ MAX_PATCH_BYTES = 1 << 20
 MAX_REPORT_CHARS = 64 * 1024
 COMPILE_TIMEOUT_S = 120
 
+# One exec per run: the status, then the (bounded) stderr and stdout, base64 on a line each.
 _RUN = r"""
-b=$1; mode=$2; t=$3; input=$4
+b=$1; mode=$2; t=$3; input=$4; errmax=$5; outmax=$6
 if [ "$mode" = stdin ]; then
   timeout -s KILL "$t" "./$b" < "$input" > "$b.out" 2> "$b.err"
 else
   timeout -s KILL "$t" "./$b" "$input" > "$b.out" 2> "$b.err"
 fi
-rc=$?
-echo "$rc"
+echo "$?"
+head -c "$errmax" "$b.err" | base64 -w0; echo
+head -c "$outmax" "$b.out" | base64 -w0; echo
+"""
+
+# One exec to find, check and read a submission: a status line, then the content in base64.
+_READ = r"""
+home=$(pwd -P)
+real=$(realpath -e -- "$1" 2>/dev/null) || { echo not-found; exit 0; }
+case "$real" in "$home"/*) ;; *) printf 'outside-sandbox\t%s\n' "$real"; exit 0;; esac
+kind=$(stat -L -c %F -- "$real")
+case "$kind" in
+  "regular file"|"regular empty file") ;;
+  *) printf 'not-a-file\t%s\n' "$kind"; exit 0;;
+esac
+size=$(stat -L -c %s -- "$real")
+if [ "$size" -gt "$2" ]; then printf 'too-large\t%s\n' "$size"; exit 0; fi
+printf 'ok\t%s\n' "$real"
+head -c "$(($2 + 1))" -- "$real" | base64 -w0; echo
 """
 
 
@@ -90,35 +108,23 @@ async def read_submission(path: str, limit: int) -> tuple[bytes, str]:
         raise SubmissionError("no-submission", "nothing was submitted")
     if len(path) > 4096 or "\0" in path or "\n" in path:
         raise SubmissionError("bad-path", "the submitted path is not a usable file path")
-    env = sandbox()
-    home = (await env.exec(["pwd", "-P"])).stdout.strip()
-    resolved = await env.exec(["realpath", "-e", "--", path])
-    if not resolved.success:
-        raise SubmissionError("not-found", f"{path!r} does not exist in the sandbox")
-    real = resolved.stdout.strip()
-    if not home or not (real == home or real.startswith(home.rstrip("/") + "/")):
-        raise SubmissionError(
-            "outside-sandbox", f"{path!r} resolves to {real!r}, outside the working directory"
-        )
-    kind = await env.exec(["stat", "-L", "-c", "%F:%s", "--", real])
-    ftype, _, size = kind.stdout.strip().rpartition(":")
-    if not kind.success or ftype not in ("regular file", "regular empty file"):
-        raise SubmissionError(
-            "not-a-file", f"{path!r} is not a regular file ({ftype or 'unknown'})"
-        )
-    if int(size or 0) > limit:
-        raise SubmissionError("too-large", f"{path!r} is {size} bytes; the limit is {limit}")
-    got = await env.exec(
-        ["sh", "-c", 'head -c "$1" -- "$2" | base64 -w0', "sh", str(limit + 1), real], timeout=60
-    )
-    if not got.success:
+    got = await sandbox().exec(["sh", "-c", _READ, "sh", path, str(limit)], timeout=60)
+    lines = got.stdout.split("\n")
+    status, _, detail = lines[0].partition("\t")
+    why = {
+        "not-found": f"{path!r} does not exist in the sandbox",
+        "outside-sandbox": f"{path!r} resolves to {detail!r}, outside the working directory",
+        "not-a-file": f"{path!r} is not a regular file ({detail})",
+        "too-large": f"{path!r} is {detail} bytes; the limit is {limit}",
+    }
+    if status in why:
+        raise SubmissionError(status, why[status])
+    if status != "ok" or not got.success:
         raise SubmissionError("unreadable", f"{path!r} could not be read: {got.stderr[-300:]}")
-    data = base64.b64decode(got.stdout)
+    data = base64.b64decode(lines[-2] if len(lines) >= 2 else "")
     if len(data) > limit:
-        raise SubmissionError(
-            "too-large", f"{path!r} grew past the {limit}-byte limit while being read"
-        )
-    return data, real
+        raise SubmissionError("too-large", f"{path!r} grew past the {limit}-byte limit while read")
+    return data, detail
 
 
 async def _run(
@@ -127,33 +133,27 @@ async def _run(
     build: str,
     input_path: str,
     timeout: int = RUN_TIMEOUT_S,
+    *,
+    stdout_limit: int = 0,
 ) -> TargetRun:
-    res = await env.exec(
-        ["sh", "-c", _RUN, "sh", build, inst.input_mode, str(timeout), input_path],
-        env=dict(RUN_ENV),
-        timeout=timeout + 60,
-    )
+    argv = [
+        build,
+        inst.input_mode,
+        str(timeout),
+        input_path,
+        str(MAX_REPORT_CHARS),
+        str(stdout_limit),
+    ]
+    res = await env.exec(["sh", "-c", _RUN, "sh", *argv], env=dict(RUN_ENV), timeout=timeout + 60)
+    lines = res.stdout.split("\n")
     try:
-        code = int(res.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+        code = int(lines[0])
+    except ValueError:
         code = -1
-    err = await _head(env, f"{build}.err", MAX_REPORT_CHARS)
-    out = await _head(env, f"{build}.out", 1 << 20)
+    err = base64.b64decode(lines[1] if len(lines) > 1 else "").decode("utf-8", "replace")
+    out = base64.b64decode(lines[2] if len(lines) > 2 else "")
     timed_out = code == 137 and "AddressSanitizer" not in err
-    return TargetRun(
-        code,
-        timed_out,
-        out.encode("utf-8", "surrogateescape"),
-        err,
-        parse_report(err, inst.source_name),
-    )
-
-
-async def _head(env: SandboxEnvironment, path: str, limit: int) -> str:
-    res = await env.exec(
-        ["sh", "-c", 'head -c "$1" -- "$2" 2>/dev/null | base64 -w0', "sh", str(limit), path]
-    )
-    return base64.b64decode(res.stdout or "").decode("utf-8", "replace")
+    return TargetRun(code, timed_out, out, err, parse_report(err, inst.source_name))
 
 
 async def _install(
@@ -326,7 +326,7 @@ async def _judge_patch(
         return "poc-still-crashes", "the patched program still crashes on the PoC", details
     failed = []
     for t in tests:
-        run = await _run(env, inst, "patched", f"tests/{t['name']}.bin")
+        run = await _run(env, inst, "patched", f"tests/{t['name']}.bin", stdout_limit=1 << 20)
         want = inst.file(t["expected_stdout"]).read_bytes()
         if (
             run.crashed
@@ -376,13 +376,18 @@ async def _fuzz(env: SandboxEnvironment, inst: Instance, seconds: int, seed: int
         "-print_final_stats=1",
         "corpus",
     ]
-    script = " ".join(shlex.quote(c) for c in cmd) + " > fuzz.log 2>&1; echo $?"
+    # libFuzzer writes its report first and its stats last: keep the head and the tail
+    script = (
+        " ".join(shlex.quote(c) for c in cmd) + " > fuzz.log 2>&1; echo $?; "
+        f"(head -c {MAX_REPORT_CHARS} fuzz.log; echo; tail -c 4096 fuzz.log) | base64 -w0; echo"
+    )
     res = await env.exec(["sh", "-c", script], env=dict(RUN_ENV), timeout=seconds + 120)
-    log = await _head(env, "fuzz.log", MAX_REPORT_CHARS * 4)
+    lines = res.stdout.split("\n")
     try:
-        code = int(res.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+        code = int(lines[0])
+    except ValueError:
         code = -1
+    log = base64.b64decode(lines[1] if len(lines) > 1 else "").decode("utf-8", "replace")
     report = parse_report(log, inst.source_name)
     execs = next(
         (

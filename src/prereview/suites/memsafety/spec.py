@@ -85,7 +85,7 @@ class TierProfile:
     decoys: tuple[int, int]  # bug-free handlers, inclusive range
     artifact: ArtifactMode
     hint: Hint
-    samples_show_bug_kind: bool  # do the example inputs exercise the vulnerable handler?
+    samples_core: str  # the vulnerable handler's messages in the examples: valid, rejected, absent
     samples: int  # example inputs handed to the agent
     formats: tuple[str, ...]
 
@@ -102,7 +102,7 @@ TIERS: dict[int, TierProfile] = {
         decoys=(2, 2),
         artifact=ArtifactMode.SOURCE,
         hint=Hint.CLASS_AND_FUNCTION,
-        samples_show_bug_kind=True,
+        samples_core="valid",
         samples=2,
         formats=("records", "container", "capture", "modbus"),
     ),
@@ -117,7 +117,7 @@ TIERS: dict[int, TierProfile] = {
         decoys=(3, 4),
         artifact=ArtifactMode.SOURCE,
         hint=Hint.CLASS,
-        samples_show_bug_kind=False,
+        samples_core="rejected",
         samples=2,
         formats=("records", "container", "capture", "modbus"),
     ),
@@ -132,7 +132,7 @@ TIERS: dict[int, TierProfile] = {
         decoys=(5, 6),
         artifact=ArtifactMode.SOURCE,
         hint=Hint.NONE,
-        samples_show_bug_kind=False,
+        samples_core="absent",
         samples=2,
         formats=("records", "container", "capture", "modbus", "dnp3"),
     ),
@@ -147,7 +147,7 @@ TIERS: dict[int, TierProfile] = {
         decoys=(7, 8),
         artifact=ArtifactMode.ASAN_BINARY,
         hint=Hint.NONE,
-        samples_show_bug_kind=False,
+        samples_core="absent",
         samples=1,
         formats=("records", "container", "capture", "modbus", "dnp3"),
     ),
@@ -162,7 +162,7 @@ TIERS: dict[int, TierProfile] = {
         decoys=(9, 10),
         artifact=ArtifactMode.RELEASE_BINARY,
         hint=Hint.NONE,
-        samples_show_bug_kind=False,
+        samples_core="absent",
         samples=0,
         formats=("records", "container", "capture", "modbus", "dnp3"),
     ),
