@@ -11,7 +11,9 @@ per command; and `VaultSession`, the vault as one authenticated principal may us
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -143,8 +145,40 @@ def open_keys(
     return provider, signer
 
 
+TMPFS_MIN_FREE = 2 << 30
+"""Free memory a tmpfs needs for prereview to put the plaintext window there by default."""
+
+
+def _private_tmpfs_dir() -> Path | None:
+    """`/dev/shm/prereview-<uid>`, when /dev/shm is a tmpfs with room and the directory is (or
+    can be made) ours alone; else None. Checked with lstat: /dev/shm is world-writable, so a
+    planted symlink or someone else's directory is refused, never followed."""
+    shm = Path("/dev/shm")  # noqa: S108 - checked below: tmpfs, ours, 0700, no symlink
+    try:
+        with open("/proc/mounts") as fh:
+            if not any(line.split()[1:3] == [str(shm), "tmpfs"] for line in fh if line.strip()):
+                return None
+        st = os.statvfs(shm)
+        if st.f_bavail * st.f_frsize < TMPFS_MIN_FREE:
+            return None
+        path = shm / f"prereview-{os.getuid()}"
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+        info = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return path
+
+
 def plaintext_base(settings: Settings) -> Path:
-    return settings.plaintext_dir or (settings.home / "work")
+    """Where Inspect's plaintext logs live while a run lasts: the `plaintext_dir` setting, else
+    a private directory on the /dev/shm tmpfs (memory, never persistent storage), else
+    `<data dir>/work`."""
+    if settings.plaintext_dir is not None:
+        return settings.plaintext_dir
+    return _private_tmpfs_dir() or settings.home / "work"
 
 
 @dataclass
@@ -192,7 +226,7 @@ class Vault:
             principals=PrincipalRegistry(db),
             policy=AccessPolicy(),
             resolver=ResourceResolver(db),
-            shredder=CryptoShredder(keys, content, audit),
+            shredder=CryptoShredder(keys, content, audit, settings.reports_dir),
             retention=RetentionPolicy(db, settings.retention_days),
         )
         register_codec(VaultDetailsCodec(keys), default=True)  # finding details sealed too

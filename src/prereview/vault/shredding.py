@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import delete, func, select, text, update
 
@@ -41,11 +42,16 @@ class CryptoShredder:
     """Destroys the data key of a submission, deletes its ciphertexts, records that it did."""
 
     def __init__(
-        self, keys: DataKeyRing, content: EncryptedSubmissionContent, audit: AuditChain
+        self,
+        keys: DataKeyRing,
+        content: EncryptedSubmissionContent,
+        audit: AuditChain,
+        exports_dir: Path | None = None,
     ) -> None:
         self.keys = keys
         self.content = content
         self.audit = audit
+        self.exports_dir = exports_dir
 
     def shred(
         self, submission_id: str, reason: str, principal: Principal | None = None
@@ -55,6 +61,7 @@ class CryptoShredder:
         for key in keys:
             blob = self.content.inner.read(submission_id, key)
             manifest.update(f"{key}\x00{hashlib.sha256(blob).hexdigest()}\n".encode())
+        exports = self._remove_exports(submission_id)
         purged = self._purge_rows(submission_id)
         record = self.keys.shred(submission_id, reason)  # also pushes the purge to the files
         self.content.erase(submission_id)
@@ -72,12 +79,32 @@ class CryptoShredder:
                         "kek_id": record.kek_id,
                         "artifacts": len(keys),
                         "result_rows": purged,
+                        "exports_removed": exports,
                         "manifest_sha256": manifest.hexdigest(),
                         "store_compacted": record.store_compacted,
                     },
                 )
             )
         return record
+
+    def _remove_exports(self, submission_id: str) -> list[str]:
+        """Report files exported under the data dir's reports/ (`<review id>*`); exports the
+        caller wrote elsewhere (`--out`) are theirs, and listed in the audit trail."""
+        if self.exports_dir is None or not self.exports_dir.is_dir():
+            return []
+        with self.keys.db.session() as session:
+            review_ids = list(
+                session.scalars(
+                    select(ReviewRow.id).where(ReviewRow.submission_id == submission_id)
+                )
+            )
+        removed = []
+        for review_id in review_ids:
+            for path in self.exports_dir.glob(f"{review_id}*"):
+                if path.is_file():
+                    path.unlink()
+                    removed.append(path.name)
+        return sorted(removed)
 
     def _purge_rows(self, submission_id: str) -> int:
         db = self.keys.db

@@ -74,6 +74,8 @@ class PlaintextWorkspace:
                 self.remove(path)
         finally:
             os.close(fd)
+            with contextlib.suppress(OSError):
+                self.root.rmdir()  # only when no other run of this install holds a dir here
 
     def orphans(self) -> list[OpenWorkspace]:
         """Directories left by runs that died: their lock is free."""

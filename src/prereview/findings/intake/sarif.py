@@ -370,7 +370,8 @@ class SarifSource(FindingSource):
         message = clean_text(
             res.message.text or res.message.markdown or res.message.id, lim.max_message
         )
-        title = facts.title or clean_line(message.split("\n", 1)[0], lim.max_title) or rule_id
+        # never the message: it is the sighting's sealed detail, while titles stay readable
+        title = facts.title or rule_id or "untitled finding"
         level: Level = res.level or facts.level or "warning"
         if len(res.locations) > lim.max_locations:
             raise IntakeError(path, f"{where}.locations", f"over {lim.max_locations} locations")
