@@ -1,2 +1,6 @@
 from tests.findings.conftest import cli, db  # noqa: F401
-from tests.store.databases import database_url, fresh_postgres_url  # noqa: F401
+from tests.store.databases import (  # noqa: F401
+    _postgres_template,
+    _sqlite_template,
+    migrated_database_url,
+)

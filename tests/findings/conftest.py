@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,21 +10,26 @@ import pytest
 from typer.testing import CliRunner
 
 from prereview.cli.main import app
-from prereview.store import Database, migrate
-from tests.store.databases import database_url, fresh_postgres_url  # noqa: F401
+from prereview.store import Database
+from tests.store.databases import (  # noqa: F401
+    _postgres_template,
+    _sqlite_template,
+    migrated_database_url,
+)
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:  # noqa: F811
+def db(migrated_database_url: str) -> Iterator[Database]:  # noqa: F811
     """A migrated, empty store on each backend."""
-    migrate(database_url)
-    with Database(database_url) as database:
+    with Database(migrated_database_url) as database:
         yield database
 
 
 @pytest.fixture
-def cli(prereview_home: Path) -> CliRunner:
-    """A CLI runner on an initialized data dir (SQLite)."""
+def cli(prereview_home: Path, _sqlite_template: Path) -> CliRunner:  # noqa: F811
+    """A CLI runner on an initialized data dir (SQLite, copied from the migrated template)."""
+    prereview_home.mkdir(mode=0o700)
+    shutil.copyfile(_sqlite_template, prereview_home / "prereview.db")
     runner = CliRunner()
     result = runner.invoke(app, ["init", "--json"])
     assert result.exit_code == 0, result.output

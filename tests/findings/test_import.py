@@ -16,12 +16,11 @@ from prereview.store import Database
 from prereview.store.tables.findings import (
     FindingImportRow,
     FindingRow,
-    FindingSectorRow,
     FindingSightingRow,
 )
 from tests.findings.factory import result, sarif_log, write_json, write_sarif
 
-TABLES = (FindingImportRow, FindingRow, FindingSectorRow, FindingSightingRow)
+TABLES = (FindingImportRow, FindingRow, FindingSightingRow)
 V31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
 
 
@@ -40,7 +39,6 @@ def test_import_dedups_within_and_across_files(db: Database, tmp_path: Path) -> 
     assert counts(db) == {
         "finding_imports": 2,
         "findings": 4,
-        "finding_sectors": 0,
         "finding_sightings": 10,
     }
     by_uri = {f.location_uri: f for f in list_findings(db)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from prereview.errors import PrereviewError
@@ -30,16 +30,15 @@ from prereview.store import Database, utcnow
 from prereview.store.tables.findings import (
     FindingImportRow,
     FindingRow,
-    FindingSectorRow,
     FindingSightingRow,
 )
 from prereview.store.tables.review import SubmissionRow
 
 FINDINGS = cast(Table, FindingRow.__table__)
 SIGHTINGS = cast(Table, FindingSightingRow.__table__)
-SECTORS = cast(Table, FindingSectorRow.__table__)
 IMPORTS = cast(Table, FindingImportRow.__table__)
 _CHUNK = 500  # fingerprints per IN (…) lookup, well under every backend's parameter limit
+_ANALYZE_AFTER = 1_000  # new findings after which PostgreSQL's statistics are refreshed
 
 
 class UnknownSubmissionError(PrereviewError):
@@ -74,7 +73,6 @@ class ImportSummary:
 class _Prepared:
     fingerprint: str
     row: dict[str, Any]
-    sectors: tuple[str, ...]
     incoming: IncomingFinding
 
 
@@ -132,7 +130,7 @@ def prepare(path: Path, findings: list[IncomingFinding], triage: Triage) -> list
             "last_seen": now,
             "updated_at": now,
         }
-        out.append(_Prepared(fp, row, a.sectors, f))
+        out.append(_Prepared(fp, row, f))
     return out
 
 
@@ -246,17 +244,6 @@ def _store(
             )
             ids.update({fp: fid for fp, fid in created})
 
-        bulk_insert(
-            conn,
-            SECTORS,
-            [
-                {"finding_id": ids[fp], "sector": code}
-                for fp, p in firsts.items()
-                if fp not in existing
-                for code in p.sectors
-            ],
-        )
-
         seen: set[str] = set()
         sightings = []
         for p, blob in zip(prepared, sealed, strict=True):
@@ -278,19 +265,22 @@ def _store(
             )
         bulk_insert(conn, SIGHTINGS, sightings)
 
-        bumps = [
-            {"fid": ids[fp], "n": occurrences[fp], "t": now} for fp in unique if fp in existing
-        ]
-        if bumps:
-            conn.execute(
-                update(FINDINGS)
-                .where(FINDINGS.c.id == bindparam("fid"))
-                .values(
-                    sighting_count=FINDINGS.c.sighting_count + bindparam("n"),
-                    last_seen=bindparam("t"),
-                ),
-                bumps,
-            )
+        # known findings seen again: one UPDATE per (count, chunk of ids), not one per finding
+        bumps: dict[int, list[int]] = {}
+        for fp in unique:
+            if fp in existing:
+                bumps.setdefault(occurrences[fp], []).append(ids[fp])
+        for n, fids in bumps.items():
+            for i in range(0, len(fids), _CHUNK):
+                conn.execute(
+                    update(FINDINGS)
+                    .where(FINDINGS.c.id.in_(fids[i : i + _CHUNK]))
+                    .values(sighting_count=FINDINGS.c.sighting_count + n, last_seen=now)
+                )
+        if conn.dialect.name == "postgresql" and len(new_rows) >= _ANALYZE_AFTER:
+            # fresh statistics: with the ones of a near-empty table the planner answers the next
+            # import's fingerprint lookups by sequential scans, hundreds of times slower
+            conn.exec_driver_sql("ANALYZE findings")
         duplicates = len(prepared) - len(new_rows)
         conn.execute(
             update(IMPORTS)

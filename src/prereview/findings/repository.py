@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from prereview.errors import PrereviewError
@@ -31,7 +31,6 @@ from prereview.store import Database, utcnow
 from prereview.store.tables.findings import (
     FindingEventRow,
     FindingRow,
-    FindingSectorRow,
     FindingSightingRow,
 )
 
@@ -124,9 +123,8 @@ def list_findings(
     stmt = select(FindingRow)
     if sector is not None:
         lookup_sector(sector)
-        stmt = stmt.join(FindingSectorRow, FindingSectorRow.finding_id == FindingRow.id).where(
-            FindingSectorRow.sector == sector
-        )
+        codes = literal(",") + FindingRow.sectors + literal(",")
+        stmt = stmt.where(codes.like(f"%,{sector},%"))  # a known code: letters and dashes
     if min_severity is not None:
         if min_severity not in SEVERITIES:
             raise PrereviewError(
@@ -222,10 +220,6 @@ def triage_finding(
             row.evidence = evidence
             changes.append(f"evidence {evidence}")
         _apply(row, triage)
-        session.query(FindingSectorRow).filter(FindingSectorRow.finding_id == row.id).delete()
-        session.add_all(
-            FindingSectorRow(finding_id=row.id, sector=s) for s in row.sectors.split(",") if s
-        )
         if row.status == "new":
             row.status = "triaged"
         row.updated_at = utcnow()

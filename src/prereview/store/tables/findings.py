@@ -1,4 +1,4 @@
-"""Findings branch: imports, deduplicated findings, their sightings and sectors, disclosure events,
+"""Findings branch: imports, deduplicated findings and their sightings, disclosure events,
 and the tracking state of exported advisories. Migrations: `versions/findings/` (label "findings").
 
 A finding is the deduplicated vulnerability (one row per stable fingerprint) and holds only triage
@@ -82,6 +82,8 @@ class FindingRow(Base):
     product_name: Mapped[str | None] = mapped_column(String(300))
     product_version: Mapped[str | None] = mapped_column(String(200))
     vendor: Mapped[str | None] = mapped_column(String(200))
+    # comma-separated sector codes from the shipped list (letters and dashes only), filtered with
+    # LIKE '%,code,%' on ',' || sectors || ','; a join table cost more at import than it saved
     sectors: Mapped[str] = mapped_column(String(400), default="")
     sector_criticality: Mapped[int] = mapped_column(Integer, default=0)
     priority_score: Mapped[float] = mapped_column(Float)
@@ -101,17 +103,6 @@ class FindingRow(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class FindingSectorRow(Base):
-    """A sector a finding touches (through its product), for `findings list --sector`."""
-
-    __tablename__ = "finding_sectors"
-
-    finding_id: Mapped[int] = mapped_column(
-        ForeignKey("findings.id", ondelete="CASCADE"), primary_key=True
-    )
-    sector: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
 
 
 class FindingSightingRow(Base):
