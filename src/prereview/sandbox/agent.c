@@ -45,6 +45,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_MSG (64 * 1024)
@@ -59,6 +60,8 @@ extern char **environ;
 struct job {
     pid_t pid;
     int status_fd;
+    int killing; /* reaped during a kill: its exit is reported once its whole tree is gone */
+    int reaped, code;
     char id[ID_LEN];
 };
 
@@ -317,9 +320,14 @@ static int list_processes(struct proc_entry *entries, int capacity) {
 /* SIGKILL a command's descendants until none is left, then the command itself.
  * Descendants go first: while the command (a subreaper) lives, orphans of its tree are
  * re-parented to it, so a process that double-forks or calls setsid cannot slip out. */
+#define MAX_VICTIMS 32768
+static pid_t victims[MAX_VICTIMS];
+static int victim_count;
+
 static void kill_tree(pid_t root) {
     static struct proc_entry entries[32768];
     static pid_t queue[32768];
+    victim_count = 0;
     for (int round = 0; round < 1000; round++) {
         int n = list_processes(entries, 32768);
         int head = 0, tail = 0, killed = 0;
@@ -329,6 +337,7 @@ static void kill_tree(pid_t root) {
             for (int i = 0; i < n; i++) {
                 if (entries[i].ppid == parent && tail < 32768) {
                     queue[tail++] = entries[i].pid;
+                    if (victim_count < MAX_VICTIMS) victims[victim_count++] = entries[i].pid;
                     if (!entries[i].zombie) {
                         kill(entries[i].pid, SIGKILL);
                         killed++;
@@ -341,16 +350,42 @@ static void kill_tree(pid_t root) {
     kill(root, SIGKILL);
 }
 
+static void finish(int index) {
+    report(jobs[index].status_fd, "exit", NULL, jobs[index].code);
+    close(jobs[index].status_fd); /* the evaluator returns on this EOF */
+    jobs[index] = jobs[--job_count];
+}
+
 static void reap(void) {
     int wstatus;
     pid_t pid;
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
         for (int i = 0; i < job_count; i++) {
             if (jobs[i].pid != pid) continue;
-            int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-            report(jobs[i].status_fd, "exit", NULL, code);
-            close(jobs[i].status_fd); /* the evaluator returns on this EOF */
-            jobs[i] = jobs[--job_count];
+            jobs[i].code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+            jobs[i].reaped = 1;
+            if (!jobs[i].killing) finish(i);
+            break;
+        }
+    }
+}
+
+/* After a kill: reap until the command and every victim are gone (bounded, 2 s), so that when
+ * the evaluator learns the command ended, nothing of its tree exists any more, not even as a
+ * zombie. */
+static void await_tree_gone(pid_t root) {
+    struct timespec pause = {0, 1000000};
+    for (int tries = 0; tries < 2000; tries++) {
+        reap();
+        int alive = kill(root, 0) == 0;
+        for (int i = 0; !alive && i < victim_count; i++) alive = kill(victims[i], 0) == 0;
+        if (!alive) break;
+        nanosleep(&pause, NULL);
+    }
+    for (int i = 0; i < job_count; i++) {
+        if (jobs[i].pid == root) {
+            if (jobs[i].reaped) finish(i);
+            else jobs[i].killing = 0; /* not gone after 2 s: report whenever it is reaped */
             break;
         }
     }
@@ -396,6 +431,7 @@ static void handle_exec(char *cursor, char *end, int *fds, int nfds) {
     if (pid > 0) {
         jobs[job_count].pid = pid;
         jobs[job_count].status_fd = status;
+        jobs[job_count].killing = jobs[job_count].reaped = jobs[job_count].code = 0;
         snprintf(jobs[job_count].id, ID_LEN, "%s", id);
         job_count++;
     } else {
@@ -411,8 +447,14 @@ static void handle_exec(char *cursor, char *end, int *fds, int nfds) {
 static void handle_kill(char *cursor, char *end) {
     char *id = next_field(&cursor, end);
     if (id == NULL) return;
-    for (int i = 0; i < job_count; i++)
-        if (strncmp(jobs[i].id, id, ID_LEN) == 0) kill_tree(jobs[i].pid);
+    for (int i = 0; i < job_count; i++) {
+        if (strncmp(jobs[i].id, id, ID_LEN) != 0 || jobs[i].killing) continue;
+        pid_t root = jobs[i].pid;
+        jobs[i].killing = 1;
+        kill_tree(root);
+        await_tree_gone(root);
+        break;
+    }
 }
 
 static void handle_sink(int *fds, int nfds) {
@@ -584,6 +626,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
             if (fd == control_fd) {
+                reap(); /* finished commands first: a new one must not see their zombies */
                 handle_request();
             } else if (fd == signal_fd) {
                 struct signalfd_siginfo info;

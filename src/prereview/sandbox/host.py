@@ -355,6 +355,8 @@ class SandboxHost:
     @contextlib.asynccontextmanager
     async def opened(self, path: str, mode: str) -> AsyncIterator[int]:
         """An fd for `path` opened by the agent as the sandbox user (mode 'r' or 'w')."""
+        if "\0" in path:
+            raise ValueError("embedded null byte in the path")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         fd = -1
         try:

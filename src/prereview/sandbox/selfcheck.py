@@ -201,6 +201,36 @@ async def _timeout(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
     )
 
 
+async def _peers(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    """A two-host sample: the hosts reach each other by name, and have no other route."""
+    from prereview.sandbox.sample import SandboxSample
+
+    sample = await SandboxSample.create(BwrapConfig(hosts=["default", "target"]))
+    try:
+        default, target = (BwrapSandboxEnvironment(h, sample) for h in sample.hosts.values())
+        await target.exec(["sh", "-c", "python3 -m http.server 8080 >/dev/null 2>&1 &"])
+        fetch = (
+            "import time, urllib.request\n"
+            "for _ in range(50):\n"
+            "    try:\n"
+            "        print(urllib.request.urlopen('http://target:8080/', timeout=2).status)\n"
+            "        break\n"
+            "    except OSError: time.sleep(0.1)\n"
+        )
+        reached = await default.exec(["python3", "-c", fetch], timeout=30)
+        routes = await default.exec(["ip", "-4", "route"])
+    finally:
+        await sample.close()
+    peers_only = [line.split()[0] for line in routes.stdout.splitlines()] == ["10.231.0.3"]
+    ok = reached.stdout.strip() == "200" and peers_only
+    return PropertyResult(
+        "multi-host: peers by name, nothing else",
+        ok,
+        f"default -> target:8080 {reached.stdout.strip() or 'unreachable'}; "
+        f"routes: {routes.stdout.strip().replace(chr(10), '; ')}",
+    )
+
+
 PROBES: tuple[Probe, ...] = (
     _namespaces,
     _processes,
@@ -211,6 +241,7 @@ PROBES: tuple[Probe, ...] = (
     _limits,
     _timeout,
     _agent,
+    _peers,
 )
 
 
