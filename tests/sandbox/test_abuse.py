@@ -121,6 +121,7 @@ async def test_huge_stderr_also_raises(sandbox: BwrapSandboxEnvironment) -> None
 
 
 async def test_background_processes_do_not_outlive_cleanup() -> None:
+    mounts_before = Path("/proc/self/mountinfo").read_text()
     async with isolated_sandbox() as env:
         assert isinstance(env, BwrapSandboxEnvironment)
         await sh(
@@ -134,6 +135,7 @@ async def test_background_processes_do_not_outlive_cleanup() -> None:
         sample_dir = state_root() / env.sample_id
     assert _processes_of(uids) == []
     assert not sample_dir.exists()
+    assert Path("/proc/self/mountinfo").read_text() == mounts_before  # no mount left on the host
     leftovers = subprocess.run(
         ["find", "/sys/fs/cgroup", "-maxdepth", "6", "-name", f"{env.sample_id}*"],
         capture_output=True,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
-from prereview.sandbox import BwrapConfig, BwrapSandboxEnvironment
+from prereview.sandbox import BwrapConfig, BwrapSandboxEnvironment, isolated_sandbox
 from prereview.sandbox.sample import SandboxSample
 from tests.sandbox.conftest import host_addresses, needs_bwrap, sh
 
@@ -77,3 +80,26 @@ async def test_samples_have_separate_networks() -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_configured_root_replaces_the_host_system() -> None:
+    root = Path(tempfile.mkdtemp(prefix="prereview-root-", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        (root / "bin").mkdir(mode=0o755)
+        (root / "etc").mkdir(mode=0o755)
+        (root / "etc" / "marker").write_text("custom root\n")
+        source = root / "hello.c"
+        source.write_text('#include <stdio.h>\nint main(void){puts("from the root");return 0;}\n')
+        subprocess.run(
+            ["gcc", "-static", "-O1", str(source), "-o", str(root / "bin" / "hello")], check=True
+        )
+        async with isolated_sandbox(BwrapConfig(root=str(root))) as env:
+            result = await env.exec(["hello"], env={"PATH": "/bin"})
+            assert result.stdout == "from the root\n"
+            assert await env.read_file("/etc/marker") == "custom root\n"
+            # the host's system is not there: no shell, no /usr
+            assert (await env.exec(["/bin/sh", "-c", "true"])).returncode == 127
+            assert (await env.exec(["/usr/bin/true"])).returncode == 127
+    finally:
+        shutil.rmtree(root)

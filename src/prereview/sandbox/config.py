@@ -72,8 +72,8 @@ class BwrapConfig(BaseModel):
     """Named environments of a sample. The first is the agent's (`sandbox()`); with more than one,
     each gets its own namespaces and they reach each other by name on a private network."""
     root: str | None = None
-    """A root filesystem directory to use instead of the host's system directories. It must hold
-    python3 (>= 3.9) at /usr/bin/python3: the sandbox's exec agent runs on it."""
+    """A root filesystem directory to use instead of the host's system directories (each of its
+    top-level entries and of its /etc bound read-only). Any root works: the exec agent is static."""
     system_dirs: list[str] = Field(default_factory=lambda: list(DEFAULT_SYSTEM_DIRS))
     etc_files: list[str] = Field(default_factory=lambda: list(DEFAULT_ETC_FILES))
     ro_binds: dict[str, str] = Field(default_factory=dict)

@@ -18,6 +18,7 @@ from prereview.sandbox.config import BwrapConfig
 MIB = 1024 * 1024
 _ROOT_SKIP = frozenset({"proc", "dev", "sys", "tmp", "run", "etc", "home", "root", "var", "mnt"})
 SHM_MB = 64
+_GENERATED_ETC = frozenset({"passwd", "group", "hosts", "hostname"})
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,18 @@ def mount_args(config: BwrapConfig, files: HostFiles) -> list[str]:
             args += _mirror(Path(directory), Path(directory))
         args += ["--dir", "/etc"]
         for name in config.etc_files:
-            args += _mirror(Path("/etc", name), Path("/etc", name))
+            if name not in _GENERATED_ETC:
+                args += _mirror(Path("/etc", name), Path("/etc", name))
     else:
         root = Path(config.root)
         for entry in sorted(os.listdir(root)):
             if entry not in _ROOT_SKIP:
                 args += _mirror(root / entry, Path("/", entry))
-        args += ["--ro-bind", str(root / "etc"), "/etc"] if (root / "etc").is_dir() else []
+        args += ["--dir", "/etc"]
+        if (root / "etc").is_dir():  # the root's /etc entry by entry: ours go over four of them
+            for entry in sorted(os.listdir(root / "etc")):
+                if entry not in _GENERATED_ETC:
+                    args += _mirror(root / "etc" / entry, Path("/etc", entry))
     # paths from here on are inside the sandbox's own mount namespace
     args += [
         "--ro-bind", str(files.passwd), "/etc/passwd",
