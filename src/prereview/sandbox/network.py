@@ -9,6 +9,7 @@ the namespaces when the sample ends.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from itertools import combinations
@@ -32,6 +33,12 @@ def host_addresses(names: list[str]) -> dict[str, str]:
 
 
 async def connect_hosts(hosts: dict[str, SandboxHost], addresses: dict[str, str]) -> None:
+    if os.geteuid() != 0:
+        raise SandboxUnavailableError(
+            "multi-host samples need the evaluator to run as root",
+            "run as root (veth pairs between the hosts' network namespaces need CAP_NET_ADMIN), "
+            "or use a single host",
+        )
     ip = shutil.which("ip")
     nsenter = shutil.which("nsenter")
     if ip is None or nsenter is None:
