@@ -296,3 +296,11 @@ def test_truncated_eval_log_is_refused(tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(IntakeError, match=r"not .*Inspect"):
         read_findings(path)
+
+
+@pytest.mark.parametrize("fmt", [None, "sarif", "json", "crash"])
+def test_a_directory_or_missing_file_is_refused(tmp_path: Path, fmt: str | None) -> None:
+    with pytest.raises(IntakeError, match=r"cannot read the file|not a readable Inspect log"):
+        read_findings(tmp_path, format=fmt)
+    with pytest.raises(IntakeError, match="cannot read the file"):
+        read_findings(tmp_path / "missing.sarif", format=fmt)

@@ -28,7 +28,7 @@ _ONE_LINE.update({0x09: 0x20, 0x0A: 0x20})
 class IntakeLimits:
     """Hard limits (exceeding one rejects the whole file) and soft ones (the field is shortened)."""
 
-    max_file_bytes: int = 1 << 30
+    max_file_bytes: int = 512 << 20  # about 750,000 SARIF results of typical size
     max_results: int = 2_000_000
     max_runs: int = 1_000
     max_rules: int = 200_000

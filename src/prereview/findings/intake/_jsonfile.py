@@ -28,7 +28,10 @@ def read_bytes(path: Path, limits: IntakeLimits) -> tuple[bytes, str]:
         raise IntakeError(
             path, "", f"file is {size} bytes, over the limit of {limits.max_file_bytes}"
         )
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IntakeError(path, "", f"cannot read the file ({exc.strerror})") from None
     return data, hashlib.sha256(data).hexdigest()
 
 
