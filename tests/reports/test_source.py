@@ -8,9 +8,10 @@ import inspect_ai
 import pytest
 from inspect_ai import Task
 from inspect_ai import eval as inspect_eval
+from inspect_ai.agent import react
 from inspect_ai.dataset import Sample
 from inspect_ai.scorer import match
-from inspect_ai.solver import generate
+from inspect_ai.tool import bash
 from typer.testing import CliRunner
 
 from prereview.cli.main import app
@@ -49,7 +50,11 @@ def test_evidence_reads_payload_metadata_and_the_inspect_log_header(
         samples=memsafety_samples({1: 2}, tmp_path / "inst"),
     )
     assert review_id is not None
-    task = Task(dataset=[Sample(input="Say x", target="x")], solver=generate(), scorer=match())
+    task = Task(
+        dataset=[Sample(input="Say x", target="x")],
+        solver=react(tools=[bash(10)], attempts=2),
+        scorer=match(),
+    )
     logs = inspect_eval(
         task,
         model="mockllm/model",
@@ -72,8 +77,9 @@ def test_evidence_reads_payload_metadata_and_the_inspect_log_header(
     assert e.sampling["temperature"] == "0.25"
     assert e.sampling["max_tokens"] == "64"
     assert e.limits["message_limit"] == "7"
-    assert e.scaffold is not None
-    assert "generate" in e.scaffold
+    assert e.scaffold == "react"
+    assert e.tools == ("bash", "submit")
+    assert e.limits["submissions per attempt"] == "2"
     assert len(evidence.attempts) == 10
     assert {a.family for a in evidence.attempts} == {"memsafety"}
     assert len(evidence.baselines) == 10

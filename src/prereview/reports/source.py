@@ -316,6 +316,17 @@ def _model_label(sub: SubmissionRow) -> str:
     return f"{sub.model_name} {sub.model_version}" if sub.model_version else sub.model_name
 
 
+def _tool_names(tools: Any) -> set[str]:
+    """Tool names from a solver's recorded `tools` parameter (dicts with a name, or names)."""
+    names: set[str] = set()
+    for tool in tools if isinstance(tools, list) else []:
+        if isinstance(tool, Mapping) and isinstance(tool.get("name"), str):
+            names.add(tool["name"])
+        elif isinstance(tool, str):
+            names.add(tool)
+    return names
+
+
 def _elicitation_from_logs(log_dir: Path, base: Elicitation) -> Elicitation:
     from inspect_ai.log import list_eval_logs, read_eval_log
 
@@ -339,6 +350,13 @@ def _elicitation_from_logs(log_dir: Path, base: Elicitation) -> Elicitation:
             scaffolds.add(spec.solver)
         if log.plan and log.plan.steps:
             scaffolds.add(" → ".join(step.solver for step in log.plan.steps))
+            for step in log.plan.steps:
+                tools.update(_tool_names(step.params.get("tools")))
+                submissions = step.params.get("attempts")
+                if isinstance(submissions, int) and not isinstance(submissions, bool):
+                    limits["submissions per attempt"] = str(submissions)
+                if step.solver.rsplit("/", 1)[-1] == "react":
+                    tools.add("submit")
         config = spec.config
         if config.epochs:
             epochs.add(config.epochs)
