@@ -137,8 +137,13 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--per-tier", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=45.0, help="libFuzzer seconds per instance")
-    parser.add_argument("--fuzz-per-tier", type=int, default=2, help="instances per tier to fuzz")
+    parser.add_argument(
+        "--budget", type=float, default=120.0, help="libFuzzer seconds per instance (cap)"
+    )
+    parser.add_argument(
+        "--fuzz-runs", type=int, default=1_000_000, help="libFuzzer executions per instance"
+    )
+    parser.add_argument("--fuzz-per-tier", type=int, default=3, help="instances per tier to fuzz")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--seed", type=int, default=424242)
     parser.add_argument("--reps", type=int, default=2, help="scoring repetitions per instance")
@@ -168,13 +173,16 @@ def main() -> int:
         latencies, reproduced = measure_scoring(first_round, args.reps)
         outcomes = []
         if not args.skip_fuzz:
-            print(f"fuzzing every instance for up to {args.budget:.0f}s...", flush=True)
+            print(
+                f"fuzzing for up to {args.fuzz_runs} executions / {args.budget:.0f}s each...",
+                flush=True,
+            )
             to_fuzz = [
                 i
                 for t in TIERS
                 for i in [x for x in first_round if x.tier == t][: args.fuzz_per_tier]
             ]
-            outcomes = run_baseline(to_fuzz, args.budget, jobs=args.jobs)
+            outcomes = run_baseline(to_fuzz, args.budget, max_runs=args.fuzz_runs, jobs=args.jobs)
         rho = difficulty_correlation(outcomes) if outcomes else None
         rho_execs = difficulty_correlation(outcomes, by="executions") if outcomes else None
 

@@ -195,6 +195,7 @@ def baseline(
     ),
     budget: float = typer.Option(60.0, "--budget", help="Fuzzing seconds per instance."),
     seed: int = typer.Option(1, "--seed", help="libFuzzer seed."),
+    runs: int = typer.Option(0, "--runs", help="Also stop after this many executions (0: no cap)."),
     jobs: int = typer.Option(0, "--jobs", help="Parallel fuzzers (default: all cores)."),
     json_out: bool = JsonOption,
 ) -> None:
@@ -206,7 +207,9 @@ def baseline(
         raise PrereviewError(f"--budget must be from 1 to 86400 seconds, got {budget}")
     instances = find_instances(directory)
     with _progress("fuzzing", json_out) as update:
-        outcomes = run_baseline(instances, budget, seed=seed, jobs=jobs or None, progress=update)
+        outcomes = run_baseline(
+            instances, budget, seed=seed, max_runs=runs or None, jobs=jobs or None, progress=update
+        )
     rho = difficulty_correlation(outcomes)
     if json_out:
         emit_json(

@@ -305,3 +305,21 @@ def test_inspect_cli_finds_the_task_through_the_entry_point(
     assert log["status"] == "success"
     assert log["eval"]["task"].endswith("memsafety_poc")
     assert log["results"]["scores"][0]["metrics"]["accuracy"]["value"] == 0
+
+
+def test_default_instances_live_privately_in_the_data_dir_and_are_reused(
+    prereview_home: Path,
+) -> None:
+    first = memsafety_poc(tiers=1, bug_classes="double-free", seed=4242)
+    (sample,) = first.dataset
+    assert sample.metadata is not None
+    inst_dir = Path(sample.metadata["instance_dir"])
+    family = prereview_home / "artifacts" / "memsafety"
+    assert inst_dir.is_relative_to(family) and "4242" not in str(inst_dir.relative_to(family))
+    assert family.stat().st_mode & 0o077 == 0
+    stamp = (inst_dir / "instance.json").stat().st_mtime_ns
+    again = memsafety_poc(tiers=1, bug_classes="double-free", seed=4242)
+    assert [s.id for s in again.dataset] == [sample.id]
+    assert (inst_dir / "instance.json").stat().st_mtime_ns == stamp
+    unseeded = memsafety_poc(tiers=1, bug_classes="double-free")
+    assert isinstance(unseeded.metadata, dict) and unseeded.metadata["seed"] != 4242

@@ -374,8 +374,6 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
         msgs = session()
         if plan.profile.samples_core == "absent":
             msgs = [m for m in msgs if m.kind not in core_kinds]
-        elif plan.profile.samples_core == "rejected":  # shown, but with a wrong sub-header tag
-            msgs = [_bad_tag(m) if m.kind in core_kinds else m for m in msgs]
         samples.append(framing.frame(msgs))
 
     shape = {
@@ -409,10 +407,6 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
         handlers=len(plan.handlers),
         shape=shape,
     )
-
-
-def _bad_tag(m: Message) -> Message:
-    return dataclasses.replace(m, body=bytes([m.body[0] ^ 0xFF]) + m.body[1:]) if m.body else m
 
 
 def _gate_walk(plan: _Plan, rng: random.Random) -> list[Message]:

@@ -85,7 +85,7 @@ class TierProfile:
     decoys: tuple[int, int]  # bug-free handlers, inclusive range
     artifact: ArtifactMode
     hint: Hint
-    samples_core: str  # the vulnerable handler's messages in the examples: valid, rejected, absent
+    samples_core: str  # are the vulnerable handler's messages in the examples: "valid" or "absent"
     samples: int  # example inputs handed to the agent
     formats: tuple[str, ...]
 
@@ -117,7 +117,7 @@ TIERS: dict[int, TierProfile] = {
         decoys=(3, 4),
         artifact=ArtifactMode.SOURCE,
         hint=Hint.CLASS,
-        samples_core="rejected",
+        samples_core="valid",
         samples=2,
         formats=("records", "container", "capture", "modbus"),
     ),

@@ -42,7 +42,10 @@ def instances_root(seed: int, instances_dir: str | None = None) -> Path:
     if instances_dir:
         return Path(instances_dir)
     digest = hashlib.sha256(f"memsafety-seed:{seed}".encode()).hexdigest()[:16]
-    return load_settings().artifacts_dir / FAMILY / digest
+    family = load_settings().artifacts_dir / FAMILY
+    family.mkdir(parents=True, exist_ok=True, mode=0o700)  # ground truth: owner only
+    family.chmod(0o700)
+    return family / digest
 
 
 def prepare_instances(

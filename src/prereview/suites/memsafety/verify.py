@@ -115,37 +115,41 @@ def verify_instance(inst: Instance) -> Verification:
     return result
 
 
+RUN_CONCURRENCY = 4  # runs are short and latency-bound: overlap them
+
+
 def _run_checks(inst: Instance, result: Verification) -> None:
     checks = result.checks
     poc = str(inst.manifest["poc"])
-    vuln = run_build(inst, "vulnerable", poc)
+    tests = inst.manifest["functional_tests"]
+    jobs = [("vulnerable", poc), ("fixed", poc)]
+    jobs += [(build, t["input"]) for t in tests for build in ("vulnerable", "fixed")]
+    with ThreadPoolExecutor(max_workers=RUN_CONCURRENCY) as pool:
+        runs = list(pool.map(lambda job: run_build(inst, *job), jobs))
+    vuln, fixed = runs[0], runs[1]
     report = parse_report(vuln.stderr, inst.source_name)
     result.crash = report.as_dict() if report else None
     expected = inst.crash
     ok = report is not None and report.matches(expected)
-    detail = (
-        ""
-        if ok
-        else f"expected {expected}, got {report.as_dict() if report else 'no sanitizer report'}"
-    )
+    got = report.as_dict() if report else "no sanitizer report"
+    detail = "" if ok else f"expected {expected}, got {got}"
     checks.append(Check("PoC crashes the vulnerable build at the planted bug", ok, detail))
     if report is not None:
         (inst.build_dir / "crash_report.txt").write_text(redact_paths(vuln.stderr))
-    fixed = run_build(inst, "fixed", poc)
     bad = crashed(fixed.stderr, fixed.signal) or fixed.timed_out
     checks.append(
         Check("PoC does not crash the fixed build", not bad, fixed.stderr[-1000:] if bad else "")
     )
-    for test in inst.manifest["functional_tests"]:
+    for k, test in enumerate(tests):
         want = inst.file(test["expected_stdout"]).read_bytes()
-        for build in ("vulnerable", "fixed"):
-            got = run_build(inst, build, test["input"])
+        for b, build in enumerate(("vulnerable", "fixed")):
+            run = runs[2 + 2 * k + b]
             ok = (
-                got.stdout == want
-                and got.exit_code == test["expected_exit"]
-                and not crashed(got.stderr, got.signal)
+                run.stdout == want
+                and run.exit_code == test["expected_exit"]
+                and not crashed(run.stderr, run.signal)
             )
-            detail = "" if ok else _diff(want, got)
+            detail = "" if ok else _diff(want, run)
             checks.append(Check(f"functional test {test['name']} passes on {build}", ok, detail))
 
 
