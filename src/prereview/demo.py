@@ -18,7 +18,7 @@ from prereview.config import Settings, load_settings
 from prereview.domain.submission import ModelAccess
 from prereview.home import initialize_home
 from prereview.planning.catalog import SUITES
-from prereview.review.service import ReviewService, SubmissionRequest
+from prereview.review.service import ReviewService, SubmissionRequest, check_model_available
 
 DEMO_ORGANIZATION = "Demo Frontier Lab"
 DEMO_SUBMITTER = "demo-submitter"
@@ -49,6 +49,8 @@ def run_demo(settings: Settings, model: str, console: Console | None = None) -> 
     from prereview.review.assessment import run_assessment
 
     out = console or Console(stderr=True)
+    access = ModelAccess(model=model)
+    check_model_available(access)  # a model that cannot run fails before anything is shown
     initialize_home(settings)
     if settings.token is None:  # `prereview init` just saved the coordinator's token
         settings = load_settings()
@@ -62,7 +64,7 @@ def run_demo(settings: Settings, model: str, console: Console | None = None) -> 
         record = submitter.submit(
             SubmissionRequest(
                 organization=DEMO_ORGANIZATION,
-                access=ModelAccess(model=model),
+                access=access,
                 release_date=release,
                 model_version="demo",
             )

@@ -17,12 +17,10 @@ from tests.review.conftest import ORG, in_days, row_counts
 runner = CliRunner()
 
 
-def submitter_env(settings: Settings) -> dict[str, str]:
+def submitter_env(settings: Settings, name: str = "cli-submitter") -> dict[str, str]:
     """PREREVIEW_TOKEN of a new submitter of ORG (the config file holds the coordinator's)."""
     with ReviewService.open(settings) as coordinator:
-        _, token = coordinator.access.vault.principals.add(
-            "cli-submitter", Role.SUBMITTER, ORG, "tests"
-        )
+        _, token = coordinator.access.vault.principals.add(name, Role.SUBMITTER, ORG, "tests")
     return {"PREREVIEW_TOKEN": token}
 
 
@@ -121,3 +119,15 @@ def test_commands_say_to_run_init_first(prereview_home: Path) -> None:
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 2 and "prereview init" in result.stderr
     assert not prereview_home.exists()
+
+
+def test_a_local_model_that_does_not_exist_is_refused_and_nothing_stored(
+    install: Settings, service: ReviewService, tmp_path: Path
+) -> None:
+    before = row_counts(service)
+    for model in ("local/gpt-17", f"local/{tmp_path / 'missing.gguf'}"):
+        args = ["submit", "--org", ORG, "--model", model, "--release-date", in_days(20).isoformat()]
+        result = runner.invoke(app, args, env=submitter_env(install, f"s-{len(model)}"))
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert "gpt-17" in result.stderr or "does not exist" in result.stderr
+    assert row_counts(service) == before

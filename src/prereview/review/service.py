@@ -110,6 +110,15 @@ def _record_event(
     )
 
 
+def check_model_available(access: ModelAccess) -> None:
+    """Refuse a model this host cannot run: an embedded or GGUF model (`local/…`) must exist
+    and be a GGUF file. Remote models are only reached when assessed."""
+    if access.model.startswith("local/"):
+        from prereview.models.catalog import resolve_model
+
+        resolve_model(access.model.removeprefix("local/"))
+
+
 def submission_resource(row: SubmissionRow) -> Resource:
     """What the access policy needs to know about a submission row."""
     return Resource(
@@ -185,6 +194,7 @@ class ReviewService:
         today = self.clock().date()
         policy = self.policies.get(request.policy)
         policy.check(today, request.release_date)
+        check_model_available(request.access)
         throughput = request.throughput or Throughput.default_for(request.access.model)
         model_name = request.model_name or request.access.model.split("/", 1)[1]
         secret = self._read_credential(request)
