@@ -13,7 +13,6 @@ withdrawal crypto-shreds everything of the submission.
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from prereview.config import Settings
-from prereview.domain.lifecycle import Actor, Role, SubmissionState, apply_transition
+from prereview.domain.lifecycle import Actor, SubmissionState, apply_transition
 from prereview.domain.submission import (
     CURRENT_TERMS_VERSION,
     Confidentiality,
@@ -77,16 +76,6 @@ class SubmissionRequest:
     confidentiality: Confidentiality = Confidentiality.CONFIDENTIAL
     terms_version: str = CURRENT_TERMS_VERSION
     model_args: dict[str, Any] = field(default_factory=dict)
-
-
-def local_actor(role: Role, organization: str | None = None) -> Actor:
-    """The person at this terminal, in `role`, for tools that write history outside a service.
-    Services act as their authenticated principal (`VaultSession.principal.actor()`)."""
-    try:
-        name = getpass.getuser()
-    except (KeyError, OSError):
-        name = "unknown"
-    return Actor(name=name, role=role, organization=organization)
 
 
 def _record_event(
