@@ -3,6 +3,7 @@ two organizations written straight into the store (no review workflow needed).""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,12 +19,14 @@ from prereview.store.base import new_id, utcnow
 from prereview.store.tables.review import OrganizationRow, SubmissionEventRow, SubmissionRow
 from prereview.vault.principals import Principal, Role
 from prereview.vault.service import Vault, VaultSession
+from tests.store.databases import _sqlite_template  # noqa: F401
 
 
 @pytest.fixture
-def settings(prereview_home: Path) -> Settings:
-    s = load_settings()
-    initialize_home(s)
+def settings(prereview_home: Path, _sqlite_template: Path) -> Settings:  # noqa: F811
+    prereview_home.mkdir(mode=0o700)
+    shutil.copyfile(_sqlite_template, prereview_home / "prereview.db")  # already migrated
+    initialize_home(load_settings())
     return load_settings()  # now with the coordinator token from the config file
 
 

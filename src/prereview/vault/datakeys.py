@@ -30,6 +30,9 @@ from prereview.vault.envelope import new_data_key
 from prereview.vault.errors import ShreddedError, VaultError
 from prereview.vault.keys.interface import KeyProvider, WrappedKey
 
+RECHECK_S = 1.0
+"""How long an unwrapped key is used before its row is read again (to notice a shred)."""
+
 
 @dataclass(frozen=True)
 class ShredRecord:
@@ -49,12 +52,16 @@ class DataKeyRing:
     def __init__(self, db: Database, provider: KeyProvider) -> None:
         self.db = db
         self.provider = provider
-        self._cache: dict[str, tuple[bytes, bytes]] = {}  # scope -> (wrapped, key)
+        self._cache: dict[str, tuple[bytes, bytes, float]] = {}  # scope -> (wrapped, key, checked)
 
     def key(self, scope: str, *, create: bool = False) -> bytes:
         """The unwrapped data key of `scope`; created when `create` and none exists yet."""
-        # the row is read every time (one lookup by key): a scope shredded by another process
-        # must stop working here too, even though this process still has the key unwrapped
+        # The row is re-read at most every RECHECK_S: a scope shredded by another process stops
+        # working here within that time although this process still has the key unwrapped (a
+        # running assessment's withdrawal watcher polls at the same pace).
+        cached = self._cache.get(scope)
+        if cached is not None and time.monotonic() - cached[2] < RECHECK_S:
+            return cached[1]
         with self.db.session() as session:
             row = session.get(DataKeyRow, scope)
             if row is not None:
@@ -70,7 +77,7 @@ class DataKeyRing:
                 )
         except SqlIntegrityError:  # another process created it first: use theirs
             return self.key(scope)
-        self._cache[scope] = (wrapped.blob, data_key)
+        self._cache[scope] = (wrapped.blob, data_key, time.monotonic())
         return data_key
 
     def _unwrap(self, row: DataKeyRow) -> bytes:
@@ -79,9 +86,10 @@ class DataKeyRing:
             raise ShreddedError(row.scope, row.shred_reason)
         cached = self._cache.get(row.scope)
         if cached is not None and cached[0] == row.wrapped_key:
-            return cached[1]
-        data_key = self.provider.unwrap(WrappedKey(row.kek_id, row.wrapped_key), row.scope)
-        self._cache[row.scope] = (row.wrapped_key, data_key)
+            data_key = cached[1]
+        else:
+            data_key = self.provider.unwrap(WrappedKey(row.kek_id, row.wrapped_key), row.scope)
+        self._cache[row.scope] = (row.wrapped_key, data_key, time.monotonic())
         return data_key
 
     def has_key(self, scope: str) -> bool:
