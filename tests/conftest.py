@@ -41,4 +41,6 @@ def prereview_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("PREREVIEW_HOME", str(home))
     monkeypatch.setenv("INSPECT_LOG_DIR", str(tmp_path / "inspect-logs"))
+    # the vault's plaintext window (default: a private dir on /dev/shm) stays in the test's tmp
+    monkeypatch.setenv("PREREVIEW_PLAINTEXT_DIR", str(tmp_path / "plaintext"))
     return home

@@ -230,6 +230,8 @@ class Vault:
             retention=RetentionPolicy(db, settings.retention_days),
         )
         register_codec(VaultDetailsCodec(keys), default=True)  # finding details sealed too
+        workspace.confine_inspect_traces()
+        workspace.sweep_abandoned()
         for scope in content.recover_orphans():
             audit.append(
                 AuditEvent(

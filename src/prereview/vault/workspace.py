@@ -7,15 +7,20 @@ plaintext. Each directory holds a lock for as long as its run lives; one whose l
 belongs to a run that died (SIGKILL, power loss), and `orphans()` hands it to the vault, which
 seals and deletes it the next time any command opens the vault.
 
-Put `plaintext_dir` on a tmpfs (`/dev/shm/...`) to keep the window off persistent storage.
+Inspect also writes a trace log of its own (tool calls with their arguments, i.e. transcript
+text), by default under ~/.local/share/inspect_ai/traces and kept after the process ends.
+`confine_inspect_traces` points it into this install's plaintext directory instead, and the
+trace of a process is deleted when it exits (or, if it was killed, at the next vault open).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -51,7 +56,9 @@ class PlaintextWorkspace:
 
     def __init__(self, base: Path, home: Path) -> None:
         tag = hashlib.sha256(str(home).encode()).hexdigest()[:12]
+        self.base = base
         self.root = base / tag
+        self.home = home
 
     @contextlib.contextmanager
     def open(self, scope: str, key: str) -> Iterator[OpenWorkspace]:
@@ -64,7 +71,8 @@ class PlaintextWorkspace:
         fd = os.open(path / _LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            (path / _OWNER).write_text(json.dumps({"scope": scope, "key": key, "pid": os.getpid()}))
+            owner = {"scope": scope, "key": key, "pid": os.getpid(), "home": str(self.home)}
+            (path / _OWNER).write_text(json.dumps(owner))
             ws = OpenWorkspace(path, scope, key)
             ws.files.mkdir(mode=0o700)
             ws.inspect_data.mkdir(mode=0o700)
@@ -104,6 +112,67 @@ class PlaintextWorkspace:
                 found.append(OpenWorkspace(path, "", ""))  # unknown owner: remove only
         return found
 
+    def sweep_abandoned(self) -> int:
+        """Delete what dead processes left here that no vault can seal any more: workspaces of
+        data dirs that no longer exist, and Inspect traces. Returns how many were removed."""
+        removed = 0
+        if not self.base.is_dir():
+            return 0
+        for tag in self.base.iterdir():
+            if not tag.is_dir() or tag.is_symlink():
+                continue
+            for trace in (tag / _TRACES).glob("trace-*.log*"):
+                pid = trace.name.removeprefix("trace-").split(".", 1)[0]
+                if pid.isdigit() and not _alive(int(pid)):
+                    trace.unlink(missing_ok=True)
+                    removed += 1
+            if tag == self.root:
+                continue  # ours: `orphans()` seals them
+            for ws in self._dead_in(tag):
+                home = _owner_home(ws)
+                if home is None or not Path(home).exists():
+                    self.remove(ws)
+                    removed += 1
+        return removed
+
+    @staticmethod
+    def _dead_in(tag: Path) -> list[Path]:
+        dead = []
+        for path in tag.iterdir():
+            if not path.is_dir() or path.name == _TRACES:
+                continue
+            try:
+                fd = os.open(path / _LOCK, os.O_RDWR)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                dead.append(path)
+            except BlockingIOError:
+                pass
+            finally:
+                os.close(fd)
+        return dead
+
+    def confine_inspect_traces(self) -> Path | None:
+        """Send this process's Inspect trace log into the private plaintext directory and delete
+        it at exit. Only possible before Inspect's logging starts, and only when the user did
+        not choose a trace file (INSPECT_TRACE_FILE); returns the path, or None."""
+        chosen = os.environ.get("INSPECT_TRACE_FILE")
+        if chosen and chosen != os.environ.get(_CONFINED):  # the user's own choice
+            return None
+        if logging.getLogger("inspect_ai").handlers:  # Inspect's logging already started
+            return None
+        traces = self.root / _TRACES
+        traces.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = traces / f"trace-{os.getpid()}.log"
+        os.environ["INSPECT_TRACE_FILE"] = os.environ[_CONFINED] = str(path)  # children: own file
+        # registered before Inspect registers its own exit handler (which gzips the trace next
+        # to it), so it runs after that one and removes both
+        atexit.register(_remove_trace, path)
+        return path
+
     @staticmethod
     def files_of(ws: OpenWorkspace) -> list[tuple[str, Path]]:
         """(relative POSIX path, file) of every file the tool wrote, sorted."""
@@ -116,3 +185,31 @@ class PlaintextWorkspace:
     @staticmethod
     def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
+
+
+_TRACES = "traces"
+_CONFINED = "PREREVIEW_CONFINED_INSPECT_TRACE"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_home(ws: Path) -> str | None:
+    try:
+        home = json.loads((ws / _OWNER).read_text()).get("home")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(home) if home else None
+
+
+def _remove_trace(path: Path) -> None:
+    for leftover in (path, path.with_suffix(".log.gz")):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
