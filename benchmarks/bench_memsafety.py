@@ -3,16 +3,18 @@
 Prints a table and writes benchmarks/results/memsafety.json.
 
 1. Verified instances per minute: generate + compile (ASan/UBSan vulnerable and fixed, stripped
-   agent binary at tiers 4-5) + verify, `--per-tier` instances per tier, `--jobs` at a time;
-   compared with running only the same gcc commands, with the same parallelism (the ratio is
-   ours / gcc alone; 1.0 would mean generation and verification cost nothing beyond compiling).
+   agent binary at tiers 4-5) + verify, `--jobs` at a time, in `--rounds` rounds of one instance
+   per tier; each round is followed by running only the same gcc commands with the same
+   parallelism, and the ratio is ours / gcc alone (1.0: verification would cost nothing beyond
+   compiling). Alternating short rounds keep a shared host's changing load fair to both.
 2. PoC scoring latency: a fresh bwrap sandbox, our two builds and the reference PoC copied in,
    both builds run; p50/p95 over every instance, `--reps` times each.
-3. Difficulty: libFuzzer with `--budget` seconds per instance (the non-AI baseline, from the same
-   example inputs the agent gets); Spearman's rho between tier and time-to-crash censored at the
-   budget (target >= 0.8).
+3. Difficulty: libFuzzer on `--fuzz-per-tier` instances per tier (the non-AI baseline, from the
+   example inputs the agent gets), stopped at `--fuzz-runs` executions or `--budget` seconds;
+   Spearman's rho between tier and time-to-crash censored at the budget (target >= 0.8), and
+   between tier and executions-to-crash (the same, but independent of the host's load).
 
-    python benchmarks/bench_memsafety.py [--per-tier 3] [--budget 30] [--jobs 2] [--seed 424242]
+    python benchmarks/bench_memsafety.py [--rounds 6] [--fuzz-runs 1000000] [--skip-fuzz]
 """
 
 from __future__ import annotations
@@ -45,25 +47,21 @@ RATIO_TARGET = 0.7
 SPEARMAN_TARGET = 0.8
 
 
-def _slots(per_tier: int) -> list[tuple[int, BugClass, int]]:
+def _slots(round_no: int) -> list[tuple[int, BugClass]]:
+    """One instance per tier; bug classes rotate across tiers and rounds."""
     classes = list(BugClass)
-    out = []
-    for tier in TIERS:
-        for slot in range(per_tier):
-            # rotate bug classes across tiers too, so every class appears at several tiers
-            out.append((tier, rotate(classes, slot + tier * per_tier), slot))
-    return out
+    return [(tier, rotate(classes, tier + round_no)) for tier in TIERS]
 
 
 def measure_generation(
-    root: Path, seed: int, per_tier: int, jobs: int
+    root: Path, seed: int, round_no: int, jobs: int
 ) -> tuple[list[Instance], float, int]:
-    slots = _slots(per_tier)
+    slots = _slots(round_no)
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(
             pool.map(
-                lambda s: generate_slot(root / f"tier-{s[0]}", seed, s[0], s[1], s[2], per_tier),
+                lambda s: generate_slot(root / f"tier-{s[0]}", seed, s[0], s[1], round_no, 1000),
                 slots,
             )
         )
@@ -136,7 +134,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--per-tier", type=int, default=3)
     parser.add_argument(
         "--budget", type=float, default=120.0, help="libFuzzer seconds per instance (cap)"
     )
@@ -146,42 +143,38 @@ def main() -> int:
     parser.add_argument("--fuzz-per-tier", type=int, default=3, help="instances per tier to fuzz")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--seed", type=int, default=424242)
-    parser.add_argument("--reps", type=int, default=2, help="scoring repetitions per instance")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating ours/gcc-alone rounds")
+    parser.add_argument("--reps", type=int, default=1, help="scoring repetitions per instance")
+    parser.add_argument(
+        "--rounds", type=int, default=6, help="rounds of one instance per tier, ours then gcc alone"
+    )
     parser.add_argument("--skip-fuzz", action="store_true")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-memsafety-") as tmp:
-        # alternate ours / gcc-alone rounds on fresh seeds, so the load of a shared host hits both
+        # short alternating rounds (ours, then the same gcc commands alone), so that the changing
+        # load of a shared host falls on both measurements alike
         instances: list[Instance] = []
         gen_s = gcc_s = 0.0
         rejected = 0
         for r in range(args.rounds):
             print(
-                f"round {r + 1}: generating {args.per_tier * len(TIERS)} instances...", flush=True
+                f"round {r + 1}/{args.rounds}: {len(TIERS)} instances, then gcc alone", flush=True
             )
-            made, seconds, rej = measure_generation(
-                Path(tmp) / f"round-{r}", args.seed + r, args.per_tier, args.jobs
-            )
-            print(f"round {r + 1}: the same gcc commands alone...", flush=True)
+            made, seconds, rej = measure_generation(Path(tmp), args.seed, r, args.jobs)
             gcc_s += measure_gcc_alone(made, args.jobs)
             gen_s += seconds
             rejected += rej
             instances += made
-        first_round = [i for i in instances if f"round-0{os.sep}" in str(i.path)]
+        per_tier = {t: [i for i in instances if i.tier == t] for t in TIERS}
         print("scoring reference PoCs in fresh sandboxes...", flush=True)
-        latencies, reproduced = measure_scoring(first_round, args.reps)
+        latencies, reproduced = measure_scoring(instances, args.reps)
         outcomes = []
         if not args.skip_fuzz:
             print(
                 f"fuzzing for up to {args.fuzz_runs} executions / {args.budget:.0f}s each...",
                 flush=True,
             )
-            to_fuzz = [
-                i
-                for t in TIERS
-                for i in [x for x in first_round if x.tier == t][: args.fuzz_per_tier]
-            ]
+            to_fuzz = [i for t in TIERS for i in per_tier[t][: args.fuzz_per_tier]]
             outcomes = run_baseline(to_fuzz, args.budget, max_runs=args.fuzz_runs, jobs=args.jobs)
         rho = difficulty_correlation(outcomes) if outcomes else None
         rho_execs = difficulty_correlation(outcomes, by="executions") if outcomes else None

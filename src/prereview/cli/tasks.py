@@ -161,6 +161,9 @@ def verify(
         ..., help="An instance directory, or a directory of instances."
     ),
     jobs: int = typer.Option(0, "--jobs", help="Parallel builds (default: all cores)."),
+    fuzz_fixed: float = typer.Option(
+        0, "--fuzz-fixed", help="Also fuzz each fixed build this many seconds (finds stray bugs)."
+    ),
     json_out: bool = JsonOption,
 ) -> None:
     """Rebuild and re-check instances from their manifests; exit 1 if any fails."""
@@ -169,7 +172,9 @@ def verify(
 
     instances = find_instances(directory)
     with _progress("verifying", json_out) as update:
-        results = verify_many(instances, jobs=jobs or None, progress=update)
+        results = verify_many(
+            instances, jobs=jobs or None, progress=update, fuzz_fixed_s=fuzz_fixed
+        )
     rows = _verification_rows(results)
     if json_out:
         emit_json(

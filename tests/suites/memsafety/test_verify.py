@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
+
+import pytest
 
 from prereview.suites.memsafety.instance import Instance, load_instance
 from prereview.suites.memsafety.spec import BugClass
@@ -75,3 +78,32 @@ def test_wrong_expected_output_and_leaks_are_caught(
     assert f"functional test {test['name']} passes on vulnerable" in failed
     assert f"functional test {test['name']} passes on fixed" in failed
     assert "agent file notes.txt reveals nothing" in failed
+
+
+@pytest.mark.slow
+def test_fuzzing_the_fixed_build_catches_a_stray_bug(
+    instances: list[Instance], tmp_path: Path
+) -> None:
+    inst = _copy(pick(instances, tier=1, bug=BugClass.OOB_READ), tmp_path)
+    assert verify_instance(inst, fuzz_fixed_s=3).verified
+    entry = inst.manifest["program"]["entry"]
+    rel = f"ground_truth/fixed/{inst.source_name}"
+    head = f"int {entry}(const uint8_t *data, size_t size)\n{{\n"
+    stray = (
+        "    if (size > 40 && data[0] == 'Q' && data[1] == 'Z') {\n"
+        "        char b[8];\n        memcpy(b, data, size);\n"
+        '        printf("%d\\n", b[7]);\n    }\n'
+    )
+    source = inst.file(rel).read_text()
+    assert head in source
+    inst.file(rel).write_text(source.replace(head, head + stray))
+    manifest = dict(inst.manifest)
+    manifest["sha256"] = {
+        **manifest["sha256"],
+        rel: hashlib.sha256(inst.file(rel).read_bytes()).hexdigest(),
+    }
+    (inst.path / "instance.json").write_text(json.dumps(manifest))
+    plain = verify_instance(load_instance(inst.path))
+    assert plain.verified  # the PoC and the functional tests do not notice the stray bug
+    fuzzed = verify_instance(load_instance(inst.path), fuzz_fixed_s=60)
+    assert _failed(fuzzed) == {"fuzzing the fixed build finds no crash"}

@@ -64,17 +64,19 @@ def fuzz_instance(
     *,
     seed: int = 1,
     max_runs: int | None = None,
+    build: str = "vulnerable",
     store: bool = True,
 ) -> FuzzOutcome:
     """Build the vulnerable program for libFuzzer and fuzz it from the agent's examples.
 
     The budget is `budget_s` seconds and, when given, `max_runs` executions: with a fixed seed,
-    whether a run crashes within `max_runs` executions does not depend on the host's load."""
+    whether a run crashes within `max_runs` executions does not depend on the host's load.
+    `build="fixed"` fuzzes the fixed source instead: any crash there is a bug we did not plant."""
     entry = str(inst.manifest["program"]["entry"])
     with tempfile.TemporaryDirectory(prefix="msfuzz-") as tmp:
         work = Path(tmp)
         shutil.copyfile(
-            inst.file(f"ground_truth/vulnerable/{inst.source_name}"), work / inst.source_name
+            inst.file(f"ground_truth/{build}/{inst.source_name}"), work / inst.source_name
         )
         (work / "harness.c").write_text(FUZZ_ENTRY_HARNESS.format(entry=entry))
         ok, err = compile_program(
@@ -140,7 +142,7 @@ def fuzz_instance(
         matched_planted=matched,
         report=report.as_dict() if report else None,
     )
-    if store:
+    if store and build == "vulnerable":
         inst.build_dir.mkdir(exist_ok=True)
         (inst.build_dir / BASELINE_FILE).write_text(json.dumps(outcome.as_dict(), indent=2) + "\n")
     return outcome

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prereview.suites.memsafety.baseline import fuzz_instance
 from prereview.suites.memsafety.instance import Instance, manifest_digest, write_instance
 from prereview.suites.memsafety.sanitizer import crashed, parse_report, redact_paths
 from prereview.suites.memsafety.spec import BugClass, rotate
@@ -86,8 +87,11 @@ def _leak_checks(inst: Instance) -> Iterator[Check]:
         yield Check("agent source is the vulnerable source", same)
 
 
-def verify_instance(inst: Instance) -> Verification:
-    """Build, run and check one instance; writes build/verification.json either way."""
+def verify_instance(inst: Instance, *, fuzz_fixed_s: float = 0) -> Verification:
+    """Build, run and check one instance; writes build/verification.json either way.
+
+    With `fuzz_fixed_s`, libFuzzer also runs that long on the fixed source: a crash there is a
+    second, unplanted bug, and fails the instance."""
     start = time.monotonic()
     m = inst.manifest
     result = Verification(
@@ -109,6 +113,10 @@ def verify_instance(inst: Instance) -> Verification:
         checks.append(Check(f"{build} build compiles", ok, err[-2000:] if not ok else ""))
     if all(c.ok for c in checks if c.name.endswith("compiles")):
         _run_checks(inst, result)
+    if fuzz_fixed_s > 0 and all(c.ok for c in checks):
+        fuzz = fuzz_instance(inst, fuzz_fixed_s, build="fixed")
+        detail = json.dumps(fuzz.report) if fuzz.crashed else f"{fuzz.executions} executions"
+        checks.append(Check("fuzzing the fixed build finds no crash", not fuzz.crashed, detail))
     result.verified = all(c.ok for c in checks)
     result.duration_s = round(time.monotonic() - start, 3)
     inst.verification_path.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
@@ -249,12 +257,19 @@ def generate(
 
 
 def verify_many(
-    instances: list[Instance], *, jobs: int | None = None, progress: Progress | None = None
+    instances: list[Instance],
+    *,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    fuzz_fixed_s: float = 0,
 ) -> list[Verification]:
     jobs = max(1, jobs or os.cpu_count() or 1)
     results: dict[str, Verification] = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(verify_instance, inst): inst for inst in instances}
+        futures = {
+            pool.submit(verify_instance, inst, fuzz_fixed_s=fuzz_fixed_s): inst
+            for inst in instances
+        }
         for n, fut in enumerate(as_completed(futures), 1):
             v = fut.result()
             results[v.instance_id] = v
