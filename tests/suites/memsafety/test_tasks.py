@@ -323,3 +323,26 @@ def test_default_instances_live_privately_in_the_data_dir_and_are_reused(
     assert (inst_dir / "instance.json").stat().st_mtime_ns == stamp
     unseeded = memsafety_poc(tiers=1, bug_classes="double-free")
     assert isinstance(unseeded.metadata, dict) and unseeded.metadata["seed"] != 4242
+
+
+def test_a_second_attempt_can_succeed(instances_root: Path, tmp_path: Path) -> None:
+    task = memsafety_poc(
+        tiers=1,
+        bug_classes="use-after-free",
+        seed=SEED,
+        attempts=2,
+        instances_dir=str(instances_root),
+    )
+    model = scripted(
+        task,
+        _constant(submit("examples/example-1.bin")),
+        lambda inst: write_file("poc.bin", inst.file("ground_truth/poc.bin").read_bytes()),
+        _constant(submit("poc.bin")),
+    )
+    log = eval(task, model=model, log_dir=str(tmp_path), display="none")[0]
+    (score,) = _scores(log).values()
+    assert score.value == "C", score.explanation
+    assert log.samples is not None
+    # the first, wrong submission was judged and answered before the second one
+    replies = [m.text for m in log.samples[0].messages if m.role == "user"]
+    assert len(replies) >= 2 and "incorrect" in replies[1].lower()
