@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def sarif_log(
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": tool, "rules": RULES}}, "results": results, **run}],
+        "runs": [{"tool": {"driver": {"name": tool, "rules": copy.deepcopy(RULES)}}, "results": results, **run}],
     }
 
 
