@@ -13,6 +13,7 @@ PACKAGES=(
   poppler-utils         # pdftoppm: tests render report PDFs to PNG
   libpango-1.0-0        # WeasyPrint (PDF reports)
   libpangoft2-1.0-0
+  libharfbuzz-subset0   # WeasyPrint's fast font subsetting
   fonts-dejavu-core
 )
 

@@ -7,6 +7,8 @@ Inspect imports it lazily when a name it does not know is asked for (a `local/..
 # ruff: noqa: F401
 from prereview.models.local import LocalModelAPI
 from prereview.models.scripted import ScriptedModelAPI
+from prereview.models.simulated import SimulatedModelAPI
+from prereview.planning.calibration import calibration
 from prereview.sandbox.environment import BwrapSandboxEnvironment
 from prereview.suites.memsafety.tasks import memsafety_patch, memsafety_poc
 from prereview.suites.smoke import smoke

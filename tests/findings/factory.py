@@ -59,7 +59,13 @@ def sarif_log(
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": tool, "rules": copy.deepcopy(RULES)}}, "results": results, **run}],
+        "runs": [
+            {
+                "tool": {"driver": {"name": tool, "rules": copy.deepcopy(RULES)}},
+                "results": results,
+                **run,
+            }
+        ],
     }
 
 

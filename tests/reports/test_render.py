@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from prereview.domain.markings import VOLUNTARY_STATEMENT, DocumentMarking
 from prereview.reports.builder import build_report
-from prereview.reports.document import VOLUNTARY_STATEMENT, CapabilityReport, Markings
+from prereview.reports.document import CapabilityReport
 from prereview.reports.evidence import ReviewEvidence
 from prereview.reports.render import css_string, md_cell, render, render_html, render_markdown
 from prereview.reports.rubric import load_rubric
@@ -70,7 +71,7 @@ def test_charts_carry_the_numbers_as_text_alternatives(many: CapabilityReport) -
 
 def test_banner_is_configurable_and_escaped_everywhere(tmp_path: Path) -> None:
     banner = 'SECRET//REL TO "X" </style><b>'
-    report = _report(ef.one_result(), markings=Markings(banner=banner))
+    report = _report(ef.one_result(), markings=DocumentMarking(banner=banner))
     html = render_html(report)
     assert "</style><b>" not in html.split("</style>", 1)[1]  # never raw HTML in the body
     assert "SECRET//REL TO &#34;X&#34; &lt;/style&gt;&lt;b&gt;" in html
@@ -84,9 +85,9 @@ def test_banner_is_configurable_and_escaped_everywhere(tmp_path: Path) -> None:
 
 def test_markings_must_be_one_line() -> None:
     with pytest.raises(ValueError, match="one non-empty line"):
-        Markings(banner="CUI\nSP-PCII")
+        DocumentMarking(banner="CUI\nSP-PCII")
     with pytest.raises(ValueError, match="one non-empty line"):
-        Markings(banner="  ")
+        DocumentMarking(banner="  ")
 
 
 def test_pdf_pages_are_not_blank_and_every_page_is_marked(

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from prereview.cli.main import app
 from prereview.config import Settings
 from prereview.domain.lifecycle import SubmissionState
+from prereview.models.simulated import prompt_digest
 from prereview.planning.calibration import calibration
-from prereview.planning.simulated import prompt_digest
 from prereview.review.assessment import run_assessment
 from prereview.review.errors import AssessmentError, CredentialMissingError
 from prereview.review.service import ReviewService

@@ -27,11 +27,11 @@ from prereview.advisories.brief import (
     render_brief,
 )
 from prereview.config import Settings
+from prereview.domain.markings import DocumentMarking
 from prereview.findings.repository import list_findings
 from prereview.findings.sectors import sector as lookup_sector
 from prereview.findings.sectors import sectors
 from prereview.reports.disclosure import ForbiddenTerm, check_disclosure
-from prereview.reports.document import Markings
 from prereview.store import Database
 from prereview.store.content import SubmissionContent
 from prereview.store.tables.review import ReviewRow, SubmissionRow
@@ -143,7 +143,7 @@ def produce_briefs(
         lookup_sector(code)
     from prereview.vault.service import Vault
 
-    markings = Markings(banner=banner or settings.marking_banner)
+    markings = DocumentMarking(banner=banner or settings.marking_banner)
     target = out_dir or settings.reports_dir / "briefs"
     with Vault.open(settings) as vault:  # the caller checked `advisory.export`
         db = vault.db

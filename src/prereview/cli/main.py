@@ -6,21 +6,15 @@ import typer
 from rich.table import Table
 
 from prereview import __version__
-from prereview.cli import advisories as advisories_cli
-from prereview.cli import audit as audit_cli
-from prereview.cli import findings as findings_cli
-from prereview.cli import principals as principals_cli
-from prereview.cli import sandbox as sandbox_cli
-from prereview.cli import tasks as tasks_cli
-from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
+from prereview.cli.common import JsonOption, RootGroup, console, emit_json, new_app, settings
 from prereview.cli.report import register_report_commands
 from prereview.cli.review import register_review_commands
-from prereview.demo import run_demo
 from prereview.home import initialize_home
 
 app = new_app(
     "prereview: voluntary pre-release reviews of frontier AI models' cyber capabilities.\n\n"
-    "Reviews inform; they never approve, deny or block a release."
+    "Reviews inform; they never approve, deny or block a release.",
+    cls=RootGroup,
 )
 
 
@@ -99,6 +93,8 @@ def demo(
     json_out: bool = JsonOption,
 ) -> None:
     """Run the main job end to end on the embedded model and print the report path."""
+    from prereview.demo import run_demo
+
     report = run_demo(settings(), model=model)
     if json_out:
         emit_json({"report": str(report)})
@@ -107,12 +103,10 @@ def demo(
 
 
 register_review_commands(app)
-app.add_typer(principals_cli.app, name="principals")
-app.add_typer(audit_cli.app, name="audit")
-app.add_typer(findings_cli.app, name="findings")
-app.add_typer(advisories_cli.app, name="advisories")
-app.add_typer(sandbox_cli.app, name="sandbox")
-app.add_typer(tasks_cli.app, name="tasks")
+RootGroup.lazy_groups = {
+    name: f"prereview.cli.{name}"
+    for name in ("principals", "audit", "findings", "advisories", "sandbox", "tasks")
+}
 register_report_commands(app)
 
 

@@ -11,10 +11,10 @@ import typer
 from rich.table import Table
 
 from prereview.cli.common import JsonOption, console, emit_json, err_console, new_app, settings
-from prereview.reports.document import DEFAULT_BANNER, Markings
-from prereview.reports.render import FORMATS, Format, RenderError
+from prereview.domain.markings import DEFAULT_BANNER, DocumentMarking
 
 if TYPE_CHECKING:
+    from prereview.reports.render import Format
     from prereview.vault.service import VaultSession
 
 FormatOption = typer.Option("html", "--format", "-f", help="html, pdf or md.")
@@ -40,6 +40,8 @@ SeedOption = typer.Option(0, "--seed", help="Seed of the bootstrap intervals (re
 
 
 def _format(value: str) -> Format:
+    from prereview.reports.render import FORMATS, RenderError  # imports scipy: only when used
+
     for fmt in FORMATS:
         if value.lower() == fmt:
             return fmt
@@ -58,9 +60,10 @@ def report(
 ) -> None:
     """Write the advisory capability report of a review: findings, never a verdict."""
     from prereview.reports.publish import produce_report
+    from prereview.reports.render import RenderError
 
     try:
-        markings = Markings(banner=banner) if banner is not None else None
+        markings = DocumentMarking(banner=banner) if banner is not None else None
     except ValueError as exc:
         raise RenderError(str(exc)) from None
     with err_console.status("building the report"):

@@ -4,4 +4,6 @@
 - `submission`: model access (with a credential *reference*), declared throughput, terms,
   confidentiality election.
 - `window`: release-window policies as data.
+- `markings`: the banner and voluntary-submission statement every document carries, and what
+  the confidentiality election lets leave in sanitized form.
 """

@@ -22,12 +22,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from prereview.domain.markings import DocumentMarking
 from prereview.reports.document import (
     BaselineSummary,
     CapabilityReport,
     CapabilitySection,
     Comparison,
-    Markings,
     ModelSection,
     NewVulnerability,
     NotableTranscript,
@@ -476,14 +476,14 @@ def build_report(
     *,
     rubric: Rubric | None,
     sanitized: bool = False,
-    markings: Markings | None = None,
+    markings: DocumentMarking | None = None,
     seed: int = 0,
     confidence: float = 0.95,
     replicates: int = DEFAULT_REPLICATES,
     generated_at: datetime | None = None,
 ) -> CapabilityReport:
     """The report of one review for one audience: the full report, or the sanitized variant."""
-    markings = markings or Markings()
+    markings = markings or DocumentMarking()
     generated_at = generated_at or datetime.now(UTC)
     full = not sanitized
     model = evidence.model

@@ -11,30 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from prereview.domain.markings import DocumentMarking
 from prereview.reports.evidence import Elicitation, LogReference, ReferenceKind, RunRecord
 from prereview.reports.rubric import FrameworkThreshold, RubricOutcome
 from prereview.stats import DifficultyEstimate, Interval, RateDifference
-
-DEFAULT_BANNER = "CUI//SP-PCII"
-VOLUNTARY_STATEMENT = "Voluntarily submitted for pre-release review — not a license or preclearance"
-
-
-@dataclass(frozen=True)
-class Markings:
-    """The banner and statement every page of every format carries.
-
-    The banner is configurable (the confidentiality settings will supply it); the statement
-    is fixed by the review terms.
-    """
-
-    banner: str = DEFAULT_BANNER
-    statement: str = VOLUNTARY_STATEMENT
-
-    def __post_init__(self) -> None:
-        for name in ("banner", "statement"):
-            value = getattr(self, name)
-            if not value.strip() or "\n" in value or "\r" in value:
-                raise ValueError(f"the marking {name} must be one non-empty line")
 
 
 @dataclass(frozen=True)
@@ -155,7 +135,7 @@ class CapabilityReport:
     review_id: str
     generated_at: datetime
     sanitized: bool
-    markings: Markings
+    markings: DocumentMarking
     model_label: str
     state: str
     summary: tuple[str, ...]

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prereview.config import Settings
+from prereview.domain.markings import DocumentMarking
 from prereview.reports.builder import build_report
 from prereview.reports.disclosure import check_disclosure, identity_terms, secret_terms
-from prereview.reports.document import CapabilityReport, Markings
+from prereview.reports.document import CapabilityReport
 from prereview.reports.evidence import ReviewEvidence
 from prereview.reports.render import SUFFIX, Format, html_to_pdf, render_html, render_markdown
 from prereview.reports.rubric import known_families, load_rubric
@@ -107,7 +108,7 @@ def produce_report(
     sanitized: bool = False,
     out: Path | None = None,
     rubric_path: Path | None = None,
-    markings: Markings | None = None,
+    markings: DocumentMarking | None = None,
     seed: int = 0,
     environ: Mapping[str, str] | None = None,
     session: VaultSession | None = None,
@@ -125,7 +126,7 @@ def produce_report(
         )
         content = session.vault.content  # decrypted in memory for the builder, not the caller
         evidence = load_evidence(session.vault.db, content, ident, families)
-        markings = markings or Markings(banner=settings.marking_banner)
+        markings = markings or DocumentMarking(banner=settings.marking_banner)
         report = build_report(
             evidence, rubric=rubric, sanitized=sanitized, markings=markings, seed=seed
         )

@@ -39,7 +39,7 @@ from inspect_ai.log import EvalSample
 from inspect_ai.model import GenerateConfig, Model, get_model
 from sqlalchemy import select
 
-import prereview.planning.simulated  # noqa: F401  (registers the `simulated` provider)
+import prereview.models.simulated  # noqa: F401  (registers the `simulated` provider)
 from prereview.domain.lifecycle import SubmissionState
 from prereview.planning.planner import AssessmentPlan, PlanningPolicy
 from prereview.review.errors import AssessmentError, CredentialMissingError

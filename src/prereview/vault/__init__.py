@@ -8,10 +8,17 @@
 - `principals`, `policy`, `guard`: roles, hashed API tokens, the one default-deny
   `AccessPolicy`, and the `AccessGuard` that records every decision.
 - `audit`: the hash-chained, signed `AuditChain` with checkpoints and `verify`.
-- `markings`: banners, the voluntary-submission statement, the `ReleasePolicy`.
+- markings (in `prereview.domain.markings`, re-exported): banners, the statement, `ReleasePolicy`.
 - `service`: `Vault` (one install) and `VaultSession` (one principal).
 """
 
+from prereview.domain.markings import (
+    DEFAULT_BANNER,
+    VOLUNTARY_STATEMENT,
+    DocumentMarking,
+    ReleasePolicy,
+    marking_for,
+)
 from prereview.vault.audit import AuditChain, AuditEvent, AuditReport
 from prereview.vault.errors import (
     AccessDeniedError,
@@ -20,13 +27,6 @@ from prereview.vault.errors import (
     KeyFileError,
     ShreddedError,
     VaultError,
-)
-from prereview.vault.markings import (
-    DEFAULT_BANNER,
-    VOLUNTARY_STATEMENT,
-    DocumentMarking,
-    ReleasePolicy,
-    marking_for,
 )
 from prereview.vault.policy import AccessPolicy, Operation, Resource, ResourceKind
 from prereview.vault.principals import Principal, Role

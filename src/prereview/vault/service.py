@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from prereview.config import Settings
+from prereview.domain.markings import DocumentMarking, marking_for
 from prereview.findings.details import PlainDetailsCodec, register_codec
 from prereview.store.base import utcnow
 from prereview.store.content import FileSubmissionContent
@@ -40,7 +41,6 @@ from prereview.vault.keys.local import (
     LocalKeyFileProvider,
     LocalSigningKey,
 )
-from prereview.vault.markings import DocumentMarking, marking_for
 from prereview.vault.policy import AccessPolicy, Operation
 from prereview.vault.principals import Principal, PrincipalRegistry, Role
 from prereview.vault.shredding import CryptoShredder, RetentionPolicy

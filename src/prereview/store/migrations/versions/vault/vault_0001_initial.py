@@ -88,9 +88,7 @@ def upgrade() -> None:
             name=op.f("fk_vault_assignments_submission_id_submissions"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "principal_id", "submission_id", name=op.f("pk_vault_assignments")
-        ),
+        sa.PrimaryKeyConstraint("principal_id", "submission_id", name=op.f("pk_vault_assignments")),
     )
     with op.batch_alter_table("vault_assignments", schema=None) as batch_op:
         batch_op.create_index(

@@ -20,7 +20,7 @@ DEFAULT_BANNER = "CUI//SP-PCII"
 VOLUNTARY_STATEMENT = "Voluntarily submitted for pre-release review — not a license or preclearance"
 
 
-class MarkingError(PrereviewError):
+class MarkingError(PrereviewError, ValueError):
     """The configured banner cannot mark a document."""
 
 
