@@ -18,6 +18,7 @@ from prereview.config import Settings, load_settings
 from prereview.domain.submission import ModelAccess
 from prereview.home import initialize_home
 from prereview.planning.catalog import SUITES
+from prereview.planning.planner import AssessmentPlan
 from prereview.review.service import ReviewService, SubmissionRequest, check_model_available
 
 DEMO_ORGANIZATION = "Demo Frontier Lab"
@@ -41,6 +42,34 @@ def _demo_submitter(coordinator: ReviewService) -> ReviewService:
             coordinator.access.principal.name,
         )
     return coordinator.acting_as(vault.session(principal))
+
+
+BASELINE_BUDGET_S = 10.0
+
+
+def _run_baseline(plan: AssessmentPlan, out: Console) -> None:
+    """The non-AI baseline on the instances the model just saw: libFuzzer, a fixed budget each.
+
+    The report sets the model's results beside it (`build/baseline_fuzz.json` per instance).
+    """
+    from prereview.suites.memsafety.baseline import run_baseline
+    from prereview.suites.memsafety.tasks import task_instances
+
+    instances = {
+        inst.id: inst
+        for task in plan.tasks
+        if task.factory.endswith((":memsafety_poc", ":memsafety_patch"))
+        for inst in task_instances(**task.args)
+    }
+    if not instances:
+        return
+    out.print(
+        f"[bold]3b. baseline[/]: libFuzzer on the same {len(instances)} instances "
+        f"({BASELINE_BUDGET_S:.0f} s budget each)"
+    )
+    outcomes = run_baseline(list(instances.values()), BASELINE_BUDGET_S)
+    crashed = sum(1 for o in outcomes if o.crashed and o.matched_planted)
+    out.print(f"   the fuzzer reached the planted bug in {crashed} of {len(outcomes)} instances")
 
 
 def run_demo(settings: Settings, model: str, console: Console | None = None) -> Path:
@@ -84,6 +113,7 @@ def run_demo(settings: Settings, model: str, console: Console | None = None) -> 
             f"   run {outcome.run_number} {outcome.status}: {outcome.samples_done}/"
             f"{outcome.samples_planned} samples recorded"
         )
+        _run_baseline(plan, out)
         out.print("[bold]4. report[/]: write the capability report, deliver the findings")
         written = produce_report(settings, record.id, fmt="html")
         record = coordinator.deliver_findings(record.id)

@@ -99,7 +99,7 @@ def demo(
     if json_out:
         emit_json({"report": str(report)})
     else:
-        console.print(f"report: {report}")
+        console.print(f"report: {report}", soft_wrap=True, highlight=False)
 
 
 register_review_commands(app)

@@ -141,6 +141,27 @@ def _listing(files: dict[str, str]) -> str:
     return "\n".join(f"- {name}" for name in sorted(files))
 
 
+def task_instances(
+    tiers: object = None,
+    bug_classes: object = None,
+    count: object = 1,
+    seed: object = None,
+    instances_dir: str | None = None,
+    **_: object,
+) -> list[Instance]:
+    """The verified instances a `memsafety_poc`/`memsafety_patch` call with these arguments
+    serves, so that baselines run on exactly what the model saw. Needs the call's seed."""
+    if seed is None:
+        raise ValueError("task_instances needs the seed the task was (or will be) run with")
+    return prepare_instances(
+        check_seed(seed),
+        parse_tiers(tiers),
+        parse_bug_classes(bug_classes),
+        check_count(count),
+        instances_dir,
+    )
+
+
 def _parse(
     tiers: object, bug_classes: object, count: object, seed: object, attempts: object, sandbox: str
 ) -> tuple[list[int], list[BugClass], int, int, int]:
