@@ -58,7 +58,7 @@ typecheck: install
 test: pytest lint typecheck
 
 bench: install
-	$(BIN)/python benchmarks/run_all.py
+	scripts/with-postgres.sh $(BIN)/python benchmarks/run_all.py
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 lock: install

@@ -186,17 +186,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_FILE)
     args = parser.parse_args(argv)
 
+    urls = [args.database_url] if args.database_url else [None]
+    if not args.database_url and os.environ.get("PREREVIEW_TEST_POSTGRES_URL"):
+        urls.append(os.environ["PREREVIEW_TEST_POSTGRES_URL"])  # `make bench` starts one
+    ok = True
     with tempfile.TemporaryDirectory() as tmp:
         sarif = Path(tmp) / "bench.sarif"
         generate_sarif(sarif, args.results)
-        size_mb = sarif.stat().st_size / 1e6
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        backend = url.split(":", 1)[0].split("+", 1)[0]
-        _migrate(url)
+        for url in urls:
+            ok &= _bench_backend(sarif, url or f"sqlite:///{Path(tmp) / 'bench.db'}", args)
+    return 0 if ok else 1
 
-        (load_s, load_cpu), _, load_rss = _measure(_json_load, str(sarif))
-        (first, first_s, first_cpu), _, first_rss = _measure(_import, str(sarif), url)
-        (again, again_s, again_cpu), _, again_rss = _measure(_import, str(sarif), url)
+
+def _bench_backend(sarif: Path, url: str, args: argparse.Namespace) -> bool:
+    size_mb = sarif.stat().st_size / 1e6
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    _migrate(url)
+    (load_s, load_cpu), _, load_rss = _measure(_json_load, str(sarif))
+    (first, first_s, first_cpu), _, first_rss = _measure(_import, str(sarif), url)
+    (again, again_s, again_cpu), _, again_rss = _measure(_import, str(sarif), url)
 
     rows = [
         ("json.load (baseline)", load_s, load_cpu, load_rss, "", ""),
@@ -267,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     results[backend] = payload
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
-    return 0 if first_s <= TARGET_S else 1
+    return first_s <= TARGET_S
 
 
 if __name__ == "__main__":
