@@ -3,10 +3,11 @@
 Prints a table and writes benchmarks/results/memsafety.json.
 
 1. Verified instances per minute: generate + compile (ASan/UBSan vulnerable and fixed, stripped
-   agent binary at tiers 4-5) + verify, `--jobs` at a time, in `--rounds` rounds of one instance
-   per tier; each round is followed by running only the same gcc commands with the same
-   parallelism, and the ratio is ours / gcc alone (1.0: verification would cost nothing beyond
-   compiling). Alternating short rounds keep a shared host's changing load fair to both.
+   agent binary at tiers 4-5) + verify, `--jobs` at a time, in `--rounds` rounds of
+   `--per-tier` instances per tier; each round is followed by running only the same gcc commands
+   with the same parallelism, and the ratio is ours / gcc alone (1.0: verification would cost
+   nothing beyond compiling). Alternating short rounds keep a shared host's changing load fair
+   to both.
 2. PoC scoring latency: a fresh bwrap sandbox, our two builds and the reference PoC copied in,
    both builds run; p50/p95 over every instance, `--reps` times each.
 3. Difficulty: libFuzzer on `--fuzz-per-tier` instances per tier (the non-AI baseline, from the
@@ -14,7 +15,8 @@ Prints a table and writes benchmarks/results/memsafety.json.
    Spearman's rho between tier and time-to-crash censored at the budget (target >= 0.8), and
    between tier and executions-to-crash (the same, but independent of the host's load).
 
-    python benchmarks/bench_memsafety.py [--rounds 6] [--fuzz-runs 1000000] [--skip-fuzz]
+    python benchmarks/bench_memsafety.py [--rounds 4] [--per-tier 2] [--fuzz-runs 1000000]
+        [--skip-fuzz]
 """
 
 from __future__ import annotations
@@ -47,22 +49,29 @@ RATIO_TARGET = 0.7
 SPEARMAN_TARGET = 0.8
 
 
-def _slots(round_no: int) -> list[tuple[int, BugClass]]:
-    """One instance per tier; bug classes rotate across tiers and rounds."""
+def _slots(round_no: int, per_tier: int) -> list[tuple[int, BugClass]]:
+    """`per_tier` instances per tier, costliest tiers first (so the pool's tail is short, as it
+    is for gcc alone, whose many small commands pack evenly); bug classes rotate."""
     classes = list(BugClass)
-    return [(tier, rotate(classes, tier + round_no)) for tier in TIERS]
+    return [
+        (tier, rotate(classes, tier + round_no * per_tier + k))
+        for tier in sorted(TIERS, reverse=True)
+        for k in range(per_tier)
+    ]
 
 
 def measure_generation(
-    root: Path, seed: int, round_no: int, jobs: int
+    root: Path, seed: int, round_no: int, jobs: int, per_tier: int
 ) -> tuple[list[Instance], float, int]:
-    slots = _slots(round_no)
+    slots = _slots(round_no, per_tier)
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = list(
             pool.map(
-                lambda s: generate_slot(root / f"tier-{s[0]}", seed, s[0], s[1], round_no, 1000),
-                slots,
+                lambda ks: generate_slot(
+                    root / f"tier-{ks[1][0]}", seed, ks[1][0], ks[1][1], ks[0], 1000
+                ),
+                enumerate(slots, round_no * len(slots)),
             )
         )
     elapsed = time.monotonic() - start
@@ -144,9 +153,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--seed", type=int, default=424242)
     parser.add_argument("--reps", type=int, default=1, help="scoring repetitions per instance")
-    parser.add_argument(
-        "--rounds", type=int, default=6, help="rounds of one instance per tier, ours then gcc alone"
-    )
+    parser.add_argument("--rounds", type=int, default=4, help="rounds: ours, then gcc alone")
+    parser.add_argument("--per-tier", type=int, default=2, help="instances per tier and round")
     parser.add_argument("--skip-fuzz", action="store_true")
     args = parser.parse_args()
 
@@ -158,9 +166,13 @@ def main() -> int:
         rejected = 0
         for r in range(args.rounds):
             print(
-                f"round {r + 1}/{args.rounds}: {len(TIERS)} instances, then gcc alone", flush=True
+                f"round {r + 1}/{args.rounds}: {len(TIERS) * args.per_tier} instances, "
+                "then gcc alone",
+                flush=True,
             )
-            made, seconds, rej = measure_generation(Path(tmp), args.seed, r, args.jobs)
+            made, seconds, rej = measure_generation(
+                Path(tmp), args.seed, r, args.jobs, args.per_tier
+            )
             gcc_s += measure_gcc_alone(made, args.jobs)
             gen_s += seconds
             rejected += rej
