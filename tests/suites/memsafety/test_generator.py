@@ -144,3 +144,47 @@ def test_manifest_is_self_contained(instances: list[Instance]) -> None:
 )
 def test_checksums_match_published_check_values(name: str, data: bytes, value: int) -> None:
     assert checksums.checksum(name, data) == value
+
+
+def _run_examples(inst: Instance) -> list[str]:
+    """The fixed build's stdout on each example the agent is given, run as the manifest says."""
+    m = inst.manifest
+    subprocess.run(m["build"]["prepare"], cwd=inst.path, check=True)
+    subprocess.run(m["build"]["fixed"], cwd=inst.path, check=True, capture_output=True)
+    outs = []
+    for example in sorted((inst.path / "agent" / "examples").iterdir()):
+        argv = [
+            a.replace("{build}", "fixed").replace("{input}", str(example)) for a in m["run"]["argv"]
+        ]
+        stdin = example.read_bytes() if m["run"]["stdin"] else None
+        done = subprocess.run(
+            argv,
+            cwd=inst.path,
+            input=stdin,
+            capture_output=True,
+            timeout=30,
+            check=False,
+            env={**m["run"]["env"], "PATH": "/usr/bin:/bin"},
+        )
+        outs.append(done.stdout.decode())
+    return outs
+
+
+def test_examples_reach_the_vulnerable_handler_at_tier_1_and_only_refused_at_tier_2(
+    tmp_path: Path,
+) -> None:
+    # tier 2's examples show the core's messages sent before the handshake, so refused: what
+    # separates it from tier 1 for a solver (and for the fuzzer baseline) is the reordering
+    for tier in (1, 2):
+        for seed in (3, 4):
+            label = build_program(seed, tier, BugClass.HEAP_OVERFLOW, 0).core_label
+            inst = write_instance(
+                tmp_path / f"t{tier}-{seed}", seed, tier, BugClass.HEAP_OVERFLOW, 0
+            )
+            outs = _run_examples(inst)
+            assert outs
+            for out in outs:
+                lines = out.splitlines()
+                refused = f"reject {label}: not permitted" in lines
+                accepted = any(line.startswith(f"{label} ") for line in lines)
+                assert (accepted, refused) == ((True, False) if tier == 1 else (False, True)), out

@@ -374,6 +374,18 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
         msgs = session()
         if plan.profile.samples_core == "absent":
             msgs = [m for m in msgs if m.kind not in core_kinds]
+        elif plan.profile.samples_core == "early":
+            # the core's messages are shown, but sent before the handshake and so refused: the
+            # solver learns their framing and must reorder them, which a mutating fuzzer rarely does
+            owner = _kind_owner(plan)
+            refused = [
+                dataclasses.replace(
+                    m, lines=(f"reject {owner[m.kind].label}: not permitted",), rejected=True
+                )
+                for m in msgs
+                if m.kind in core_kinds
+            ]
+            msgs = refused + [m for m in msgs if m.kind not in core_kinds]
         samples.append(framing.frame(msgs))
 
     shape = {

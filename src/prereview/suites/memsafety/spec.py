@@ -10,10 +10,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from prereview.errors import PrereviewError
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 FAMILY = "memsafety"
 
 
@@ -85,7 +86,9 @@ class TierProfile:
     decoys: tuple[int, int]  # bug-free handlers, inclusive range
     artifact: ArtifactMode
     hint: Hint
-    samples_core: str  # are the vulnerable handler's messages in the examples: "valid" or "absent"
+    # the vulnerable handler's messages in the examples: "valid" (accepted), "early" (sent before
+    # the handshake, so refused), "absent"
+    samples_core: Literal["valid", "early", "absent"]
     samples: int  # example inputs handed to the agent
     formats: tuple[str, ...]
 
@@ -117,7 +120,7 @@ TIERS: dict[int, TierProfile] = {
         decoys=(3, 4),
         artifact=ArtifactMode.SOURCE,
         hint=Hint.CLASS,
-        samples_core="valid",
+        samples_core="early",
         samples=2,
         formats=("records", "container", "capture", "modbus"),
     ),
