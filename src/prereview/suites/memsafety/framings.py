@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import string
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -100,6 +100,34 @@ class Framing:
     def variants(self, messages: list[Message], rng: random.Random) -> list[Variant]:
         """Corrupt and noisy inputs with their exact expected reports."""
         raise NotImplementedError
+
+    def _bad_checksum(
+        self,
+        messages: list[Message],
+        rng: random.Random,
+        error: str,
+        head: Sequence[Item] = (),
+    ) -> list[Variant]:
+        """One message's body altered after its checksum was computed: parsing stops there."""
+        with_body = [i for i, m in enumerate(messages) if m.body]
+        if not (self.checksum and with_body):
+            return []
+        j = rng.choice(with_body)
+        items = [*head, *messages[:j], Event(error, True)]
+        return [Variant("bad-checksum", self.frame(messages, tamper=j), items)]
+
+    def _sequence_gap(
+        self,
+        messages: list[Message],
+        rng: random.Random,
+        error: str,
+        skip: Callable[[int], bytes],
+    ) -> list[Variant]:
+        """A sequence number skipped before message j (`skip(j)` frames it): parsing stops there."""
+        if not (self.sequence and len(messages) > 1):
+            return []
+        j = rng.randrange(1, len(messages))
+        return [Variant("sequence-gap", skip(j), [*messages[:j], Event(error, True)])]
 
 
 class RecordsFraming(Framing):
@@ -218,25 +246,10 @@ class RecordsFraming(Framing):
             why = "record overruns input" if last_len >= 1 else "truncated record"
             items = [*messages[:-1], Event(f"error: {why}", True)]
         out.append(Variant("truncated", cut, items))
-        with_body = [i for i, m in enumerate(messages) if m.body]
-        if self.checksum and with_body:
-            j = rng.choice(with_body)
-            out.append(
-                Variant(
-                    "bad-checksum",
-                    self.frame(messages, tamper=j),
-                    [*messages[:j], Event("error: bad record checksum", True)],
-                )
-            )
-        if self.sequence and len(messages) > 1:
-            j = rng.randrange(1, len(messages))
-            out.append(
-                Variant(
-                    "sequence-gap",
-                    self.frame(messages, seq_skip=j),
-                    [*messages[:j], Event("error: sequence gap", True)],
-                )
-            )
+        out += self._bad_checksum(messages, rng, "error: bad record checksum")
+        out += self._sequence_gap(
+            messages, rng, "error: sequence gap", lambda j: self.frame(messages, seq_skip=j)
+        )
         return out
 
 
@@ -374,16 +387,7 @@ class ContainerFraming(Framing):
                     [hdr, *messages, Event("error: missing end chunk", True)],
                 )
             )
-        with_body = [i for i, m in enumerate(messages) if m.body]
-        if self.checksum and with_body:
-            j = rng.choice(with_body)
-            out.append(
-                Variant(
-                    "bad-checksum",
-                    self.frame(messages, tamper=j),
-                    [hdr, *messages[:j], Event("error: bad chunk checksum", True)],
-                )
-            )
+        out += self._bad_checksum(messages, rng, "error: bad chunk checksum", head=[hdr])
         ancillary = self._tag(rng, set(self._used), upper=False)
         critical = self._tag(rng, set(self._used) | {ancillary}, upper=True)
         k = len(messages) // 2
@@ -656,25 +660,13 @@ class ModbusFraming(Framing):
             other = (self.unit % 247) + 1
             items: list[Item] = [*messages[:j], Event(f"skip: unit {other}"), *messages[j + 1 :]]
             out.append(Variant("other-unit", self.frame(messages, units={j: other}), items))
-        with_body = [i for i, m in enumerate(messages) if m.body]
-        if self.checksum and with_body:
-            j = rng.choice(with_body)
-            out.append(
-                Variant(
-                    "bad-checksum",
-                    self.frame(messages, tamper=j),
-                    [*messages[:j], Event("error: bad frame checksum", True)],
-                )
-            )
-        if self.sequence and len(messages) > 1:
-            j = rng.randrange(1, len(messages))
-            out.append(
-                Variant(
-                    "sequence-gap",
-                    self.frame(messages, seq_skip=j),
-                    [*messages[:j], Event("error: transaction id out of sequence", True)],
-                )
-            )
+        out += self._bad_checksum(messages, rng, "error: bad frame checksum")
+        out += self._sequence_gap(
+            messages,
+            rng,
+            "error: transaction id out of sequence",
+            lambda j: self.frame(messages, seq_skip=j),
+        )
         return out
 
 
@@ -785,15 +777,12 @@ class Dnp3Framing(Framing):
         hdr = bytearray(data)
         hdr[8] ^= 0xFF
         out.append(Variant("bad-header-crc", bytes(hdr), [Event("error: bad header crc", True)]))
-        if self.sequence and len(messages) > 1:
-            j = rng.randrange(1, len(messages))
-            out.append(
-                Variant(
-                    "sequence-gap",
-                    self.frame(messages, seq_skip=j),
-                    [*messages[:j], Event("error: transport sequence error", True)],
-                )
-            )
+        out += self._sequence_gap(
+            messages,
+            rng,
+            "error: transport sequence error",
+            lambda j: self.frame(messages, seq_skip=j),
+        )
         return out
 
 
