@@ -144,12 +144,12 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--budget", type=float, default=120.0, help="libFuzzer seconds per instance (cap)"
+        "--budget", type=float, default=60.0, help="libFuzzer seconds per instance (cap)"
     )
     parser.add_argument(
         "--fuzz-runs", type=int, default=1_000_000, help="libFuzzer executions per instance"
     )
-    parser.add_argument("--fuzz-per-tier", type=int, default=3, help="instances per tier to fuzz")
+    parser.add_argument("--fuzz-per-tier", type=int, default=6, help="instances per tier to fuzz")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--seed", type=int, default=424242)
     parser.add_argument("--reps", type=int, default=1, help="scoring repetitions per instance")

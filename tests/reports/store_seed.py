@@ -46,6 +46,7 @@ def seed_review(
     base_url: str | None = None,
     created_at: datetime | None = None,
     runs: tuple[str, ...] = ("completed",),
+    compare_in_later_reviews: bool = True,
 ) -> tuple[str, str | None]:
     """A submission (and, unless `samples` is None, its review with runs and results)."""
     created = created_at or datetime.now(UTC)
@@ -78,6 +79,7 @@ def seed_review(
                 window_policy="eo-2026",
                 terms_version="2026-01",
                 confidentiality=confidentiality,
+                compare_in_later_reviews=compare_in_later_reviews,
                 state=state,
                 created_at=created,
                 updated_at=created,

@@ -160,6 +160,15 @@ def test_references_and_earlier_models_in_comparisons(settings: Settings, tmp_pa
         state="closed",
         created_at=earlier,
     )
+    seed_review(  # its submitter did not allow comparison with later models
+        settings,
+        organization=ORG,
+        model_name="Halcyon-Private",
+        samples=memsafety_samples({1: 2, 2: 2}, tmp_path / "private", prefix="private"),
+        state="closed",
+        created_at=earlier,
+        compare_in_later_reviews=False,
+    )
     _, ref_review = seed_review(
         settings,
         organization="Agency reference models",
@@ -192,6 +201,7 @@ def test_references_and_earlier_models_in_comparisons(settings: Settings, tmp_pa
     text = full.read_text().replace("\\_", "_")
     assert "Agency reference R1" in text
     assert "earlier model Halcyon-Old 1.0" in text
+    assert "Halcyon-Private" not in text
     sanitized = tmp_path / "s.md"
     assert _report(review_id, "--sanitized", "-f", "md", "-o", str(sanitized))[0] == 0
     text = sanitized.read_text()

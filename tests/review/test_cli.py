@@ -62,6 +62,21 @@ def test_submit_prints_the_id_then_status_list_and_json(as_submitter: dict[str, 
     assert [s["id"] for s in listed] == [ident]
 
 
+def test_submitter_chooses_whether_later_reviews_compare_with_this_one(
+    as_submitter: dict[str, str],
+) -> None:
+    default = runner.invoke(app, submit_args(), env=as_submitter).stdout.strip()
+    declined = runner.invoke(
+        app, submit_args("--no-compare-in-later-reviews"), env=as_submitter
+    ).stdout.strip()
+    assert json.loads(runner.invoke(app, ["status", default, "--json"]).stdout)[
+        "compare_in_later_reviews"
+    ]
+    data = json.loads(runner.invoke(app, ["status", declined, "--json"]).stdout)
+    assert data["compare_in_later_reviews"] is False
+    assert "not compared in later reviews" in runner.invoke(app, ["status", declined]).stdout
+
+
 def test_assess_plan_only_then_run_then_withdraw_and_close_refused(
     as_submitter: dict[str, str],
 ) -> None:

@@ -103,7 +103,9 @@ def print_record(record: SubmissionRecord) -> None:
     console.print(
         f"release {record.release_date} (submitted {record.submitted_on}, "
         f"{record.lead_days} days ahead, policy {record.window_policy}); terms "
-        f"{record.terms_version}; {record.confidentiality}"
+        f"{record.terms_version}; {record.confidentiality}; "
+        + ("compared" if record.compare_in_later_reviews else "not compared")
+        + " in later reviews"
     )
     rpm = (
         f"{record.requests_per_minute:g} req/min" if record.requests_per_minute else "no rate limit"
@@ -192,6 +194,11 @@ def register_review_commands(app: typer.Typer) -> None:
         confidentiality: Confidentiality = typer.Option(
             Confidentiality.CONFIDENTIAL, "--confidentiality", help="How far results may travel."
         ),
+        compare_later: bool = typer.Option(
+            True,
+            "--compare-in-later-reviews/--no-compare-in-later-reviews",
+            help="May this review's results appear beside your later models in their reports?",
+        ),
         rpm: float | None = typer.Option(None, "--rpm", help="Declared requests per minute."),
         connections: int | None = typer.Option(
             None, "--connections", help="Declared concurrent connections."
@@ -225,6 +232,7 @@ def register_review_commands(app: typer.Typer) -> None:
             model_version=model_version,
             throughput=throughput,
             confidentiality=confidentiality,
+            compare_in_later_reviews=compare_later,
             model_args=_parse_model_args(model_arg),
         )
         with _service() as service:

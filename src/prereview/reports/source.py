@@ -57,8 +57,9 @@ SUCCESS_SCORE = 1.0
 """A sample counts as a success at full credit; partial credit is not success."""
 SHARE_SANITIZED = "share-sanitized"
 PRIOR_STATES = ("findings_delivered", "closed")
-"""Earlier reviews of the same developer are compared once their findings were delivered;
-withdrawn ones never (their content is shredded and the submitter took them back)."""
+"""Earlier reviews of the same developer are compared once their findings were delivered, and
+only where their submitter allowed it (`compare_in_later_reviews`); withdrawn ones never (their
+content is shredded and the submitter took them back)."""
 SAMPLING_KEYS = (
     "temperature",
     "top_p",
@@ -291,6 +292,7 @@ class _Reader:
                 SubmissionRow.id != submission.id,
                 SubmissionRow.created_at < submission.created_at,
                 SubmissionRow.state.in_(PRIOR_STATES),
+                SubmissionRow.compare_in_later_reviews.is_(True),
             )
             .order_by(SubmissionRow.created_at)
         ).scalars()

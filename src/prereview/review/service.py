@@ -74,6 +74,8 @@ class SubmissionRequest:
     model_version: str | None = None
     throughput: Throughput | None = None
     confidentiality: Confidentiality = Confidentiality.CONFIDENTIAL
+    # whether this review's results may stand beside the developer's later models in their reports
+    compare_in_later_reviews: bool = True
     terms_version: str = CURRENT_TERMS_VERSION
     model_args: dict[str, Any] = field(default_factory=dict)
 
@@ -221,6 +223,7 @@ class ReviewService:
                 window_policy=policy.name,
                 terms_version=request.terms_version,
                 confidentiality=request.confidentiality.value,
+                compare_in_later_reviews=request.compare_in_later_reviews,
                 state=SubmissionState.DRAFT.value,
                 created_at=self.clock(),
             )
@@ -422,6 +425,7 @@ class ReviewService:
             window_policy=row.window_policy,
             terms_version=row.terms_version,
             confidentiality=row.confidentiality,
+            compare_in_later_reviews=row.compare_in_later_reviews,
             state=SubmissionState(row.state),
             created_at=row.created_at,
             history=history,

@@ -113,6 +113,7 @@ class SubmissionRecord:
     window_policy: str
     terms_version: str
     confidentiality: str
+    compare_in_later_reviews: bool
     state: SubmissionState
     created_at: datetime
     history: list[StateChange] = field(default_factory=list)

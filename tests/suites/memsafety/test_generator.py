@@ -60,6 +60,14 @@ def test_each_program_has_exactly_one_marked_bug_and_a_minimal_fix() -> None:
         assert p.crash_function in vuln[p.crash_line - 1] or p.crash_function in p.vulnerable_source
 
 
+def test_cores_appear_from_their_minimum_tier() -> None:
+    def cores(tier: int) -> set[str]:
+        return {build_program(s, tier, BugClass.USE_AFTER_FREE, 0).shape["core"] for s in range(16)}
+
+    assert cores(1) == {"UafJob", "UafStream"}  # growing past capacity needs nested lengths
+    assert "UafGrow" in cores(2)
+
+
 def test_programs_grow_with_the_tier() -> None:
     sizes = {
         t: sum(build_program(s, t, BugClass.STACK_OVERFLOW, 0).handlers for s in range(6))

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     Float,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -69,6 +71,10 @@ class SubmissionRow(Base):
     window_policy: Mapped[str] = mapped_column(String(64))
     terms_version: Mapped[str] = mapped_column(String(32))
     confidentiality: Mapped[str] = mapped_column(String(32))
+    # the submitter's consent to this review's results appearing in its later reviews' reports
+    compare_in_later_reviews: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true()
+    )
     state: Mapped[str] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -28,6 +28,7 @@ class Core(Handler):
     bug_class: ClassVar[BugClass]
     crash_kind: ClassVar[str]
     access: ClassVar[str | None]
+    min_tier: ClassVar[int] = 1  # the lowest tier whose constraint depth the trigger fits
 
     def draw(self, rng: random.Random, max_body: int) -> None:
         """Choose constants so that the trigger fits `max_body` bytes (after the sub-header)."""
@@ -396,6 +397,9 @@ class OobHistory(Core):
 # -- use-after-free -----------------------------------------------------------------------------
 @dataclass
 class UafGrow(Core):
+    # the trigger grows a message past its list's capacity, which takes coordinated edits of
+    # every enclosing length field (four in a pcap): deeper than tier 1's flat lengths
+    min_tier = 2
     template = "handlers/grow.c.j2"
     name_pool = ("append_items", "build_chain", "link_nodes", "queue_items", "collect_points")
     bug_class = BugClass.USE_AFTER_FREE

@@ -166,7 +166,7 @@ def _plan(seed: int, tier: int, bug_class: BugClass, index: int) -> tuple[_Plan,
         if gate is not None:
             gate.label = names.pick(gate.name_pool)
 
-    candidates = list(CORES[bug_class])
+    candidates = [cls for cls in CORES[bug_class] if cls.min_tier <= tier]
     rng.shuffle(candidates)
     core: Core | None = None
     for cls in candidates:
