@@ -92,6 +92,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+TRANSCRIPT_FIELDS = {"messages", "events", "attachments", "store", "output"}
+
+
 class CrashLogSource(FindingSource):
     name = "crash"
     description = "new sanitizer crashes recorded by prereview's runs (Inspect logs)"
@@ -116,7 +119,10 @@ class CrashLogSource(FindingSource):
             raise IntakeError(path, "", "not an Inspect .eval log (not a zip archive)")
         out: list[IncomingFinding] = []
         try:
-            samples = read_eval_log(str(path)).samples or []
+            # only metadata and scores are read: leaving out transcripts keeps memory to a
+            # fraction of the log's (they are most of it); Inspect ignores this for .json logs
+            log = read_eval_log(str(path), exclude_fields=TRANSCRIPT_FIELDS)
+            samples = log.samples or []
             for s, sample in enumerate(samples):
                 meta = sample.metadata or {}
                 for scorer, score in (sample.scores or {}).items():
