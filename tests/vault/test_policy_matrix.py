@@ -57,6 +57,7 @@ EXPECTED: dict[tuple[str, str], set[Operation]] = {
         Op.REFERENCES_MANAGE,
         Op.AUDIT_READ,
         Op.AUDIT_VERIFY,
+        Op.KEYS_MANAGE,
     },
     ("partner", "own"): set(),
     ("partner", "other"): {Op.REPORT_READ_SANITIZED, Op.ADVISORY_READ_SANITIZED},

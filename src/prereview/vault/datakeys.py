@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from prereview.store.base import utcnow
 from prereview.store.database import Database
-from prereview.store.tables.vault import DataKeyRow
+from prereview.store.tables.vault import DataKeyRow, VaultKeyRow
 from prereview.vault.envelope import new_data_key
 from prereview.vault.errors import ShreddedError, VaultError
 from prereview.vault.keys.interface import KeyProvider, WrappedKey
@@ -72,6 +72,12 @@ class DataKeyRing:
         wrapped = self.provider.wrap(data_key, scope)
         try:
             with self.db.session() as session:
+                # locked: a rotation holds this row until it commits, then the retirement shows
+                kek = session.get(VaultKeyRow, wrapped.kek_id, with_for_update=True)
+                if kek is not None and kek.retired_at is not None:
+                    raise VaultError(
+                        "the key-encryption key was rotated while this command ran: run it again"
+                    )
                 session.add(
                     DataKeyRow(scope=scope, kek_id=wrapped.kek_id, wrapped_key=wrapped.blob)
                 )
@@ -85,12 +91,21 @@ class DataKeyRing:
             self._cache.pop(row.scope, None)
             raise ShreddedError(row.scope, row.shred_reason)
         cached = self._cache.get(row.scope)
-        if cached is not None and cached[0] == row.wrapped_key:
+        # a rotation by another process rewraps the same data key under a KEK this process
+        # does not hold: the key unwrapped before stays valid
+        if cached is not None and (
+            cached[0] == row.wrapped_key or row.kek_id != self.provider.kek_id
+        ):
             data_key = cached[1]
         else:
             data_key = self.provider.unwrap(WrappedKey(row.kek_id, row.wrapped_key), row.scope)
         self._cache[row.scope] = (row.wrapped_key, data_key, time.monotonic())
         return data_key
+
+    def adopt(self, provider: KeyProvider) -> None:
+        """Use `provider` from now on (after a rotation rewrapped every key under it)."""
+        self.provider = provider
+        self._cache.clear()
 
     def has_key(self, scope: str) -> bool:
         with self.db.session() as session:

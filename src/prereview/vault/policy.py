@@ -48,6 +48,7 @@ class Operation(StrEnum):
     REFERENCES_MANAGE = "references.manage"
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
+    KEYS_MANAGE = "keys.manage"
 
 
 class ResourceKind(StrEnum):
@@ -195,6 +196,7 @@ RULES: dict[Role, dict[Operation, Scope]] = {
         _OP.REFERENCES_MANAGE: _system,
         _OP.AUDIT_READ: _system,
         _OP.AUDIT_VERIFY: _system,
+        _OP.KEYS_MANAGE: _system,
     },
     Role.SECTOR_PARTNER: {
         _OP.REPORT_READ_SANITIZED: _submission_only(_shareable),

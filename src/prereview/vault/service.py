@@ -43,6 +43,7 @@ from prereview.vault.keys.local import (
 )
 from prereview.vault.policy import AccessPolicy, Operation
 from prereview.vault.principals import Principal, PrincipalRegistry, Role
+from prereview.vault.rotation import RotationResult, finish_interrupted_rotation, rotate_kek
 from prereview.vault.shredding import CryptoShredder, RetentionPolicy
 from prereview.vault.workspace import PlaintextWorkspace
 
@@ -68,8 +69,21 @@ def _has_rows(db: Database, table: type[DataKeyRow] | type[AuditEntryRow]) -> bo
 
 
 def _recorded_key_ids(db: Database, kind: str) -> list[str]:
+    """The keys of `kind` this store depends on now (not those a rotation retired)."""
     with db.session() as session:
-        return list(session.scalars(select(VaultKeyRow.key_id).where(VaultKeyRow.kind == kind)))
+        return list(
+            session.scalars(
+                select(VaultKeyRow.key_id).where(
+                    VaultKeyRow.kind == kind, VaultKeyRow.retired_at.is_(None)
+                )
+            )
+        )
+
+
+def _retired_at(db: Database, key_id: str) -> datetime | None:
+    with db.session() as session:
+        row = session.get(VaultKeyRow, key_id)
+        return row.retired_at if row is not None else None
 
 
 def _record_key(db: Database, kind: str, key_id: str, provider: str, public: str | None) -> None:
@@ -112,6 +126,8 @@ def open_keys(
         )
     keys_dir = settings.keys_dir
     kek_path, signing_path = keys_dir / KEK_FILE, keys_dir / SIGNING_FILE
+    if settings.key_provider == "local":
+        finish_interrupted_rotation(db, keys_dir)
     # what depends on each key: wrapped data keys on the KEK, the audit trail on the signing key
     kek_ids = _recorded_key_ids(db, "kek")
     signing_ids = _recorded_key_ids(db, "signing")
@@ -126,6 +142,13 @@ def open_keys(
         provider = factory(keys_dir, True)
     else:
         provider = factory(keys_dir, False)
+    retired = _retired_at(db, provider.kek_id)
+    if retired is not None:
+        raise KeyFileError(
+            f"the key file {kek_path} holds key {provider.kek_id}, which a rotation retired on "
+            f"{retired:%Y-%m-%d %H:%M} UTC; this store's key is {', '.join(kek_ids)}: restore "
+            "the key file from the backup taken after that rotation"
+        )
     if kek_ids and provider.kek_id not in kek_ids:
         raise _foreign_key("key file", kek_path, provider.kek_id, kek_ids)
 
@@ -255,6 +278,13 @@ class Vault:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def rotate_kek(self) -> RotationResult:
+        """A new key-encryption key for every live data key; the old one retired and destroyed.
+        The caller checks access and audits (see `prereview keys rotate`)."""
+        result = rotate_kek(self.db, self.keys, self.settings.keys_dir)
+        self.provider = self.keys.provider
+        return result
 
     def enforce_retention(self, now: datetime) -> list[ShredRecord]:
         return [

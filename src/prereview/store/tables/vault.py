@@ -42,6 +42,7 @@ class VaultKeyRow(Base):
     provider: Mapped[str] = mapped_column(String(32))
     public_key: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a KEK replaced by rotation
 
 
 class DataKeyRow(Base):
