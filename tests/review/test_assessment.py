@@ -66,9 +66,19 @@ def calls_per_sample(record: Path, samples: int) -> Counter[str]:
     return Counter(by_digest[line["prompt"]] for line in lines)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_cli(*args: str) -> subprocess.Popen[str]:
+    # SIGINT as at a terminal: a test run started in the background (`make test &`) inherits
+    # it ignored, and Python then never raises KeyboardInterrupt
     return subprocess.Popen(
-        [PRERREVIEW, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [PRERREVIEW, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
 
 
