@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy import func, select
 
 from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
@@ -45,14 +45,15 @@ def list_keys(json_out: bool = JsonOption) -> None:
     if json_out:
         emit_json(rows)
         return
-    table = Table("key", "kind", "status", "created", "retired", "data keys wrapped")
+    table = Table("kind", "status", "created", "retired", "data keys")
+    table.columns.insert(0, Column("key", no_wrap=True))  # ids are what one compares
     for r in rows:
         table.add_row(
             r["key_id"],
             r["kind"],
             r["status"],
-            str(r["created_at"])[:19],
-            str(r["retired_at"] or "-")[:19],
+            str(r["created_at"])[:16].replace("T", " "),
+            str(r["retired_at"] or "-")[:16].replace("T", " "),
             "-" if r["data_keys"] is None else str(r["data_keys"]),
         )
     console.print(table)
