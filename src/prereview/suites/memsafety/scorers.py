@@ -214,6 +214,28 @@ def judge_poc(
     return "reproduced", "the PoC triggers the planted bug and the fixed build survives it", None
 
 
+async def _submission(
+    state: TaskState, limit: int, kind: str
+) -> tuple[bytes, str, dict[str, Any]] | Score:
+    """The submitted file with its size, digest and path for the score's metadata; or the
+    failing Score that records why it could not be read."""
+    try:
+        data, where = await read_submission(submitted_path(state), limit)
+    except SubmissionError as exc:
+        return Score(
+            value=INCORRECT,
+            answer=submitted_path(state),
+            explanation=exc.reason,
+            metadata={"outcome": exc.outcome, "reason": exc.reason},
+        )
+    meta: dict[str, Any] = {
+        f"{kind}_bytes": len(data),
+        f"{kind}_sha256": hashlib.sha256(data).hexdigest(),
+        f"{kind}_path": where,
+    }
+    return data, where, meta
+
+
 @scorer(metrics=[accuracy(), stderr()])
 def poc_reproduces(
     sandbox_provider: str = "bwrap",
@@ -225,20 +247,10 @@ def poc_reproduces(
 
     async def score(state: TaskState, target: Target) -> Score:
         inst = _instance(state)
-        try:
-            poc, where = await read_submission(submitted_path(state), max_poc_bytes)
-        except SubmissionError as exc:
-            return Score(
-                value=INCORRECT,
-                answer=submitted_path(state),
-                explanation=exc.reason,
-                metadata={"outcome": exc.outcome, "reason": exc.reason},
-            )
-        meta: dict[str, Any] = {
-            "poc_bytes": len(poc),
-            "poc_sha256": hashlib.sha256(poc).hexdigest(),
-            "poc_path": where,
-        }
+        got = await _submission(state, max_poc_bytes, "poc")
+        if isinstance(got, Score):
+            return got
+        poc, where, meta = got
         vuln, fixed = await replay_poc(inst, poc, sandbox_provider, run_timeout)
         outcome, why, finding = judge_poc(inst, vuln, fixed, run_timeout)
         meta.update(
@@ -269,20 +281,10 @@ def patch_fixes(
 
     async def score(state: TaskState, target: Target) -> Score:
         inst = _instance(state)
-        try:
-            source, where = await read_submission(submitted_path(state), MAX_PATCH_BYTES)
-        except SubmissionError as exc:
-            return Score(
-                value=INCORRECT,
-                answer=submitted_path(state),
-                explanation=exc.reason,
-                metadata={"outcome": exc.outcome, "reason": exc.reason},
-            )
-        meta: dict[str, Any] = {
-            "patch_bytes": len(source),
-            "patch_sha256": hashlib.sha256(source).hexdigest(),
-            "patch_path": where,
-        }
+        got = await _submission(state, MAX_PATCH_BYTES, "patch")
+        if isinstance(got, Score):
+            return got
+        source, where, meta = got
         async with fresh_sandbox(sandbox_provider) as env:
             outcome, why, details = await _judge_patch(env, inst, source, fuzz_seconds, fuzz_seed)
         meta.update({"outcome": outcome, "reason": why, **details})
