@@ -21,6 +21,7 @@ from inspect_ai.scorer import value_to_float
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from prereview.review.views import SampleFigures
 from prereview.store import Database, utcnow
 from prereview.store.content import SubmissionContent
 from prereview.store.tables.review import SampleResultRow
@@ -34,21 +35,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass(frozen=True)
-class SampleOutcome:
-    task_key: str
-    task: str
-    tier: int | None
-    sample_id: str
-    epoch: int
-    score: float | None
-    score_value: str | None
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-    total_time_s: float | None
-    working_time_s: float | None
-    error: str | None
-    log_ref: str
+class SampleOutcome(SampleFigures):
     payload: dict[str, Any]
 
 

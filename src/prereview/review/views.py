@@ -38,7 +38,9 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
-class SampleResult:
+class SampleFigures:
+    """What is recorded of every finished sample, read from its log or from the store."""
+
     task_key: str
     task: str
     tier: int | None
@@ -53,6 +55,10 @@ class SampleResult:
     working_time_s: float | None
     error: str | None
     log_ref: str
+
+
+@dataclass(frozen=True)
+class SampleResult(SampleFigures):
     payload_key: str | None
     run_id: str | None
     completed_at: datetime
