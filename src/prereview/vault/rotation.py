@@ -27,7 +27,7 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -54,13 +54,7 @@ class RotationResult:
     at: datetime
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "old_kek_id": self.old_kek_id,
-            "new_kek_id": self.new_kek_id,
-            "rewrapped": self.rewrapped,
-            "shredded": self.shredded,
-            "at": self.at.isoformat(),
-        }
+        return {**asdict(self), "at": self.at.isoformat()}
 
 
 @contextlib.contextmanager
