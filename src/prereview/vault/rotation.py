@@ -78,6 +78,15 @@ def destroy_key_file(path: Path) -> None:
         path.unlink()
 
 
+def _sync_dir(path: Path) -> None:
+    """Make a file's creation or rename in `path` durable (a crash must not undo it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _active_kek_ids(db: Database) -> set[str]:
     with db.session() as s:
         return set(
@@ -99,6 +108,7 @@ def _finish(db: Database, keys_dir: Path) -> bool:
         return False  # an aborted rotation's key: it wraps nothing
     destroy_key_file(kek_path)
     os.replace(next_path, kek_path)
+    _sync_dir(keys_dir)
     return True
 
 
@@ -127,6 +137,7 @@ def rotate_kek(db: Database, keys: DataKeyRing, keys_dir: Path) -> RotationResul
             )
         destroy_key_file(next_path)  # left by a rotation that never committed
         new = LocalKeyFileProvider.create(next_path)
+        _sync_dir(keys_dir)  # on disk before any data key depends on it
         now = utcnow()
         # on failure `.next` stays: were the commit to have gone through after all, it is the
         # only copy of the store's KEK (it is finished or destroyed by what runs next)
@@ -147,5 +158,6 @@ def rotate_kek(db: Database, keys: DataKeyRing, keys_dir: Path) -> RotationResul
             s.add(VaultKeyRow(key_id=new.kek_id, kind="kek", provider=new.name, created_at=now))
         destroy_key_file(kek_path)
         os.replace(next_path, kek_path)
+        _sync_dir(keys_dir)
     keys.adopt(new)
     return RotationResult(old.kek_id, new.kek_id, len(live), len(rows) - len(live), now)
