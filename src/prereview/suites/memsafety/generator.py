@@ -378,13 +378,7 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
             # the core's messages are shown, but sent before the handshake and so refused: the
             # solver learns their framing and must reorder them, which a mutating fuzzer rarely does
             owner = _kind_owner(plan)
-            refused = [
-                dataclasses.replace(
-                    m, lines=(f"reject {owner[m.kind].label}: not permitted",), rejected=True
-                )
-                for m in msgs
-                if m.kind in core_kinds
-            ]
+            refused = [_refused(m, owner[m.kind]) for m in msgs if m.kind in core_kinds]
             msgs = refused + [m for m in msgs if m.kind not in core_kinds]
         samples.append(framing.frame(msgs))
 
@@ -421,6 +415,11 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
     )
 
 
+def _refused(m: Message, owner: Handler, reason: str = "not permitted") -> Message:
+    """`m` sent where the session state refuses it: the program reports the refusal instead."""
+    return dataclasses.replace(m, lines=(f"reject {owner.label}: {reason}",), rejected=True)
+
+
 def _gate_walk(plan: _Plan, rng: random.Random) -> list[Message]:
     """The state machine step by step: each gate missing in turn is refused, then the core works."""
     if plan.hello is None:
@@ -429,24 +428,14 @@ def _gate_walk(plan: _Plan, rng: random.Random) -> list[Message]:
     flow = core.benign_flow(rng, style)
     head = flow[0]
     owner = _kind_owner(plan)[head.kind]
-    out = [
-        dataclasses.replace(head, lines=(f"reject {owner.label}: not permitted",), rejected=True)
-    ]
+    out = [_refused(head, owner)]
     out.append(plan.hello.open(style, plan.keys, plan.protocol))
     if plan.auth:
         out.append(plan.auth.login(style, plan.keys, wrong=True))
-        out.append(
-            dataclasses.replace(
-                head, lines=(f"reject {owner.label}: not permitted",), rejected=True
-            )
-        )
+        out.append(_refused(head, owner))
         out.append(plan.auth.login(style, plan.keys))
     if plan.mode:
-        out.append(
-            dataclasses.replace(
-                head, lines=(f"reject {owner.label}: requires maintenance mode",), rejected=True
-            )
-        )
+        out.append(_refused(head, owner, "requires maintenance mode"))
         other = (plan.mode.maintenance % plan.mode.max_mode) + 1 if plan.mode.max_mode > 1 else 0
         out.append(plan.mode.switch(style, plan.keys, other))
         out.append(plan.mode.switch(style, plan.keys, plan.mode.maintenance))
