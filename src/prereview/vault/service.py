@@ -68,22 +68,18 @@ def _has_rows(db: Database, table: type[DataKeyRow] | type[AuditEntryRow]) -> bo
         return bool(session.scalar(select(func.count()).select_from(table)))
 
 
-def _recorded_key_ids(db: Database, kind: str) -> list[str]:
-    """The keys of `kind` this store depends on now (not those a rotation retired)."""
+def _recorded_keys(db: Database, kind: str) -> dict[str, datetime | None]:
+    """The keys of `kind` this store recorded, each with when a rotation retired it (or None:
+    the store depends on it now)."""
     with db.session() as session:
-        return list(
-            session.scalars(
-                select(VaultKeyRow.key_id).where(
-                    VaultKeyRow.kind == kind, VaultKeyRow.retired_at.is_(None)
-                )
-            )
+        rows = session.execute(
+            select(VaultKeyRow.key_id, VaultKeyRow.retired_at).where(VaultKeyRow.kind == kind)
         )
+        return {key_id: retired for key_id, retired in rows}
 
 
-def _retired_at(db: Database, key_id: str) -> datetime | None:
-    with db.session() as session:
-        row = session.get(VaultKeyRow, key_id)
-        return row.retired_at if row is not None else None
+def _active(keys: dict[str, datetime | None]) -> list[str]:
+    return [key_id for key_id, retired in keys.items() if retired is None]
 
 
 def _record_key(db: Database, kind: str, key_id: str, provider: str, public: str | None) -> None:
@@ -129,8 +125,9 @@ def open_keys(
     if settings.key_provider == "local":
         finish_interrupted_rotation(db, keys_dir)
     # what depends on each key: wrapped data keys on the KEK, the audit trail on the signing key
-    kek_ids = _recorded_key_ids(db, "kek")
-    signing_ids = _recorded_key_ids(db, "signing")
+    keks = _recorded_keys(db, "kek")
+    kek_ids = _active(keks)
+    signing_ids = _active(_recorded_keys(db, "signing"))
     kek_needed = bool(kek_ids) or _has_rows(db, DataKeyRow)
     signing_needed = bool(signing_ids) or _has_rows(db, AuditEntryRow)
 
@@ -142,7 +139,7 @@ def open_keys(
         provider = factory(keys_dir, True)
     else:
         provider = factory(keys_dir, False)
-    retired = _retired_at(db, provider.kek_id)
+    retired = keks.get(provider.kek_id)
     if retired is not None:
         raise KeyFileError(
             f"the key file {kek_path} holds key {provider.kek_id}, which a rotation retired on "
@@ -208,7 +205,6 @@ def plaintext_base(settings: Settings) -> Path:
 class Vault:
     settings: Settings
     db: Database
-    provider: KeyProvider
     signer: CheckpointSigner
     audit: AuditChain
     keys: DataKeyRing
@@ -218,6 +214,11 @@ class Vault:
     resolver: ResourceResolver
     shredder: CryptoShredder
     retention: RetentionPolicy
+
+    @property
+    def provider(self) -> KeyProvider:
+        """The KEK provider (the key ring's: a rotation replaces it there)."""
+        return self.keys.provider
 
     @classmethod
     def open(
@@ -241,7 +242,6 @@ class Vault:
         vault = cls(
             settings=settings,
             db=db,
-            provider=provider,
             signer=signer,
             audit=audit,
             keys=keys,
@@ -282,9 +282,7 @@ class Vault:
     def rotate_kek(self) -> RotationResult:
         """A new key-encryption key for every live data key; the old one retired and destroyed.
         The caller checks access and audits (see `prereview keys rotate`)."""
-        result = rotate_kek(self.db, self.keys, self.settings.keys_dir)
-        self.provider = self.keys.provider
-        return result
+        return rotate_kek(self.db, self.keys, self.settings.keys_dir)
 
     def enforce_retention(self, now: datetime) -> list[ShredRecord]:
         return [
