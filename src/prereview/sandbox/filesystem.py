@@ -23,39 +23,55 @@ _GENERATED_ETC = frozenset({"passwd", "group", "hosts", "hostname"})
 
 @dataclass(frozen=True)
 class HostFiles:
-    """Generated files a host binds over /etc (they live in the sample's state directory)."""
+    """Generated files a host binds over /etc, as contents: bwrap copies each from a memfd
+    (`--ro-bind-data`), so no sandbox needs a path into the evaluator's private state dir."""
 
-    passwd: Path
-    group: Path
-    hosts: Path
-    hostname: Path
+    passwd: bytes
+    group: bytes
+    hosts: bytes
+    hostname: bytes
 
     @classmethod
-    def write(
-        cls, directory: Path, name: str, config: BwrapConfig, addresses: dict[str, str]
-    ) -> HostFiles:
-        directory.mkdir(exist_ok=True)
-        files = cls(
-            directory / "passwd", directory / "group", directory / "hosts", directory / "hostname"
-        )
-        files.passwd.write_text(
+    def generate(cls, name: str, config: BwrapConfig, addresses: dict[str, str]) -> HostFiles:
+        passwd = (
             "root:x:0:0:root:/root:/usr/sbin/nologin\n"
             f"{config.user}:x:{config.uid}:{config.uid}::{config.workdir}:/bin/bash\n"
             "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
         )
-        files.group.write_text(f"root:x:0:\n{config.user}:x:{config.uid}:\nnogroup:x:65534:\n")
+        group = f"root:x:0:\n{config.user}:x:{config.uid}:\nnogroup:x:65534:\n"
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
         if name not in addresses:
             lines.append(f"127.0.1.1\t{name}")
         lines += [f"{address}\t{peer}" for peer, address in addresses.items()]
-        files.hosts.write_text("\n".join(lines) + "\n")
-        files.hostname.write_text(name + "\n")
-        for path in (files.passwd, files.group, files.hosts, files.hostname):
-            path.chmod(0o644)
-        return files
+        hosts = "\n".join(lines) + "\n"
+        return cls(passwd.encode(), group.encode(), hosts.encode(), (name + "\n").encode())
+
+    def open_fds(self) -> dict[str, int]:
+        """/etc path -> a fresh memfd holding its contents (the caller passes and closes them)."""
+        contents = {
+            "passwd": self.passwd,
+            "group": self.group,
+            "hosts": self.hosts,
+            "hostname": self.hostname,
+        }
+        fds: dict[str, int] = {}
+        try:
+            for entry, data in contents.items():
+                fd = os.memfd_create(f"prereview-{entry}", os.MFD_CLOEXEC)
+                fds[f"/etc/{entry}"] = fd
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.lseek(fd, 0, os.SEEK_SET)
+        except BaseException:
+            for fd in fds.values():
+                os.close(fd)
+            raise
+        return fds
 
 
-def mount_args(config: BwrapConfig, files: HostFiles) -> list[str]:
+def mount_args(config: BwrapConfig, files: dict[str, int]) -> list[str]:
+    """bwrap's filesystem arguments; `files` maps /etc paths to data fds (`HostFiles.open_fds`)."""
     args: list[str] = []
     if config.root is None:
         for directory in config.system_dirs:
@@ -75,11 +91,9 @@ def mount_args(config: BwrapConfig, files: HostFiles) -> list[str]:
                 if entry not in _GENERATED_ETC:
                     args += _mirror(root / "etc" / entry, Path("/etc", entry))
     # paths from here on are inside the sandbox's own mount namespace
+    for target, fd in sorted(files.items()):
+        args += ["--perms", "0644", "--ro-bind-data", str(fd), target]
     args += [
-        "--ro-bind", str(files.passwd), "/etc/passwd",
-        "--ro-bind", str(files.group), "/etc/group",
-        "--ro-bind", str(files.hosts), "/etc/hosts",
-        "--ro-bind", str(files.hostname), "/etc/hostname",
         "--proc", "/proc",
         "--dev", "/dev",
         "--size", str(SHM_MB * MIB), "--perms", "1777", "--tmpfs", "/dev/shm",  # noqa: S108

@@ -112,6 +112,7 @@ class SandboxHost:
         control, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         info_read, info_write = os.pipe2(os.O_CLOEXEC)
         seccomp = filter_fd(config.allow_ptrace)
+        data = files.open_fds()
         log = directory / f"{name}.log"
         argv = [
             bwrap,
@@ -122,7 +123,7 @@ class SandboxHost:
             "--cap-drop", "ALL",
             "--uid", str(config.uid), "--gid", str(config.uid),
             "--hostname", name,
-            *mount_args(config, files),
+            *mount_args(config, data),
             "--chdir", config.workdir,
             "--clearenv",
             "--seccomp", str(seccomp),
@@ -133,13 +134,13 @@ class SandboxHost:
         if host_uid is not None:
             argv = _as_host_user(argv, host_uid, cgroups)
         try:
-            with log.open("wb") as log_file:
+            with open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as log_file:
                 process = subprocess.Popen(
                     argv,
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=log_file,
-                    pass_fds=(agent_end.fileno(), info_write, seccomp, executable),
+                    pass_fds=(agent_end.fileno(), info_write, seccomp, executable, *data.values()),
                     close_fds=True,
                 )
         except OSError as exc:
@@ -149,6 +150,8 @@ class SandboxHost:
             os.close(info_write)
             os.close(seccomp)
             os.close(executable)
+            for fd in data.values():
+                os.close(fd)
         control.setblocking(False)
         agent = -1
         try:

@@ -70,7 +70,7 @@ class SandboxSample:
             )
             for directory in cgroups.directories:
                 self.state.add_cgroup(directory)
-        files = HostFiles.write(self.state.directory / name, name, config, addresses)
+        files = HostFiles.generate(name, config, addresses)
         try:
             return await SandboxHost.launch(
                 name, config, self.state.directory, files, host_uid, cgroups

@@ -73,8 +73,6 @@ def _kill_uids(uids: set[int]) -> None:
 
 def _drop_orphan_uid_marks() -> None:
     root = state_root()
-    if not root.is_dir():
-        return
     held = {uid for state in live_samples() for uid in state.uids}
     for mark in root.glob("uid-*"):
         with contextlib.suppress(ValueError, OSError):
