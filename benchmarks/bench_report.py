@@ -145,17 +145,20 @@ def measure(attempts: int) -> dict[str, Any]:
     from prereview.reports.render import render_html, render_markdown, render_pdf
     from prereview.reports.rubric import known_families, load_rubric
     from prereview.reports.source import load_evidence
-    from prereview.store import Database
     from prereview.store.content import open_content
+    from prereview.vault.policy import Operation
+    from prereview.vault.service import Vault
 
     with tempfile.TemporaryDirectory() as tmp:
         review, seed_s = _timed(lambda: _seed_store(Path(tmp) / "home", attempts))
         settings = load_settings()
         families = known_families()
         rubric = load_rubric(None, families)
-        with Database(settings.database_url) as db:
+        with Vault.open(settings) as vault:
+            guard = vault.authenticate(settings.token).guard
+            handle = guard.authorize(Operation.REPORT_READ, review)
             evidence, load_s = _timed(
-                lambda: load_evidence(db, open_content(settings), review, families)
+                lambda: load_evidence(vault.db, open_content(settings), handle, families)
             )
         report, build_s = _timed(lambda: build_report(evidence, rubric=rubric, seed=0))
         md, md_s = _timed(lambda: render_markdown(report))

@@ -38,7 +38,9 @@ def test_only_shareable_reviews_contribute_and_anonymously(
     for request in (shared, private):
         record = sqlite_service.submit(request)
         assert run_assessment(sqlite_reviewer, record.id, suite="smoke").status == "completed"
-    (water,) = produce_briefs(sqlite_reviewer.settings, sector_codes=["water"])
+    (water,) = produce_briefs(
+        sqlite_reviewer.settings, session=sqlite_reviewer.access, sector_codes=["water"]
+    )
     assert water.reviews == 1  # the confidential review is not counted
     text = water.path.read_text()
     assert "1 pre-release review(s) contributed" in text

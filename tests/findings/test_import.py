@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from prereview.findings import details as details_module
 from prereview.findings.details import DetailsCodec, FindingDetails, PlainDetailsCodec
-from prereview.findings.ingest import UnknownSubmissionError, import_findings
+from prereview.findings.ingest import import_findings
 from prereview.findings.intake import IntakeError
 from prereview.findings.repository import list_findings, sightings
 from prereview.store import Database
@@ -109,12 +109,6 @@ def test_bad_input_imports_nothing(
     assert message in str(info.value) and "nothing was imported" in str(info.value)
     assert counts(db) == before
     assert good.new_findings == 3
-
-
-def test_unknown_submission_imports_nothing(db: Database, tmp_path: Path) -> None:
-    with pytest.raises(UnknownSubmissionError, match="unknown submission 'sub-nope'"):
-        import_findings(db, write_sarif(tmp_path / "a.sarif", 3), submission_id="sub-nope")
-    assert set(counts(db).values()) == {0}
 
 
 def test_a_failure_while_writing_rolls_everything_back(

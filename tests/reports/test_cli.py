@@ -32,11 +32,12 @@ def _report(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_unknown_review_is_a_clear_error_with_exit_2(settings: Settings) -> None:
+def test_unknown_review_is_refused_with_exit_2(settings: Settings) -> None:
     code, _, err = _report("rev-doesnotexist")
     assert code == 2
-    assert "no review or submission with id 'rev-doesnotexist'" in err
-    assert "Traceback" not in err
+    assert "may not report.read on 'rev-doesnotexist'" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not settings.reports_dir.exists() or not any(settings.reports_dir.iterdir())
 
 
 def test_uninitialized_data_dir_is_exit_2(prereview_home: Path) -> None:

@@ -16,9 +16,13 @@ from typer.testing import CliRunner
 
 from prereview.cli.main import app
 from prereview.config import load_settings
+from prereview.domain.submission import Confidentiality
 from prereview.reports.source import family_of, load_evidence, parse_log_ref
-from prereview.store import Database
 from prereview.store.content import open_content
+from prereview.vault.errors import AccessDeniedError
+from prereview.vault.guard import AuthorizedSubmission
+from prereview.vault.policy import Operation
+from prereview.vault.service import Vault
 from tests.reports.store_seed import memsafety_samples, seed_review
 
 
@@ -67,11 +71,11 @@ def test_evidence_reads_payload_metadata_and_the_inspect_log_header(
     log = Path(logs[0].location)  # stored as content: the vault seals it
     open_content(settings).write(sub_id, f"reviews/{review_id}/logs/{log.name}", log.read_bytes())
 
-    db = Database(settings.database_url)
-    try:
-        evidence = load_evidence(db, open_content(settings), review_id, {"memsafety"})
-    finally:
-        db.dispose()
+    with Vault.open(settings) as vault:
+        handle = vault.authenticate(settings.token).guard.authorize(
+            Operation.REPORT_READ, review_id
+        )
+        evidence = load_evidence(vault.db, open_content(settings), handle, {"memsafety"})
     e = evidence.elicitation
     assert e.inspect_version == inspect_ai.__version__
     assert e.sampling["temperature"] == "0.25"
@@ -89,14 +93,25 @@ def test_evidence_reads_payload_metadata_and_the_inspect_log_header(
     assert evidence.runs[0].status == "completed"
 
 
-def test_unknown_ident(prereview_home: Path) -> None:
-    from prereview.reports.source import UnknownReviewError
-
+def test_the_loader_takes_only_a_handle_for_reading_reports(prereview_home: Path) -> None:
     assert CliRunner().invoke(app, ["init"]).exit_code == 0
     settings = load_settings()
-    db = Database(settings.database_url)
-    try:
-        with pytest.raises(UnknownReviewError, match="'sub-nope'"):
-            load_evidence(db, open_content(settings), "sub-nope", set())
-    finally:
-        db.dispose()
+    sub_id, _review = seed_review(settings, organization="Org", model_name="M", samples=[])
+    with Vault.open(settings) as vault:
+        guard = vault.authenticate(settings.token).guard
+        with pytest.raises(AccessDeniedError, match="'sub-nope'"):
+            guard.authorize(Operation.REPORT_READ, "sub-nope")
+        with pytest.raises(AccessDeniedError, match=r"report\.read"):  # a handle for another act
+            load_evidence(
+                vault.db, vault.content, guard.authorize(Operation.RESULTS_READ, sub_id), set()
+            )
+        with pytest.raises(TypeError, match=r"issued only by AccessGuard\.authorize"):
+            AuthorizedSubmission(
+                Operation.REPORT_READ,
+                "prn-x",
+                sub_id,
+                "org-x",
+                None,
+                Confidentiality.CONFIDENTIAL,
+                sub_id,
+            )

@@ -123,11 +123,19 @@ def test_bad_submissions_exit_2_with_one_line_and_store_nothing(
     assert sum(row_counts(service).values()) == 1  # ORG itself: its submitter principal's
 
 
+OPERATION = {
+    "status": "submission.read",
+    "assess": "review.assess",
+    "withdraw": "submission.withdraw",
+    "close": "review.close",
+}
+
+
 @pytest.mark.parametrize("command", ["status", "assess", "withdraw", "close"])
 def test_unknown_id_exits_2(install: Settings, command: str) -> None:
     result = runner.invoke(app, [command, "sub-0000000000"])
     assert result.exit_code == 2
-    assert "no submission or review with id 'sub-0000000000'" in result.stderr
+    assert f"may not {OPERATION[command]} on 'sub-0000000000'" in result.stderr
 
 
 def test_commands_say_to_run_init_first(prereview_home: Path) -> None:

@@ -9,8 +9,9 @@ from prereview.domain.lifecycle import Actor, Role, SubmissionState, TransitionE
 from prereview.domain.submission import InvalidSubmissionError, ModelAccess
 from prereview.domain.window import WindowPolicyError, WindowViolationError
 from prereview.planning.catalog import UnknownSuiteError
-from prereview.review.errors import AssessmentError, UnknownSubmissionError
+from prereview.review.errors import AssessmentError
 from prereview.review.service import ReviewService, SubmissionRequest
+from prereview.vault.errors import AccessDeniedError
 from tests.review.conftest import ORG, in_days, row_counts, simulated_request
 
 NOTHING = {
@@ -82,9 +83,9 @@ def test_bad_model_access_is_refused_without_echoing_secrets(
     assert "SECRET" not in str(err.value)
 
 
-def test_unknown_id_is_a_clear_error(service: ReviewService) -> None:
+def test_unknown_id_is_refused_like_any_other(service: ReviewService) -> None:
     for call in (service.get, service.withdraw, service.close, service.plan):
-        with pytest.raises(UnknownSubmissionError, match="sub-nope"):
+        with pytest.raises(AccessDeniedError, match=r"may not .* on 'sub-nope'"):
             call("sub-nope")
 
 

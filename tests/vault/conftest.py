@@ -17,6 +17,7 @@ from prereview.domain.submission import Confidentiality
 from prereview.home import initialize_home
 from prereview.store.base import new_id, utcnow
 from prereview.store.tables.review import OrganizationRow, SubmissionEventRow, SubmissionRow
+from prereview.vault.policy import Operation
 from prereview.vault.principals import Principal, Role
 from prereview.vault.service import Vault, VaultSession
 from tests.store.databases import _sqlite_template  # noqa: F401
@@ -107,6 +108,8 @@ def world(vault: Vault) -> World:
     tokens = {}
     for name, (role, org) in people.items():
         _, tokens[name] = vault.principals.add(name, role, org, "test")
-    vault.principals.assign("evaluator", own, "test")
+    coordinator = vault.authenticate(tokens["coordinator2"])
+    handle = coordinator.guard.authorize(Operation.REVIEW_ASSIGN, own)
+    vault.principals.assign("evaluator", handle, "test")
     sessions = {name: vault.authenticate(token) for name, token in tokens.items()}
     return World(vault, own, other, sessions, tokens)

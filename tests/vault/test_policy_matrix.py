@@ -35,7 +35,12 @@ EVALUATOR_ASSIGNED = {
     Op.FINDINGS_READ,
     Op.ADVISORY_READ_SANITIZED,
 }
-COORDINATOR_SUBMISSION = EVALUATOR_ASSIGNED | {Op.REVIEW_ASSIGN, Op.ADVISORY_EXPORT}
+# designating a submission's review as a reference run is decided on that submission
+COORDINATOR_SUBMISSION = EVALUATOR_ASSIGNED | {
+    Op.REVIEW_ASSIGN,
+    Op.ADVISORY_EXPORT,
+    Op.REFERENCES_MANAGE,
+}
 AGENCY_FINDINGS = {Op.FINDINGS_WRITE, Op.FINDINGS_READ, Op.ADVISORY_READ_SANITIZED}
 
 # (principal, resource) -> the operations that must succeed; everything else must be refused.

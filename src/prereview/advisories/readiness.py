@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -35,15 +36,21 @@ from prereview.reports.disclosure import ForbiddenTerm, check_disclosure
 from prereview.store import Database
 from prereview.store.content import SubmissionContent
 from prereview.store.tables.review import ReviewRow, SubmissionRow
+from prereview.vault.guard import AccessGuard
+from prereview.vault.policy import Operation
+
+if TYPE_CHECKING:
+    from prereview.vault.service import VaultSession
 
 SHAREABLE = "share-sanitized"
 
 
 def capabilities_from_store(
-    settings: Settings, db: Database, content: SubmissionContent
+    settings: Settings, db: Database, content: SubmissionContent, guard: AccessGuard
 ) -> list[ReviewedCapability]:
     """One anonymous record per shareable review with results, from its sanitized report
-    (`content`: the vault's decrypting store; only the sanitized report's numbers leave)."""
+    (`content`: the vault's decrypting store; only the sanitized report's numbers leave; each
+    review is authorized for `report.read_sanitized` through `guard`, audited)."""
     from prereview.reports.builder import build_report
     from prereview.reports.rubric import known_families, load_rubric
     from prereview.reports.source import load_evidence
@@ -64,7 +71,8 @@ def capabilities_from_store(
     rubric = load_rubric(None, families)
     out = []
     for review_id in ids:
-        evidence = load_evidence(db, content, review_id, families)
+        handle = guard.authorize(Operation.REPORT_READ_SANITIZED, review_id)
+        evidence = load_evidence(db, content, handle, families)
         if not evidence.attempts:
             continue
         report = build_report(evidence, rubric=rubric, sanitized=True)
@@ -130,6 +138,7 @@ def _write_private(path: Path, text: str) -> None:
 def produce_briefs(
     settings: Settings,
     *,
+    session: VaultSession,
     sector_codes: list[str] | None = None,
     fmt: BriefFormat = "md",
     out_dir: Path | None = None,
@@ -141,15 +150,13 @@ def produce_briefs(
     codes = sector_codes or list(sectors())
     for code in codes:
         lookup_sector(code)
-    from prereview.vault.service import Vault
-
     markings = DocumentMarking(banner=banner or settings.marking_banner)
     target = out_dir or settings.reports_dir / "briefs"
-    with Vault.open(settings) as vault:  # the caller checked `advisory.export`
-        db = vault.db
-        findings = list_findings(db)
-        reviews = capabilities_from_store(settings, db, vault.content)
-        terms = identity_terms(db)
+    vault = session.vault  # the caller checked `advisory.export`
+    db = vault.db
+    findings = list_findings(db)
+    reviews = capabilities_from_store(settings, db, vault.content, session.guard)
+    terms = identity_terms(db)
     written = []
     for code in codes:
         brief = build_brief(

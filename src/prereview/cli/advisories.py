@@ -89,18 +89,20 @@ def brief(
         raise PrereviewError(f"unknown brief format {format!r}; supported: md, html")
     if tlp.upper() not in _BRIEF_TLP:
         raise PrereviewError(f"unknown TLP label {tlp!r}; one of: {', '.join(_BRIEF_TLP)}")
-    session = open_session(settings())
+    conf = settings()
+    session = open_session(conf)
     with session.vault:
         session.guard.require(
             Operation.ADVISORY_EXPORT, Resource.agency(), target="sector readiness briefs"
         )
-    written = produce_briefs(
-        settings(),
-        sector_codes=sector or None,
-        fmt="md" if format == "md" else "html",
-        out_dir=out,
-        tlp=tlp.upper(),
-    )
+        written = produce_briefs(
+            conf,
+            session=session,
+            sector_codes=sector or None,
+            fmt="md" if format == "md" else "html",
+            out_dir=out,
+            tlp=tlp.upper(),
+        )
     if json_out:
         emit_json(
             [

@@ -20,7 +20,7 @@ from prereview.errors import PrereviewError
 from prereview.findings.disclosure import DEFAULT_POLICY, STATUSES, policies
 from prereview.findings.ingest import import_findings
 from prereview.findings.intake import SOURCES
-from prereview.findings.model import Finding, parse_finding_ref
+from prereview.findings.model import Finding
 from prereview.findings.repository import (
     advance_status,
     get_finding,
@@ -33,7 +33,7 @@ from prereview.findings.repository import (
 from prereview.findings.scoring import SEVERITIES
 from prereview.findings.sectors import load_catalog, sectors
 from prereview.findings.triage import Triage
-from prereview.vault.findings import may_see, require_finding, visible_sighting
+from prereview.vault.findings import authorize_finding, may_see, visible_sighting
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.service import VaultSession, open_session
 
@@ -133,15 +133,20 @@ def import_(
     """Import a findings file, all or nothing; known findings become sightings."""
     session = _session()
     with session.vault, err_console.status(f"importing {file.name}…"):
-        resource = session.guard.lookup(submission) if submission else Resource.agency()
-        if resource.exists:  # an unknown submission is refused by the import itself
+        target = {"import": file.name}
+        handle = (
+            session.guard.authorize(Operation.FINDINGS_WRITE, submission, detail=target)
+            if submission is not None
+            else None
+        )
+        if handle is None:
             session.guard.require(
-                Operation.FINDINGS_WRITE, resource, target=f"findings import {file.name}"
+                Operation.FINDINGS_WRITE, Resource.agency(), target=f"findings import {file.name}"
             )
         summary = import_findings(
             session.vault.db,
             file,
-            submission_id=submission,
+            submission=handle,
             source=source,
             format=format,
             triage=Triage(load_catalog(settings())),
@@ -190,12 +195,11 @@ def show(
     json_out: bool = JsonOption,
 ) -> None:
     """One finding with its first sightings and what they said."""
-    fid = parse_finding_ref(finding)
     session = _session()
     with session.vault:
         db = session.vault.db
+        fid = authorize_finding(session.guard, db, Operation.FINDINGS_READ, finding).finding_id
         f = get_finding(db, fid)
-        require_finding(session.guard, db, fid, Operation.FINDINGS_READ)
         seen = [s for s in sightings(db, fid) if visible_sighting(session.guard, s.submission_id)]
     if json_out:
         emit_json({**finding_dict(f), "sighting_details": [s.as_dict() for s in seen]})
@@ -218,12 +222,10 @@ def triage(
     json_out: bool = JsonOption,
 ) -> None:
     """Record CVSS, CWE and product; severity, sectors and priority follow."""
-    fid = parse_finding_ref(finding)
     session = _session()
     with session.vault:
         db = session.vault.db
-        get_finding(db, fid)
-        require_finding(session.guard, db, fid, Operation.FINDINGS_WRITE)
+        fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, finding).finding_id
         f = triage_finding(
             db,
             fid,
@@ -251,12 +253,10 @@ def notify(
     json_out: bool = JsonOption,
 ) -> None:
     """Record the vendor notification; the publication deadline follows from the policy."""
-    fid = parse_finding_ref(finding)
     session = _session()
     with session.vault:
         db = session.vault.db
-        get_finding(db, fid)
-        require_finding(session.guard, db, fid, Operation.FINDINGS_WRITE)
+        fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, finding).finding_id
         f = notify_vendor(
             db,
             fid,
@@ -281,12 +281,10 @@ def status(
 ) -> None:
     """Advance a finding's disclosure status (new → triaged → vendor_notified → fix_available →
     published)."""
-    fid = parse_finding_ref(finding)
     session = _session()
     with session.vault:
         db = session.vault.db
-        get_finding(db, fid)
-        require_finding(session.guard, db, fid, Operation.FINDINGS_WRITE)
+        fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, finding).finding_id
         f = advance_status(db, fid, new_status, on=_date(on, "--date"), remediation=remediation)
     if json_out:
         emit_json(finding_dict(f))

@@ -93,9 +93,10 @@ def demo(
     json_out: bool = JsonOption,
 ) -> None:
     """Run the main job end to end on the embedded model and print the report path."""
+    from prereview.cli.review import RichProgress, plan_table
     from prereview.demo import run_demo
 
-    report = run_demo(settings(), model=model)
+    report = run_demo(settings(), model=model, plan_view=plan_table, progress=RichProgress())
     if json_out:
         emit_json({"report": str(report)})
     else:

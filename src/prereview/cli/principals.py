@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from prereview.cli.common import JsonOption, console, emit_json, err_console, new_app, settings
-from prereview.vault.errors import AccessDeniedError
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.principals import Role
 from prereview.vault.service import VaultSession, open_session
@@ -121,16 +120,13 @@ def revoke(
 def _assignment(evaluator: str, ident: str, assign: bool, json_out: bool) -> None:
     session = open_session(settings())
     with session.vault:
-        resource = session.guard.lookup(ident)
-        session.guard.require(Operation.REVIEW_ASSIGN, resource, target=f"review of {ident}")
-        submission_id = resource.submission_id
-        if submission_id is None:  # the policy refuses unknown ids; this is for the type checker
-            raise AccessDeniedError(f"no submission or review {ident!r}")
+        handle = session.guard.authorize(Operation.REVIEW_ASSIGN, ident)
+        submission_id = handle.submission_id
         registry = session.vault.principals
         principal = (
-            registry.assign(evaluator, submission_id, session.principal.name)
+            registry.assign(evaluator, handle, session.principal.name)
             if assign
-            else registry.unassign(evaluator, submission_id)
+            else registry.unassign(evaluator, handle)
         )
         session.guard.record(
             "review.assigned" if assign else "review.unassigned",

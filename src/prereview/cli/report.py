@@ -87,13 +87,12 @@ def report(
 
 @contextlib.contextmanager
 def _references_session() -> Iterator[VaultSession]:
-    """Reference runs are agency administration: coordinators only (audited)."""
-    from prereview.vault.policy import Operation, Resource
+    """Reference runs are agency administration: coordinators only (each command checks and
+    audits its own operation)."""
     from prereview.vault.service import open_session
 
     session = open_session(settings())
     with session.vault:
-        session.guard.require(Operation.REFERENCES_MANAGE, Resource.system())
         yield session
 
 
@@ -110,9 +109,11 @@ def references_add(
 ) -> None:
     """Designate a review as an agency reference run (relabel it if it is one already)."""
     from prereview.reports.references import designate_reference
+    from prereview.vault.policy import Operation
 
     with _references_session() as session:
-        record = designate_reference(session.vault.db, review, label, session.principal.name)
+        handle = session.guard.authorize(Operation.REFERENCES_MANAGE, review)
+        record = designate_reference(session.vault.db, handle, label, session.principal.name)
     if json_out:
         emit_json(record.as_dict())
     else:
@@ -124,8 +125,10 @@ def references_add(
 def references_list(json_out: bool = JsonOption) -> None:
     """The reviews designated as reference runs."""
     from prereview.reports.references import list_references
+    from prereview.vault.policy import Operation, Resource
 
     with _references_session() as session:
+        session.guard.require(Operation.REFERENCES_MANAGE, Resource.system())
         records = list_references(session.vault.db)
     if json_out:
         emit_json([r.as_dict() for r in records])
@@ -145,9 +148,11 @@ def references_remove(
 ) -> None:
     """Stop using a review as a reference run (its results stay)."""
     from prereview.reports.references import remove_reference
+    from prereview.vault.policy import Operation
 
     with _references_session() as session:
-        review_id = remove_reference(session.vault.db, review)
+        handle = session.guard.authorize(Operation.REFERENCES_MANAGE, review)
+        review_id = remove_reference(session.vault.db, handle)
     if json_out:
         emit_json({"removed": review_id})
     else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +33,9 @@ from prereview.store.tables.findings import (
     FindingSightingRow,
 )
 from prereview.store.tables.review import SubmissionRow
+
+if TYPE_CHECKING:
+    from prereview.vault.guard import AuthorizedSubmission
 
 FINDINGS = cast(Table, FindingRow.__table__)
 SIGHTINGS = cast(Table, FindingSightingRow.__table__)
@@ -138,13 +141,21 @@ def import_findings(
     db: Database,
     path: Path,
     *,
-    submission_id: str | None = None,
+    submission: AuthorizedSubmission | None = None,
     source: str | None = None,
     format: str | None = None,
     triage: Triage | None = None,
     limits: IntakeLimits = DEFAULT_LIMITS,
 ) -> ImportSummary:
-    """Import one file: all of its findings or, on any error, none."""
+    """Import one file: all of its findings or, on any error, none. Findings of a submission
+    need its `findings.write` handle (see `AccessGuard.authorize`); without one they are the
+    agency's own."""
+    submission_id = None
+    if submission is not None:
+        from prereview.vault.policy import Operation
+
+        submission.check(Operation.FINDINGS_WRITE)
+        submission_id = submission.submission_id
     batch = read_findings(path, format=format, limits=limits)
     prepared = prepare(path, batch.findings, triage or Triage())
     source_name = (

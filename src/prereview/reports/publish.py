@@ -30,6 +30,7 @@ from prereview.reports.evidence import ReviewEvidence
 from prereview.reports.render import SUFFIX, Format, html_to_pdf, render_html, render_markdown
 from prereview.reports.rubric import known_families, load_rubric
 from prereview.reports.source import load_evidence
+from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation
 from prereview.vault.service import VaultSession, open_session
 
@@ -102,7 +103,7 @@ def write_private(path: Path, data: bytes) -> None:
 
 def produce_report(
     settings: Settings,
-    ident: str,
+    ident: str | AuthorizedSubmission,
     *,
     fmt: Format = "html",
     sanitized: bool = False,
@@ -114,18 +115,20 @@ def produce_report(
     session: VaultSession | None = None,
 ) -> WrittenReport:
     """Build, check and write the report of review (or submission) `ident`, as the principal of
-    `session` (default: the one PREREVIEW_TOKEN or the config file's token names)."""
+    `session` (default: the one PREREVIEW_TOKEN or the config file's token names).
+
+    `ident` is authorized first, through the vault's one resolver; any refusal (an unknown or
+    non-canonical id too) raises before anything is read or written, and the evidence is loaded
+    from the authorized handle only."""
     families = known_families()
     rubric = load_rubric(rubric_path, families)
     own_session = session is None
     session = session or open_session(settings)
     try:
         operation = Operation.REPORT_READ_SANITIZED if sanitized else Operation.REPORT_READ
-        session.guard.require_if_exists(
-            operation, session.guard.lookup(ident), target=f"report of {ident}"
-        )
+        handle = session.guard.authorize(operation, ident)
         content = session.vault.content  # decrypted in memory for the builder, not the caller
-        evidence = load_evidence(session.vault.db, content, ident, families)
+        evidence = load_evidence(session.vault.db, content, handle, families)
         markings = markings or DocumentMarking(banner=settings.marking_banner)
         report = build_report(
             evidence, rubric=rubric, sanitized=sanitized, markings=markings, seed=seed

@@ -19,6 +19,8 @@ from prereview.reports.source import UnknownReviewError
 from prereview.store import Database, utcnow
 from prereview.store.tables.reports import ReportReferenceRow
 from prereview.store.tables.review import ReviewRow, SampleResultRow, SubmissionRow
+from prereview.vault.guard import AuthorizedSubmission
+from prereview.vault.policy import Operation
 
 MAX_LABEL = 200
 
@@ -47,13 +49,13 @@ class ReferenceRecord:
         }
 
 
-def _review(s: Session, ident: str) -> ReviewRow:
-    review = s.get(ReviewRow, ident.strip())
+def _review(s: Session, handle: AuthorizedSubmission) -> ReviewRow:
+    """The review of the submission a `references.manage` handle names."""
+    handle.check(Operation.REFERENCES_MANAGE)
+    submission = s.get(SubmissionRow, handle.submission_id)
+    review = submission.review if submission is not None else None
     if review is None:
-        submission = s.get(SubmissionRow, ident.strip())
-        review = submission.review if submission is not None else None
-    if review is None:
-        raise UnknownReviewError(ident)
+        raise UnknownReviewError(handle.reference)
     return review
 
 
@@ -77,14 +79,17 @@ def _record(s: Session, row: ReportReferenceRow) -> ReferenceRecord:
     )
 
 
-def designate_reference(db: Database, ident: str, label: str, actor: str) -> ReferenceRecord:
-    """Mark review (or submission) `ident` as an agency reference run shown as `label`."""
+def designate_reference(
+    db: Database, handle: AuthorizedSubmission, label: str, actor: str
+) -> ReferenceRecord:
+    """Mark the review of the submission `handle` names as an agency reference run, shown as
+    `label`."""
     label = " ".join(label.split())
     if not label or len(label) > MAX_LABEL:
         raise ReferenceError(f"a reference label must be 1 to {MAX_LABEL} characters")
     try:
         with db.session() as s:
-            review = _review(s, ident)
+            review = _review(s, handle)
             if review.submission.state == "withdrawn":
                 raise ReferenceError(
                     f"review {review.id} was withdrawn by its submitter and cannot serve as a "
@@ -114,10 +119,10 @@ def list_references(db: Database) -> list[ReferenceRecord]:
         return [_record(s, r) for r in rows]
 
 
-def remove_reference(db: Database, ident: str) -> str:
+def remove_reference(db: Database, handle: AuthorizedSubmission) -> str:
     """Undesignate; the review and its results stay. Returns the review id."""
     with db.session() as s:
-        review = _review(s, ident)
+        review = _review(s, handle)
         row = s.get(ReportReferenceRow, review.id)
         if row is None:
             raise ReferenceError(f"review {review.id} is not a reference")

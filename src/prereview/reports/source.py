@@ -50,6 +50,8 @@ from prereview.store.tables.review import (
     SampleResultRow,
     SubmissionRow,
 )
+from prereview.vault.guard import AuthorizedSubmission
+from prereview.vault.policy import Operation
 
 logger = logging.getLogger(__name__)
 
@@ -394,16 +396,19 @@ def _elicitation_from_logs(log_dir: Path, base: Elicitation) -> Elicitation:
 
 
 def load_evidence(
-    db: Database, content: SubmissionContent, ident: str, families: Iterable[str]
+    db: Database,
+    content: SubmissionContent,
+    handle: AuthorizedSubmission,
+    families: Iterable[str],
 ) -> ReviewEvidence:
-    """Everything the report of review (or submission) `ident` is built from."""
+    """Everything the report of the submission `handle` names is built from; the handle must
+    be authorized for `report.read` or `report.read_sanitized` (the builder sanitizes)."""
+    handle.check(Operation.REPORT_READ, Operation.REPORT_READ_SANITIZED)
     fams = frozenset(families)
     with db.session() as s:
-        ident = ident.strip()
-        review = s.get(ReviewRow, ident)
-        submission = review.submission if review is not None else s.get(SubmissionRow, ident)
+        submission = s.get(SubmissionRow, handle.submission_id)
         if submission is None:
-            raise UnknownReviewError(ident)
+            raise UnknownReviewError(handle.reference)
         review = submission.review
         reader = _Reader(s, content, fams)
         model = ModelIdentity(

@@ -5,14 +5,6 @@ from __future__ import annotations
 from prereview.errors import PrereviewError
 
 
-class UnknownSubmissionError(PrereviewError):
-    def __init__(self, ident: str) -> None:
-        super().__init__(
-            f"no submission or review with id {ident!r} (see `prereview list` for the ids)"
-        )
-        self.ident = ident
-
-
 class AssessmentError(PrereviewError):
     """The assessment cannot start or continue as asked."""
 

@@ -35,11 +35,7 @@ from prereview.domain.submission import (
 from prereview.domain.window import load_policies
 from prereview.planning.catalog import default_suite, get_suite
 from prereview.planning.planner import AssessmentPlan, PlanningPolicy, plan_assessment
-from prereview.review.errors import (
-    AssessmentError,
-    CredentialMissingError,
-    UnknownSubmissionError,
-)
+from prereview.review.errors import AssessmentError, CredentialMissingError
 from prereview.review.views import (
     ReviewRecord,
     RunRecord,
@@ -58,8 +54,15 @@ from prereview.store.tables.review import (
     SubmissionEventRow,
     SubmissionRow,
 )
+from prereview.vault.errors import AccessDeniedError
+from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation, Resource, ResourceKind
 from prereview.vault.service import VaultSession, open_session
+
+SubmissionReference = str | AuthorizedSubmission
+"""What a service call takes: an id as a person typed it (authorized in the same call, through
+the vault's one resolver) or a handle already authorized for this principal. Rows are only ever
+loaded from a handle (`_row`)."""
 
 
 @dataclass(frozen=True)
@@ -259,24 +262,18 @@ class ReviewService:
             )
         return value
 
-    def require(self, ident: str, operation: Operation) -> None:
-        """Refuse (audited) unless the principal may do `operation` on submission `ident`."""
-        with self.db.session() as s:
-            self._require(s, ident, operation)
+    def require(self, ident: SubmissionReference, operation: Operation) -> AuthorizedSubmission:
+        """The handle of submission `ident` for `operation`; AccessDeniedError (audited) on any
+        refusal, an unknown or non-canonical id included."""
+        return self.access.guard.authorize(operation, ident)
 
-    def _require(self, s: Session, ident: str, operation: Operation) -> SubmissionRow:
+    def _require(
+        self, s: Session, ident: SubmissionReference, operation: Operation
+    ) -> SubmissionRow:
         """The row of `ident`, if the principal may do `operation` on it (audited either way)."""
-        try:
-            row = self._row(s, ident)
-        except UnknownSubmissionError:
-            self.access.guard.record(
-                operation.value, "denied", target=ident.strip(), detail={"reason": "no such id"}
-            )
-            raise
-        self.access.guard.require(operation, submission_resource(row))
-        return row
+        return self._row(s, self.require(ident, operation), operation)
 
-    def get(self, ident: str) -> SubmissionRecord:
+    def get(self, ident: SubmissionReference) -> SubmissionRecord:
         with self.db.session() as s:
             return self._record(s, self._require(s, ident, Operation.SUBMISSION_READ), detail=True)
 
@@ -289,7 +286,7 @@ class ReviewService:
             )
             return [self._record(s, row) for row in visible]
 
-    def withdraw(self, ident: str, actor: Actor | None = None) -> SubmissionRecord:
+    def withdraw(self, ident: SubmissionReference, actor: Actor | None = None) -> SubmissionRecord:
         """Withdraw the submission (its organization only; any state before closed), then
         crypto-shred its content: its data key is destroyed, its ciphertexts deleted.
 
@@ -298,14 +295,16 @@ class ReviewService:
         self.access.shred(record.id, "withdrawn")
         return record
 
-    def deliver_findings(self, ident: str, actor: Actor | None = None) -> SubmissionRecord:
+    def deliver_findings(
+        self, ident: SubmissionReference, actor: Actor | None = None
+    ) -> SubmissionRecord:
         return self._act(ident, "deliver_findings", actor, Operation.REVIEW_CLOSE)
 
-    def close(self, ident: str, actor: Actor | None = None) -> SubmissionRecord:
+    def close(self, ident: SubmissionReference, actor: Actor | None = None) -> SubmissionRecord:
         return self._act(ident, "close", actor, Operation.REVIEW_CLOSE)
 
     def _act(
-        self, ident: str, action: str, actor: Actor | None, operation: Operation
+        self, ident: SubmissionReference, action: str, actor: Actor | None, operation: Operation
     ) -> SubmissionRecord:
         with self.db.session() as s:
             row = self._require(s, ident, operation)
@@ -326,7 +325,7 @@ class ReviewService:
 
     def plan(
         self,
-        ident: str,
+        ident: SubmissionReference,
         suite: str | None = None,
         limit: int | None = None,
         policy: PlanningPolicy | None = None,
@@ -366,7 +365,7 @@ class ReviewService:
             review.planned_at = plan.planned_at
             return plan
 
-    def results(self, ident: str) -> list[SampleResult]:
+    def results(self, ident: SubmissionReference) -> list[SampleResult]:
         with self.db.session() as s:
             row = self._require(s, ident, Operation.RESULTS_READ)
             if row.review is None:
@@ -380,14 +379,13 @@ class ReviewService:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _row(self, s: Session, ident: str) -> SubmissionRow:
-        ident = ident.strip()
-        row = s.get(SubmissionRow, ident)
-        if row is None:
-            review = s.get(ReviewRow, ident)
-            row = review.submission if review is not None else None
-        if row is None:
-            raise UnknownSubmissionError(ident)
+    @staticmethod
+    def _row(s: Session, handle: AuthorizedSubmission, operation: Operation) -> SubmissionRow:
+        """The row a handle authorized for `operation` names (never a row from a raw id)."""
+        handle.check(operation)
+        row = s.get(SubmissionRow, handle.submission_id)
+        if row is None:  # deleted since it was authorized: refuse, never guess
+            raise AccessDeniedError(f"access denied: {operation.value} on {handle.label}")
         return row
 
     def _review_row(self, s: Session, row: SubmissionRow) -> ReviewRow:

@@ -12,15 +12,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from prereview.findings.details import DetailsCodec, DetailsError, FindingDetails, PlainDetailsCodec
 from prereview.store.database import Database
-from prereview.store.tables.findings import FindingSightingRow
+from prereview.store.tables.findings import FindingRow, FindingSightingRow
 from prereview.vault.datakeys import DataKeyRing
 from prereview.vault.envelope import open_sealed, seal
 from prereview.vault.errors import AccessDeniedError, IntegrityError, ShreddedError
-from prereview.vault.guard import AccessGuard
+from prereview.vault.guard import AccessGuard, canonical_finding_ref, shown
 from prereview.vault.policy import Operation, Resource
 
 AGENCY_SCOPE = "agency-findings"
@@ -75,8 +77,46 @@ def sighting_resources(guard: AccessGuard, db: Database, finding_id: int) -> lis
     ]
 
 
+@dataclass(frozen=True)
+class AuthorizedFinding:
+    """Proof that the guard's principal was allowed `operation` on finding `finding_id`."""
+
+    operation: Operation
+    finding_id: int
+    reference: str
+
+
+def authorize_finding(
+    guard: AccessGuard, db: Database, operation: Operation, reference: str
+) -> AuthorizedFinding:
+    """Resolve a finding reference (exactly `F-<number>`: nothing is stripped or folded), allow
+    when the principal may do `operation` through any sighting's origin, audited; else refuse
+    with the same line for an unknown finding as for one the principal may not touch."""
+    finding_id = canonical_finding_ref(reference)
+    exists = False
+    if finding_id is not None:
+        with db.session() as session:
+            exists = session.get(FindingRow, finding_id) is not None
+    if finding_id is None or not exists:
+        guard.record(
+            operation.value, "denied", target=reference[:200], detail={"reason": "no such id"}
+        )
+        p = guard.principal
+        raise AccessDeniedError(
+            f"access denied: {p.role.value} {p.name!r} may not {operation.value} "
+            f"on {shown(reference)}"
+        )
+    assert finding_id is not None
+    require_finding(guard, db, finding_id, operation, reference)
+    return AuthorizedFinding(operation, finding_id, reference)
+
+
 def require_finding(
-    guard: AccessGuard, db: Database, finding_id: int, operation: Operation
+    guard: AccessGuard,
+    db: Database,
+    finding_id: int,
+    operation: Operation,
+    reference: str | None = None,
 ) -> None:
     """Allow (audited) when the principal may do `operation` through any sighting's origin."""
     resources = sighting_resources(guard, db, finding_id) or [Resource.agency()]
@@ -85,7 +125,8 @@ def require_finding(
         if guard.allows(operation, resource):
             guard.require(operation, resource, target=target)
             return
-    guard.require(operation, resources[0], target=target)  # records the refusal and raises
+    # records the refusal and raises, naming the finding as it was typed
+    guard.require(operation, resources[0], target=shown(reference) if reference else target)
     raise AccessDeniedError(f"access denied to {target}")  # pragma: no cover - require raised
 
 

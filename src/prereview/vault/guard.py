@@ -1,13 +1,28 @@
-"""The access guard: the policy's decision plus its audit entry, for one authenticated principal.
+"""The access guard: resolve a reference once, decide, record, and hand out what was allowed.
 
-Callers never ask the policy directly. `require` writes an `allowed` or `denied` entry for every
-decision and raises `AccessDeniedError` on a refusal, with a message that does not say why (the
-reason, e.g. "belongs to another organization", goes only to the audit trail).
+One path for every command and loader:
+
+    handle = guard.authorize(Operation.REPORT_READ, reference)   # raises on any refusal
+    load_evidence(db, content, handle, families)                  # loaders take only handles
+
+- `canonical_reference` is the one normalizer of resource references: a reference that is not
+  exactly a stored id (surrounding or inner whitespace, another case, a Unicode look-alike, a
+  prefix) matches nothing. Nothing is stripped or folded anywhere, so the access check and the
+  load can never disagree about which row a reference names.
+- `AccessGuard.authorize` resolves with `ResourceResolver.resolve`, asks the policy, writes an
+  `allowed` or `denied` audit entry, and either returns an `AuthorizedSubmission` or raises
+  `AccessDeniedError`. An unknown reference is refused exactly like another organization's
+  (same one-line message, naming what was refused, never why); the audit entry records the real
+  reason ("no such id").
+- `AuthorizedSubmission` can only be made by `authorize`; a loader checks that the handle is for
+  the operation it performs (`handle.check`), so a read handle cannot be used to withdraw.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -22,43 +37,125 @@ from prereview.vault.principals import Principal
 
 T = TypeVar("T")
 
+_REFERENCE = re.compile(r"[a-z]{2,8}-[0-9a-z]{1,32}", re.ASCII)
+"""The shape of every id prereview issues (`sub-3f9a2c1d7e`, `rev-…`; see `store.base.new_id`):
+ASCII lower case, no space. Anything else cannot name a resource."""
+
+
+def canonical_reference(text: str) -> str | None:
+    """`text` if it has the canonical shape of an id, else None (it then matches nothing).
+
+    No stripping, no case folding, no Unicode normalization: those would make two spellings
+    name one resource, and every place that compares ids would have to agree on them.
+    """
+    return text if _REFERENCE.fullmatch(text) else None
+
+
+_FINDING = re.compile(r"F-[1-9][0-9]{0,11}", re.ASCII)
+
+
+def canonical_finding_ref(text: str) -> int | None:
+    """The number of a finding reference written exactly as prereview shows it (`F-42`), else
+    None (it then matches nothing)."""
+    return int(text[2:]) if _FINDING.fullmatch(text) else None
+
+
+def shown(reference: str) -> str:
+    """A reference as a refusal quotes it: repr (control characters escaped), bounded."""
+    return repr(reference[:80])
+
+
+@dataclass(frozen=True)
+class ResolvedSubmission:
+    """The facts the policy needs about one submission (never its content)."""
+
+    submission_id: str
+    organization_id: str
+    review_id: str | None
+    confidentiality: Confidentiality
+
+    def resource(self) -> Resource:
+        return Resource(
+            ResourceKind.SUBMISSION,
+            submission_id=self.submission_id,
+            organization_id=self.organization_id,
+            review_id=self.review_id,
+            confidentiality=self.confidentiality,
+        )
+
+
+_MINT = object()
+
+
+@dataclass(frozen=True)
+class AuthorizedSubmission:
+    """Proof that `principal_id` was allowed `operation` on this submission (audited).
+
+    Only `AccessGuard.authorize` makes these; loaders take one instead of a raw id.
+    """
+
+    operation: Operation
+    principal_id: str
+    submission_id: str
+    organization_id: str
+    review_id: str | None
+    confidentiality: Confidentiality
+    reference: str
+    _mint: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._mint is not _MINT:
+            raise TypeError("an AuthorizedSubmission is issued only by AccessGuard.authorize")
+
+    def check(self, *operations: Operation) -> None:
+        """Refuse a handle authorized for another operation than the loader performs."""
+        if self.operation not in operations:
+            raise AccessDeniedError(
+                f"access denied: {' or '.join(o.value for o in operations)} on "
+                f"{shown(self.reference)} was not authorized"
+            )
+
+    @property
+    def label(self) -> str:
+        return f"submission {self.submission_id}"
+
 
 class ResourceResolver:
-    """Looks up the facts the policy needs about a submission or review (org, review,
-    confidentiality election), never its content."""
+    """The one place a reference (a submission id or its review's id) becomes a submission."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def submission(self, submission_id: str) -> Resource:
+    def resolve(self, reference: str) -> ResolvedSubmission | None:
+        """The submission `reference` names exactly, or None (unknown or not canonical)."""
+        ident = canonical_reference(reference)
+        if ident is None:
+            return None
         with self.db.session() as session:
-            row = session.get(SubmissionRow, submission_id)
+            row = session.get(SubmissionRow, ident)
             if row is None:
-                return Resource(ResourceKind.SUBMISSION, submission_id=submission_id, exists=False)
+                review = session.get(ReviewRow, ident)
+                row = review.submission if review is not None and review.id == ident else None
+            elif row.id != ident:  # a collation that folds case or pads must not match
+                row = None
+            if row is None:
+                return None
             review_id = session.scalar(
-                select(ReviewRow.id).where(ReviewRow.submission_id == submission_id)
+                select(ReviewRow.id).where(ReviewRow.submission_id == row.id)
             )
-            return Resource(
-                ResourceKind.SUBMISSION,
+            return ResolvedSubmission(
                 submission_id=row.id,
                 organization_id=row.organization_id,
                 review_id=review_id,
                 confidentiality=Confidentiality(row.confidentiality),
             )
 
-    def lookup(self, ident: str) -> Resource:
-        """A submission named by its id or by its review's id."""
-        resource = self.submission(ident)
-        return resource if resource.exists else self.review(ident)
-
-    def review(self, review_id: str) -> Resource:
-        with self.db.session() as session:
-            submission_id = session.scalar(
-                select(ReviewRow.submission_id).where(ReviewRow.id == review_id)
-            )
-        if submission_id is None:
-            return Resource(ResourceKind.SUBMISSION, review_id=review_id, exists=False)
-        return self.submission(submission_id)
+    def submission(self, submission_id: str) -> Resource:
+        """The policy's view of a stored submission id (exists=False when unknown)."""
+        resolved = self.resolve(submission_id)
+        if resolved is None or resolved.submission_id != submission_id:
+            return Resource(ResourceKind.SUBMISSION, submission_id=submission_id, exists=False)
+        return resolved.resource()
 
 
 class AccessGuard:
@@ -77,13 +174,83 @@ class AccessGuard:
         self.resolver = resolver
 
     def submission(self, submission_id: str) -> Resource:
+        """The resource of a stored submission id, for `allows`/`require` on content and
+        findings (commands taking a person's reference use `authorize`)."""
         return self.resolver.submission(submission_id)
 
-    def review(self, review_id: str) -> Resource:
-        return self.resolver.review(review_id)
+    def authorize(
+        self,
+        operation: Operation,
+        reference: str | AuthorizedSubmission,
+        *,
+        detail: Mapping[str, Any] | None = None,
+    ) -> AuthorizedSubmission:
+        """Resolve `reference`, decide and record; the handle, or AccessDeniedError.
 
-    def lookup(self, ident: str) -> Resource:
-        return self.resolver.lookup(ident)
+        A handle of this principal may be passed to authorize another operation on the same
+        submission (decided and recorded again); a handle of another principal is refused.
+        """
+        if isinstance(reference, AuthorizedSubmission):
+            if reference.principal_id != self.principal.id:
+                self._deny(operation, reference.reference, None, "a handle of another principal")
+            if reference.operation is operation:
+                return reference
+            typed = reference.submission_id
+            resolved = self.resolver.resolve(typed)
+        else:
+            typed = reference
+            resolved = self.resolver.resolve(reference)
+        if resolved is None:
+            self._deny(operation, typed, None, "no such id", detail)
+        assert resolved is not None
+        decision = self.policy.decide(self.principal, operation, resolved.resource())
+        if not decision.allowed:
+            self._deny(operation, typed, resolved.submission_id, decision.reason, detail)
+        self.audit.append(
+            AuditEvent(
+                action=operation.value,
+                outcome="allowed",
+                principal=self.principal,
+                submission_id=resolved.submission_id,
+                target=f"submission {resolved.submission_id}",
+                detail={"reason": decision.reason, **(detail or {})},
+            )
+        )
+        return AuthorizedSubmission(
+            operation=operation,
+            principal_id=self.principal.id,
+            submission_id=resolved.submission_id,
+            organization_id=resolved.organization_id,
+            review_id=resolved.review_id,
+            confidentiality=resolved.confidentiality,
+            reference=typed,
+            _mint=_MINT,
+        )
+
+    def _deny(
+        self,
+        operation: Operation,
+        typed: str,
+        submission_id: str | None,
+        reason: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record the refusal with its reason; raise one line that does not say why (the same
+        for an unknown id as for one the principal may not touch)."""
+        self.audit.append(
+            AuditEvent(
+                action=operation.value,
+                outcome="denied",
+                principal=self.principal,
+                submission_id=submission_id,
+                target=typed[:200],
+                detail={"reason": reason, **(detail or {})},
+            )
+        )
+        p = self.principal
+        raise AccessDeniedError(
+            f"access denied: {p.role.value} {p.name!r} may not {operation.value} on {shown(typed)}"
+        )
 
     def allows(self, operation: Operation, resource: Resource) -> bool:
         """Decide without recording; for filtering a list (record the listing with `record`)."""
@@ -97,14 +264,16 @@ class AccessGuard:
         target: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
-        """Allow (and record) or refuse (record, then raise AccessDeniedError)."""
+        """Allow (and record) or refuse (record, then raise AccessDeniedError): for agency and
+        system resources, and for stored submission ids (a resource that does not exist is
+        refused too)."""
         decision = self.policy.decide(self.principal, operation, resource)
         self.audit.append(
             AuditEvent(
                 action=operation.value,
                 outcome="allowed" if decision.allowed else "denied",
                 principal=self.principal,
-                submission_id=resource.submission_id,
+                submission_id=resource.submission_id if resource.exists else None,
                 target=target or resource.label,
                 detail={"reason": decision.reason, **(detail or {})},
             )
@@ -115,22 +284,6 @@ class AccessGuard:
                 f"access denied: {p.role.value} {p.name!r} may not {operation.value} "
                 f"on {target or resource.label}"
             )
-
-    def require_if_exists(
-        self, operation: Operation, resource: Resource, *, target: str | None = None
-    ) -> None:
-        """`require` for a resource that exists; for one that does not, record the refusal
-        and return, so the caller's own lookup says "no such id" in its words."""
-        if resource.exists:
-            self.require(operation, resource, target=target)
-            return
-        self.record(
-            operation.value,
-            "denied",
-            submission_id=None,
-            target=target or resource.label,
-            detail={"reason": "no such id"},
-        )
 
     def filter(
         self,

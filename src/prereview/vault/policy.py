@@ -141,6 +141,13 @@ def _system(p: Principal, r: Resource) -> Decision:
     return Decision(True, p.role.value)
 
 
+def _system_or_submission(p: Principal, r: Resource) -> Decision:
+    # reference runs: listing them is administration, designating one names a submission
+    if r.kind is ResourceKind.AGENCY:
+        return Decision(False, "not a system or submission resource")
+    return Decision(True, p.role.value)
+
+
 def _submission_only(scope: Scope) -> Scope:
     def check(p: Principal, r: Resource) -> Decision:
         if r.kind is not ResourceKind.SUBMISSION:
@@ -193,7 +200,7 @@ RULES: dict[Role, dict[Operation, Scope]] = {
         _OP.ADVISORY_READ_SANITIZED: _COORD,
         _OP.ADVISORY_EXPORT: _COORD,
         _OP.PRINCIPALS_MANAGE: _system,
-        _OP.REFERENCES_MANAGE: _system,
+        _OP.REFERENCES_MANAGE: _system_or_submission,
         _OP.AUDIT_READ: _system,
         _OP.AUDIT_VERIFY: _system,
         _OP.KEYS_MANAGE: _system,

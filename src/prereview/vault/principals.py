@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,6 +26,9 @@ from prereview.store.base import new_id, utcnow
 from prereview.store.database import Database
 from prereview.store.tables.review import OrganizationRow, SubmissionRow
 from prereview.store.tables.vault import AssignmentRow, PrincipalRow
+
+if TYPE_CHECKING:
+    from prereview.vault.guard import AuthorizedSubmission
 
 TOKEN_PREFIX = "prv_"  # noqa: S105 - a prefix, not a secret
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
@@ -247,8 +251,13 @@ class PrincipalRegistry:
         with self.db.session() as session:
             return int(session.scalar(select(func.count()).select_from(PrincipalRow)) or 0)
 
-    def assign(self, name_or_id: str, submission_id: str, by: str) -> Principal:
-        """Assign an evaluator to the review of a submission (idempotent)."""
+    def assign(self, name_or_id: str, handle: AuthorizedSubmission, by: str) -> Principal:
+        """Assign an evaluator to the review of the submission a `review.assign` handle names
+        (idempotent)."""
+        from prereview.vault.policy import Operation
+
+        handle.check(Operation.REVIEW_ASSIGN)
+        submission_id = handle.submission_id
         with self.db.session() as session:
             row = self._find(session, name_or_id)
             if row.role != Role.EVALUATOR.value:
@@ -264,7 +273,11 @@ class PrincipalRegistry:
                 session.flush()
             return self._principal(session, row)
 
-    def unassign(self, name_or_id: str, submission_id: str) -> Principal:
+    def unassign(self, name_or_id: str, handle: AuthorizedSubmission) -> Principal:
+        from prereview.vault.policy import Operation
+
+        handle.check(Operation.REVIEW_ASSIGN)
+        submission_id = handle.submission_id
         with self.db.session() as session:
             row = self._find(session, name_or_id)
             assignment = session.get(AssignmentRow, (row.id, submission_id))
