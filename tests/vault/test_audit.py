@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from prereview.store.database import Database
 from prereview.store.tables.vault import AuditCheckpointRow, AuditEntryRow
-from prereview.vault.audit import AuditChain, AuditEvent, compute_entry_hash
+from prereview.vault.audit import AuditChain, AuditEvent, AuditHeadAnchor, compute_entry_hash
 from prereview.vault.keys.local import LocalSigningKey
 from prereview.vault.principals import Principal, Role
 
@@ -37,10 +37,12 @@ ALICE = Principal("prn-a", "alice", Role.SUBMITTER, "org-a", "Org A")
 
 
 def _chain(path: Path, signer: LocalSigningKey) -> tuple[Database, AuditChain]:
+    """A trail in the SQLite file `path`, its head record beside it (`<path>.head`)."""
     db = Database(f"sqlite:///{path}")
     tables = [AuditEntryRow.__table__, AuditCheckpointRow.__table__]
     AuditEntryRow.metadata.create_all(db.engine, tables=tables)
-    return db, AuditChain(db, signer, checkpoint_every=EVERY)
+    anchor = AuditHeadAnchor(path.with_name(path.name + ".head"))
+    return db, AuditChain(db, signer, checkpoint_every=EVERY, anchor=anchor)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,7 @@ def _copy(template: tuple[Path, LocalSigningKey]) -> tuple[Database, AuditChain]
     src, signer = template
     dst = src.with_name(f"copy-{next(_counter)}.db")
     shutil.copy(src, dst)
+    shutil.copy(src.with_name(src.name + ".head"), dst.with_name(dst.name + ".head"))
     return _chain(dst, signer)
 
 
@@ -214,7 +217,8 @@ def test_a_trail_signed_by_another_key_does_not_verify(
     _db, chain = _copy(template)
     other = LocalSigningKey.create(tmp_path / "other.key")
     report = chain.verify(public_key=other.public_key)
-    assert not report.ok and {p.kind for p in report.problems} == {"unsigned", "checkpoint"}
+    kinds = {p.kind for p in report.problems}
+    assert not report.ok and kinds == {"unsigned", "checkpoint", "anchor"}
 
 
 def test_tokens_never_reach_the_trail(template: tuple[Path, LocalSigningKey]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from prereview.cli.common import JsonOption, console, emit_json, err_console, new_app, settings
@@ -14,7 +15,8 @@ app = new_app("Verify and read the tamper-evident audit trail.")
 
 @app.command()
 def verify(json_out: bool = JsonOption) -> None:
-    """Check every hash, signature and checkpoint; say where the trail was tampered with.
+    """Check every hash, signature and checkpoint, and the trail's end against the signed head
+    record in the keys dir; say where the trail was tampered with or cut back.
 
     Exit 0 when intact, 1 when not. An intact trail gets a new signed checkpoint at its head.
     """
@@ -30,6 +32,13 @@ def verify(json_out: bool = JsonOption) -> None:
         console.print(
             f"audit trail intact: {report.entries} entries, {report.checkpoints} signed "
             f"checkpoints; head #{report.head_seq} {report.head_hash[:16]}…"
+        )
+    elif len(report.problems) == 1:  # one line that names it
+        problem = report.problems[0]
+        err_console.print(
+            f"[bold red]audit trail TAMPERED[/]: #{problem.seq} {problem.kind}: "
+            f"{escape(problem.message)}",
+            markup=True,
         )
     else:
         err_console.print(

@@ -10,6 +10,16 @@ entry written outside prereview (no valid signature), a deleted, inserted or mov
 the sequence, or `prev_hash` not the hash before it), a truncated tail (a checkpoint signed an
 entry that is gone), a forged or altered checkpoint.
 
+Checkpoints live in the database, so a writer of the database alone could delete the newest
+entries together with the checkpoints after them. The head is therefore also anchored outside
+it: `AuditHeadAnchor` keeps a signed head record (seq, entry hash) beside the signing key
+(`keys/audit-head.json`), moved forward after every append under a file lock and never moved
+back. The trail may be longer than the record (a command that crashed between its commit and the
+record's update), never shorter, and the entry the record names must still have its hash. An
+empty trail on a store that holds data fails too. What stays undetectable here: restoring the
+database *and* the keys dir to an older consistent pair; only a copy of the head kept elsewhere
+(`audit verify --json`) shows that.
+
 Entries hold ids, times, outcomes and digests: never a secret, token or content. Values that
 look like an API token are replaced before anything is written.
 """
@@ -23,22 +33,27 @@ import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.exc import OperationalError
 
 from prereview.store.base import utcnow
 from prereview.store.database import Database
-from prereview.store.tables.vault import AuditCheckpointRow, AuditEntryRow
-from prereview.vault.errors import VaultError
+from prereview.store.tables.review import SubmissionRow
+from prereview.store.tables.vault import AuditCheckpointRow, AuditEntryRow, DataKeyRow, PrincipalRow
+from prereview.vault.errors import KeyFileError, VaultError
 from prereview.vault.keys.interface import CheckpointSigner, verify_signature
+from prereview.vault.keys.local import file_lock, read_private_file, replace_private_file
 from prereview.vault.principals import Principal
 
 GENESIS = "0" * 64
 _ENTRY_CONTEXT = b"prereview-audit-entry/v1\x00"
 _CHECKPOINT_CONTEXT = b"prereview-audit-checkpoint/v1\x00"
+_HEAD_CONTEXT = b"prereview-audit-head/v1\x00"
+_HEAD_FORMAT = "prereview-audit-head/v1"
 _TOKENISH = re.compile(r"prv_[A-Za-z0-9_-]{20,}")
 _LOCK_KEY = zlib.crc32(b"prereview.vault.audit")
 
@@ -78,7 +93,7 @@ class AuditEntry:
 @dataclass(frozen=True)
 class AuditProblem:
     seq: int
-    kind: str  # modified | unsigned | chain | missing | truncated | checkpoint
+    kind: str  # modified | unsigned | chain | missing | truncated | checkpoint | anchor
     message: str
 
 
@@ -90,6 +105,7 @@ class AuditReport:
     head_hash: str
     last_checkpoint_seq: int
     problems: list[AuditProblem]
+    anchor: AuditHead | None = None
 
     @property
     def ok(self) -> bool:
@@ -102,8 +118,100 @@ class AuditReport:
             "checkpoints": self.checkpoints,
             "head": {"seq": self.head_seq, "hash": self.head_hash},
             "last_checkpoint_seq": self.last_checkpoint_seq,
+            "anchor": (
+                {"seq": self.anchor.seq, "hash": self.anchor.entry_hash, "at": self.anchor.at}
+                if self.anchor
+                else None
+            ),
             "problems": [asdict(p) for p in self.problems],
         }
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """A signed statement that the trail reached entry `seq`, whose hash is `entry_hash`."""
+
+    seq: int
+    entry_hash: str
+    at: str
+    key_id: str
+    signature: str
+
+    @property
+    def message(self) -> bytes:
+        return _HEAD_CONTEXT + f"{self.seq}\x00{self.entry_hash}\x00{self.at}".encode()
+
+    def to_json(self) -> bytes:
+        body = {"format": _HEAD_FORMAT} | asdict(self)
+        return (json.dumps(body, sort_keys=True) + "\n").encode()
+
+
+class AuditHeadAnchor:
+    """The trail's head, kept beside the signing key where a database writer cannot rewrite it.
+
+    Monotonic: `advance` takes a lock shared by every process of the install, reads the record
+    and replaces it only with a later seq, so concurrent appenders never move it back.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = path.with_name(path.name + ".lock")
+
+    def __repr__(self) -> str:
+        return f"AuditHeadAnchor(path={str(self.path)!r})"
+
+    def read(self) -> AuditHead | None:
+        """The record, None when there is none yet; `VaultError` when it is unreadable."""
+        if not self.path.exists():
+            return None
+        try:
+            body = json.loads(read_private_file(self.path, "audit head record"))
+            if body.pop("format") != _HEAD_FORMAT:
+                raise ValueError
+            head = AuditHead(**body)
+            if not isinstance(head.seq, int) or head.seq < 1:
+                raise ValueError
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise VaultError(f"the audit head record {self.path} is damaged") from None
+        return head
+
+    def advance(self, seq: int, entry_hash: str, signer: CheckpointSigner) -> None:
+        """Record (seq, entry_hash) as the head unless the record already names a later one."""
+        try:
+            with file_lock(self._lock):
+                try:
+                    current = self.read()
+                except KeyFileError:
+                    raise
+                except VaultError:
+                    return  # a damaged record stays as it is: evidence; `verify` reports it
+                if current is not None and current.seq >= seq:
+                    return
+                at = utcnow().isoformat(timespec="microseconds")
+                unsigned = AuditHead(seq, entry_hash, at, signer.key_id, "")
+                signature = signer.sign(unsigned.message).hex()
+                head = AuditHead(seq, entry_hash, at, signer.key_id, signature)
+                replace_private_file(self.path, head.to_json())
+        except OSError as exc:
+            raise VaultError(
+                f"could not update the audit head record {self.path}: {exc.strerror}"
+            ) from None
+
+
+def _store_holds_data(session: Any) -> list[str]:
+    """What this store holds that an audit trail must have recorded (empty: nothing)."""
+    present = set(inspect(session.get_bind()).get_table_names())
+    held = []
+    for table, what in (
+        (SubmissionRow, "submissions"),
+        (DataKeyRow, "data keys"),
+        (PrincipalRow, "principals"),
+    ):
+        if table.__tablename__ in present:
+            n = session.scalar(select(func.count()).select_from(table))
+            if n:
+                held.append(f"{n} {what}")
+    return held
 
 
 def _scrub(value: Any) -> Any:
@@ -173,12 +281,20 @@ def _to_entry(row: AuditEntryRow) -> AuditEntry:
 class AuditChain:
     """Appends to, reads and verifies the audit trail of one store."""
 
-    def __init__(self, db: Database, signer: CheckpointSigner, checkpoint_every: int = 100) -> None:
+    def __init__(
+        self,
+        db: Database,
+        signer: CheckpointSigner,
+        checkpoint_every: int = 100,
+        *,
+        anchor: AuditHeadAnchor,
+    ) -> None:
         if checkpoint_every < 1:
             raise VaultError("audit checkpoint interval must be at least 1")
         self.db = db
         self.signer = signer
         self.checkpoint_every = checkpoint_every
+        self.anchor = anchor
 
     def append(self, event: AuditEvent) -> AuditEntry:
         """Append `event` in its own transaction (so refusals are kept even when the caller's
@@ -222,6 +338,7 @@ class AuditChain:
                 time.sleep(min(0.002 * (attempt + 1), 0.05))
         else:
             raise VaultError("could not append to the audit trail: the store stays busy")
+        self.anchor.advance(entry.seq, entry.entry_hash, self.signer)
         if entry.seq % self.checkpoint_every == 0:
             self.checkpoint()
         return entry
@@ -246,6 +363,7 @@ class AuditChain:
                     seq=seq, entry_hash=head, at=at, key_id=self.signer.key_id, signature=sig
                 )
             )
+        self.anchor.advance(seq, head, self.signer)
         return seq
 
     def entries(
@@ -271,11 +389,19 @@ class AuditChain:
             return [_to_entry(r) for r in reversed(rows)]
 
     def verify(self, public_key: bytes | None = None) -> AuditReport:
-        """Recompute the chain, every signature and every checkpoint; report where it breaks."""
+        """Recompute the chain, every signature and every checkpoint, compare the head with the
+        signed head record; report where it breaks."""
         key = public_key if public_key is not None else self.signer.public_key
         problems: list[AuditProblem] = []
         stored: dict[int, str] = {}
+        times: dict[int, str] = {}
         expected, prev, count = 1, GENESIS, 0
+        # the record first: entries appended meanwhile only make the trail longer than it
+        try:
+            anchor = self.anchor.read()
+            anchor_error = None
+        except VaultError as exc:
+            anchor, anchor_error = None, str(exc)
         with self.db.session() as session:
             for row in session.scalars(select(AuditEntryRow).order_by(AuditEntryRow.seq)):
                 count += 1
@@ -319,6 +445,7 @@ class AuditChain:
                         )
                     )
                 stored[row.seq] = row.entry_hash
+                times[row.seq] = row.at
                 prev, expected = row.entry_hash, max(expected, row.seq + 1)
             head_seq = expected - 1
             checkpoints = session.scalars(
@@ -361,6 +488,12 @@ class AuditChain:
                             "that checkpoint: entries up to it were rewritten",
                         )
                     )
+            held = _store_holds_data(session) if count == 0 else []
+        cut = self._anchor_problems(anchor, anchor_error, key, head_seq, stored, times, held)
+        if any(p.kind == "truncated" for p in cut):
+            # the head record names the whole cut; checkpoints past the end would repeat it
+            problems = [p for p in problems if p.kind != "truncated"]
+        problems.extend(cut)
         problems.sort(key=lambda p: (p.seq, p.kind))
         return AuditReport(
             entries=count,
@@ -369,7 +502,81 @@ class AuditChain:
             head_hash=prev,
             last_checkpoint_seq=last_cp,
             problems=problems,
+            anchor=anchor,
         )
+
+    def _anchor_problems(
+        self,
+        anchor: AuditHead | None,
+        anchor_error: str | None,
+        key: bytes,
+        head_seq: int,
+        stored: dict[int, str],
+        times: dict[int, str],
+        held: list[str],
+    ) -> list[AuditProblem]:
+        where = self.anchor.path
+        if anchor_error is not None:
+            return [AuditProblem(0, "anchor", anchor_error)]
+        if anchor is None:
+            if held:
+                return [
+                    AuditProblem(
+                        1,
+                        "truncated",
+                        f"the trail is empty but the store holds {', '.join(held)}: all entries "
+                        "were deleted",
+                    )
+                ]
+            if head_seq:
+                return [
+                    AuditProblem(
+                        head_seq,
+                        "anchor",
+                        f"the signed head record {where} is missing: the end of the trail "
+                        "cannot be checked (restore it from the keys backup)",
+                    )
+                ]
+            return []
+        if not _valid_hex_signature(key, anchor.signature, anchor.message):
+            return [
+                AuditProblem(
+                    anchor.seq,
+                    "anchor",
+                    f"the head record {where} has an invalid signature (forged or altered)",
+                )
+            ]
+        if anchor.seq > head_seq or stored.get(anchor.seq) != anchor.entry_hash:
+            # where the cut begins: entries up to the record's seq that are newer than the record
+            # were written after the trail was cut back (a seq reused); else just past the end
+            reused = [s for s in stored if s <= anchor.seq and times[s] > anchor.at]
+            first = min(reused) if reused else min(head_seq, anchor.seq) + 1
+            if anchor.seq > head_seq or reused:
+                span = f"#{first}" if first == anchor.seq else f"#{first}..#{anchor.seq}"
+                if reused:
+                    now = f"but its entries from #{first} on were written after that record"
+                elif head_seq:
+                    now = f"but the trail ends at #{head_seq}"
+                else:
+                    now = "but the trail is empty"
+                return [
+                    AuditProblem(
+                        anchor.seq,
+                        "truncated",
+                        f"entries {span} are gone: the signed head record names entry "
+                        f"#{anchor.seq}, {now} (entries deleted, or the database restored "
+                        "from an older copy)",
+                    )
+                ]
+            return [
+                AuditProblem(
+                    anchor.seq,
+                    "anchor",
+                    f"entry #{anchor.seq} is not the one the signed head record names: the "
+                    "trail up to it was replaced",
+                )
+            ]
+        return []
 
 
 def _valid_hex_signature(public_key: bytes, signature_hex: str, message: bytes) -> bool:

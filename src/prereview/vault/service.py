@@ -28,7 +28,7 @@ from prereview.store.base import utcnow
 from prereview.store.content import FileSubmissionContent
 from prereview.store.database import Database, open_database
 from prereview.store.tables.vault import AuditEntryRow, DataKeyRow, VaultKeyRow
-from prereview.vault.audit import AuditChain, AuditEvent
+from prereview.vault.audit import AuditChain, AuditEvent, AuditHeadAnchor
 from prereview.vault.content import EncryptedSubmissionContent, GuardedSubmissionContent
 from prereview.vault.datakeys import DataKeyRing, ShredRecord
 from prereview.vault.errors import AuthenticationError, KeyFileError
@@ -36,6 +36,7 @@ from prereview.vault.findings import VaultDetailsCodec
 from prereview.vault.guard import AccessGuard, ResourceResolver
 from prereview.vault.keys.interface import CheckpointSigner, KeyProvider
 from prereview.vault.keys.local import (
+    HEAD_FILE,
     KEK_FILE,
     SIGNING_FILE,
     LocalKeyFileProvider,
@@ -233,7 +234,8 @@ class Vault:
         retention before anything else."""
         db = db or open_database(settings)
         provider, signer = open_keys(settings, db, create=create_keys)
-        audit = AuditChain(db, signer, settings.audit_checkpoint_every)
+        anchor = AuditHeadAnchor(settings.keys_dir / HEAD_FILE)
+        audit = AuditChain(db, signer, settings.audit_checkpoint_every, anchor=anchor)
         keys = DataKeyRing(db, provider)
         workspace = PlaintextWorkspace(plaintext_base(settings), settings.home)
         content = EncryptedSubmissionContent(

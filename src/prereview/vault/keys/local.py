@@ -1,5 +1,7 @@
 """Keys in files under `<data dir>/keys/`: the KEK (`kek.key`) and the audit signing key
-(`audit-signing.key`, with its public half in `audit-signing.pub`).
+(`audit-signing.key`, with its public half in `audit-signing.pub`); beside them the audit trail's
+signed head record (`audit-head.json`, see `prereview.vault.audit`), which lives here because a
+database writer who cannot reach the keys cannot rewrite it either.
 
 Files are created 0600 with O_EXCL (never overwritten) and refused when group or others can read
 them. Whether a missing file may be created is not decided here: the vault creates keys only for
@@ -9,10 +11,13 @@ a store that holds no data, and otherwise refuses to start (a new key would orph
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -26,6 +31,7 @@ from prereview.vault.keys.interface import CheckpointSigner, KeyProvider, Wrappe
 KEK_FILE = "kek.key"
 SIGNING_FILE = "audit-signing.key"
 SIGNING_PUBLIC_FILE = "audit-signing.pub"
+HEAD_FILE = "audit-head.json"
 
 _KEK_HEADER = "prereview-kek-v1"
 _WRAP_VERSION = b"\x01"
@@ -42,6 +48,37 @@ def write_private_file(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def replace_private_file(path: Path, data: bytes) -> None:
+    """Replace `path` atomically with `data` (0600): a temp file beside it, fsync'd, renamed
+    over it. A crash leaves the old content or the new, never a torn file. The directory is not
+    fsync'd: after a power loss the rename may be lost, which only leaves the older content."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `path` (created 0600), held across processes."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def read_private_file(path: Path, what: str) -> bytes:
