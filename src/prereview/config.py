@@ -44,6 +44,8 @@ class Settings:
     plaintext_dir: Path | None = None
     key_provider: str = "local"
     audit_checkpoint_every: int = 100
+    # the agency's choice: may submitters open their own reviews' transcripts (`logs view`)?
+    submitters_read_transcripts: bool = False
     config_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -97,6 +99,19 @@ def _int_setting(value: Any, name: str, default: int, minimum: int) -> int:
     return number
 
 
+def _bool_setting(value: Any, name: str) -> bool:
+    if value is None or value == "" or value is False:
+        return False
+    if value is True:
+        return True
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"setting {name} must be true or false, not {value!r}")
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     home = Path(env.get(f"{ENV_PREFIX}HOME", DEFAULT_HOME)).expanduser().absolute()
@@ -124,6 +139,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         key_provider=str(pick("key_provider") or "local"),
         audit_checkpoint_every=_int_setting(
             pick("audit_checkpoint_every"), "audit_checkpoint_every", 100, minimum=1
+        ),
+        submitters_read_transcripts=_bool_setting(
+            pick("submitters_read_transcripts"), "submitters_read_transcripts"
         ),
         config_path=config_path,
         extra={k: v for k, v in file_values.items() if k not in Settings.__dataclass_fields__},

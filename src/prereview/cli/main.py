@@ -106,7 +106,16 @@ def demo(
 register_review_commands(app)
 RootGroup.lazy_groups = {
     name: f"prereview.cli.{name}"
-    for name in ("principals", "keys", "audit", "findings", "advisories", "sandbox", "tasks")
+    for name in (
+        "principals",
+        "keys",
+        "audit",
+        "findings",
+        "advisories",
+        "sandbox",
+        "tasks",
+        "logs",
+    )
 }
 register_report_commands(app)
 

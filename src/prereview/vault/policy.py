@@ -49,6 +49,9 @@ class Operation(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_VERIFY = "audit.verify"
     KEYS_MANAGE = "keys.manage"
+    LOGS_READ = "logs.read"  # open a review's sealed Inspect logs in a viewer
+    LOGS_EXPORT = "logs.export"  # seal a review's logs to another cleared evaluation host
+    LOGS_IMPORT = "logs.import"  # take in such a bundle under this install's vault
 
 
 class ResourceKind(StrEnum):
@@ -180,6 +183,7 @@ RULES: dict[Role, dict[Operation, Scope]] = {
         _OP.RESULTS_READ: _assigned,
         _OP.REPORT_WRITE: _assigned,
         _OP.REPORT_READ: _assigned,
+        _OP.LOGS_READ: _assigned,
         _OP.REPORT_READ_SANITIZED: _assigned,
         _OP.FINDINGS_WRITE: _assigned_or_agency,
         _OP.FINDINGS_READ: _assigned_or_agency,
@@ -204,6 +208,9 @@ RULES: dict[Role, dict[Operation, Scope]] = {
         _OP.AUDIT_READ: _system,
         _OP.AUDIT_VERIFY: _system,
         _OP.KEYS_MANAGE: _system,
+        _OP.LOGS_READ: _COORD_SUB,
+        _OP.LOGS_EXPORT: _COORD_SUB,
+        _OP.LOGS_IMPORT: _system,
     },
     Role.SECTOR_PARTNER: {
         _OP.REPORT_READ_SANITIZED: _submission_only(_shareable),
@@ -216,11 +223,24 @@ RULES: dict[Role, dict[Operation, Scope]] = {
 }
 
 
+SUBMITTER_TRANSCRIPTS: dict[Operation, Scope] = {_OP.LOGS_READ: _own_org}
+"""Granted to submitters (their own organization's reviews only) where the agency enables the
+`submitters_read_transcripts` setting; off by default."""
+
+
 class AccessPolicy:
     """Decides; does not record (the `AccessGuard` records every decision)."""
 
-    def __init__(self, rules: dict[Role, dict[Operation, Scope]] | None = None) -> None:
+    def __init__(
+        self,
+        rules: dict[Role, dict[Operation, Scope]] | None = None,
+        *,
+        submitters_read_transcripts: bool = False,
+    ) -> None:
         self.rules = RULES if rules is None else rules
+        if submitters_read_transcripts:
+            own = {**self.rules.get(Role.SUBMITTER, {}), **SUBMITTER_TRANSCRIPTS}
+            self.rules = {**self.rules, Role.SUBMITTER: own}
 
     def decide(self, principal: Principal, operation: Operation, resource: Resource) -> Decision:
         if principal.revoked:

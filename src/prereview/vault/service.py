@@ -249,7 +249,7 @@ class Vault:
             keys=keys,
             content=content,
             principals=PrincipalRegistry(db),
-            policy=AccessPolicy(),
+            policy=AccessPolicy(submitters_read_transcripts=settings.submitters_read_transcripts),
             resolver=ResourceResolver(db),
             shredder=CryptoShredder(keys, content, audit, settings.reports_dir),
             retention=RetentionPolicy(db, settings.retention_days),

@@ -1,0 +1,106 @@
+"""`prereview logs`: read a review's sealed Inspect logs (transcripts) in Inspect View, and move
+them sealed to another cleared evaluation host.
+
+Who may: `list` and `view` need `logs.read` (the assigned evaluator, a coordinator, and a
+submitter for its own organization's reviews where the agency set `submitters_read_transcripts`);
+`export` needs `logs.export` (coordinators); `import` needs `logs.import` and `keygen`
+`keys.manage` (coordinators).
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
+from prereview.transcripts.catalog import review_logs
+from prereview.vault.policy import Operation
+from prereview.vault.service import open_session
+
+app = new_app("Read a review's sealed Inspect logs in Inspect View; export them sealed.")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024 or unit == "MiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+@app.command("list")
+def list_logs(
+    review: str = typer.Argument(..., help="Review or submission id."),
+    json_out: bool = JsonOption,
+) -> None:
+    """The review's sealed logs: tasks, samples, scores and sizes (nothing is decrypted)."""
+    session = open_session(settings())
+    with session.vault:
+        handle = session.guard.authorize(Operation.LOGS_READ, review)
+        found = review_logs(session.vault.db, session.vault.content, handle)
+    if json_out:
+        emit_json(
+            {
+                "review_id": found.review_id,
+                "submission_id": found.submission_id,
+                "logs": [log.as_dict() for log in found.logs],
+            }
+        )
+        return
+    if not found.logs:
+        console.print(f"review {found.review_id} has no sealed logs yet")
+        return
+    table = Table("log", "task", "samples", "scored", "mean score", "sealed size")
+    for log in found.logs:
+        scores = [s.score for s in log.samples if s.score is not None]
+        mean = f"{sum(scores) / len(scores):.2f}" if scores else "-"
+        table.add_row(
+            escape(log.name),
+            escape(", ".join(sorted({s.task for s in log.samples})) or "-"),
+            str(len(log.samples)),
+            str(len(scores)),
+            mean,
+            _size(log.sealed_bytes),
+        )
+    console.print(table)
+    console.print(
+        f"open one with `prereview logs view {found.review_id} --sample S` (or --task T)",
+        highlight=False,
+    )
+
+
+@app.command()
+def view(
+    review: str = typer.Argument(..., help="Review or submission id."),
+    task: str | None = typer.Option(None, "--task", help="Only the logs of this task."),
+    sample: str | None = typer.Option(None, "--sample", help="Only the logs holding it."),
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="0: any free port."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Loopback only; anything else refused."),
+) -> None:
+    """Open the review's logs in Inspect View on 127.0.0.1 behind a one-time token, until
+    Ctrl-C; the plaintext lives in the private tmpfs window only while the viewer runs."""
+    from prereview.transcripts.viewer import TranscriptViewer, check_host
+
+    check_host(host)
+    session = open_session(settings())
+    with session.vault:
+        handle = session.guard.authorize(
+            Operation.LOGS_READ, review, detail={"task": task, "sample": sample}
+        )
+        chosen = review_logs(session.vault.db, session.vault.content, handle).select(task, sample)
+        viewer = TranscriptViewer(
+            session,
+            handle,
+            chosen,
+            sample=sample,
+            task=task,
+            port=port,
+            say=lambda line: console.print(line, highlight=False, soft_wrap=True, markup=False),
+        )
+        closed = viewer.run()
+    console.print(
+        f"viewer closed ({closed.reason}) after {closed.seconds:.0f} s; plaintext deleted",
+        highlight=False,
+        markup=False,
+    )
