@@ -55,6 +55,31 @@ print(json.dumps({
 }))
 """
 
+_SOCKET_SCRIPT = """
+import ctypes, errno, json, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def sock(family, kind, protocol=0):
+    fd = libc.syscall(ctypes.c_long(41), ctypes.c_long(family), ctypes.c_long(kind),
+                      ctypes.c_long(protocol))
+    if fd < 0:
+        return errno.errorcode.get(ctypes.get_errno(), "?")
+    libc.close(fd)
+    return "ok"
+refused = {f: sock(f, 3 if f in (17, 44) else 1) for f in range(64) if f not in (1, 2, 10, 16)}
+refused[2**32 + 40] = sock(2**32 + 40, 1)  # AF_VSOCK with high bits the kernel ignores
+listener = socket.create_server(("127.0.0.1", 0))
+client = socket.create_connection(listener.getsockname(), 2)
+a, b = socket.socketpair()
+a.send(b"x")
+allowed = {
+    "tcp loopback": client.send(b"x") == 1 and listener.accept()[0].recv(1) == b"x",
+    "unix socketpair": b.recv(1) == b"x",
+    "inet6": sock(10, 2) == "ok",
+    "netlink route": sock(16, 3, 0) == "ok",
+}
+print(json.dumps({"refused": refused, "allowed": allowed}))
+"""
+
 _STATUS_SCRIPT = """
 import json
 status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
@@ -117,6 +142,19 @@ async def _seccomp(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
         "seccomp refuses namespaces, keys, io_uring, userfaultfd",
         not allowed,
         f"not refused: {', '.join(allowed)}" if allowed else f"{len(refused)} calls refused",
+    )
+
+
+async def _socket_families(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    seen = await _py(sandbox, _SOCKET_SCRIPT)
+    created = [family for family, err in seen["refused"].items() if err != "EAFNOSUPPORT"]
+    broken = [name for name, ok in seen["allowed"].items() if not ok]
+    detail = f"{len(seen['refused'])} other families refused; unix, inet, inet6, netlink work"
+    if created or broken:
+        detail = f"not refused: families {', '.join(created) or 'none'}; broken: "
+        detail += ", ".join(broken) or "none"
+    return PropertyResult(
+        "sockets only unix/inet/inet6/netlink", not created and not broken, detail
     )
 
 
@@ -236,6 +274,7 @@ PROBES: tuple[Probe, ...] = (
     _processes,
     _privileges,
     _seccomp,
+    _socket_families,
     _filesystem,
     _network,
     _limits,
