@@ -9,13 +9,15 @@ submitter for its own organization's reviews where the agency set `submitters_re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
 from prereview.transcripts.catalog import review_logs
-from prereview.vault.policy import Operation
+from prereview.vault.policy import Operation, Resource
 from prereview.vault.service import open_session
 
 app = new_app("Read a review's sealed Inspect logs in Inspect View; export them sealed.")
@@ -51,7 +53,8 @@ def list_logs(
     if not found.logs:
         console.print(f"review {found.review_id} has no sealed logs yet")
         return
-    table = Table("log", "task", "samples", "scored", "mean score", "sealed size")
+    table = Table("task", "samples", "scored", "mean score", "sealed size")
+    table.columns.insert(0, Column("log", overflow="fold"))  # names are what one copies
     for log in found.logs:
         scores = [s.score for s in log.samples if s.score is not None]
         mean = f"{sum(scores) / len(scores):.2f}" if scores else "-"
@@ -101,6 +104,86 @@ def view(
         closed = viewer.run()
     console.print(
         f"viewer closed ({closed.reason}) after {closed.seconds:.0f} s; plaintext deleted",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command()
+def keygen(json_out: bool = JsonOption) -> None:
+    """Create this host's transfer key pair (once; never replaced), so that other installs can
+    export logs to it; prints the public key file to give them."""
+    from prereview.transcripts.bundle import create_host_key
+
+    session = open_session(settings())
+    with session.vault:
+        session.guard.require(Operation.KEYS_MANAGE, Resource.system())
+        host, created = create_host_key(session.vault.settings.keys_dir)
+        if created:
+            session.guard.record("logs.keygen", "ok", target=f"host key {host.key_id}")
+    result = {"key_id": host.key_id, "public_key_file": str(host.public_path), "created": created}
+    if json_out:
+        emit_json(result)
+        return
+    verb = "created" if created else "exists already"
+    console.print(
+        f"host transfer key {host.key_id} {verb}; give senders {host.public_path} "
+        "(`prereview logs export REVIEW --recipient FILE`) and back up the keys dir",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command()
+def export(
+    review: str = typer.Argument(..., help="Review or submission id."),
+    out: Path = typer.Option(..., "--out", help="Bundle file to create (never overwritten)."),
+    recipient: Path = typer.Option(
+        ..., "--recipient", help="The receiving host's host-transfer.pub."
+    ),
+    json_out: bool = JsonOption,
+) -> None:
+    """Seal the review's logs to another cleared evaluation host's key (coordinators); only
+    that host can open the bundle, and no plaintext leaves this one."""
+    from prereview.transcripts.transfer import export_logs
+
+    session = open_session(settings())
+    with session.vault:
+        handle = session.guard.authorize(Operation.LOGS_EXPORT, review)
+        done = export_logs(session, handle, recipient, out)
+    if json_out:
+        emit_json(done.as_dict())
+        return
+    console.print(
+        f"{done.logs} logs ({done.samples} samples) of review {done.review_id} sealed to "
+        f"{done.recipient_key_id}, signed by {done.sender_key_id}: {done.path}",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command("import")
+def import_(
+    bundle: Path = typer.Argument(..., help="A bundle made by `prereview logs export`."),
+    sender: Path | None = typer.Option(
+        None, "--sender", help="The sending install's audit-signing.pub, to pin who signed it."
+    ),
+    json_out: bool = JsonOption,
+) -> None:
+    """Verify a bundle sealed to this host and re-seal its logs under this vault as an
+    imported review (coordinators); assign evaluators to it to let them read it."""
+    from prereview.transcripts.transfer import import_logs
+
+    session = open_session(settings())
+    with session.vault:
+        done = import_logs(session, bundle, sender)
+    if json_out:
+        emit_json(done.as_dict())
+        return
+    console.print(
+        f"imported review {done.review_id} (submission {done.submission_id}): {done.logs} logs, "
+        f"{done.samples} samples, signed by {done.sender_key_id}; assign evaluators with "
+        f"`prereview principals assign NAME {done.submission_id}`",
         highlight=False,
         markup=False,
     )
