@@ -176,7 +176,9 @@ class SampleState:
         for _ in range(64):
             uid = HOST_UID_BASE + secrets.randbelow(HOST_UID_SPAN)
             try:
-                os.close(os.open(self.directory.parent / f"uid-{uid}", os.O_CREAT | os.O_EXCL))
+                os.close(
+                    os.open(self.directory.parent / f"uid-{uid}", os.O_CREAT | os.O_EXCL, 0o600)
+                )
             except FileExistsError:
                 continue
             self.uids.append(uid)
