@@ -34,12 +34,14 @@ EVALUATOR_ASSIGNED = {
     Op.FINDINGS_WRITE,
     Op.FINDINGS_READ,
     Op.ADVISORY_READ_SANITIZED,
+    Op.LOGS_READ,
 }
 # designating a submission's review as a reference run is decided on that submission
 COORDINATOR_SUBMISSION = EVALUATOR_ASSIGNED | {
     Op.REVIEW_ASSIGN,
     Op.ADVISORY_EXPORT,
     Op.REFERENCES_MANAGE,
+    Op.LOGS_EXPORT,
 }
 AGENCY_FINDINGS = {Op.FINDINGS_WRITE, Op.FINDINGS_READ, Op.ADVISORY_READ_SANITIZED}
 
@@ -63,6 +65,7 @@ EXPECTED: dict[tuple[str, str], set[Operation]] = {
         Op.AUDIT_READ,
         Op.AUDIT_VERIFY,
         Op.KEYS_MANAGE,
+        Op.LOGS_IMPORT,
     },
     ("partner", "own"): set(),
     ("partner", "other"): {Op.REPORT_READ_SANITIZED, Op.ADVISORY_READ_SANITIZED},
