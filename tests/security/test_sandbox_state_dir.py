@@ -83,7 +83,7 @@ def test_parent_writable_by_others_is_refused(
     shared.mkdir()
     shared.chmod(0o777)  # no sticky bit: anyone could rename our dir away and put theirs
     monkeypatch.setenv("PREREVIEW_SANDBOX_STATE", str(shared / "state"))
-    _refused(shared / "state", "others can write to")
+    _refused(shared / "state", "writable by others (no sticky bit)")
     assert _tree(shared) == []
 
 

@@ -108,16 +108,17 @@ def ensure_private_dir(path: Path) -> None:
 
 
 def _check_parent(path: Path, uid: int) -> None:
+    """The parent must be ours or root's, and not writable by others unless sticky (/tmp)."""
     try:
+        path.parent.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
         info = os.stat(path.parent)
     except OSError as exc:
-        if not isinstance(exc, FileNotFoundError):
-            raise _unsafe(path, f"in an unreadable directory ({exc.strerror})") from None
-        path.parent.mkdir(mode=PRIVATE_MODE, parents=True)
-        info = os.stat(path.parent)
+        raise _unsafe(path, f"its directory is unusable ({exc.strerror})") from None
     shared = info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX
     if info.st_uid not in (0, uid) or shared:
-        raise _unsafe(path, "in a directory others can write to (no sticky bit) or own")
+        raise _unsafe(
+            path, f"{path.parent} is another user's or writable by others (no sticky bit)"
+        )
 
 
 def _unsafe(path: Path, why: str) -> SandboxUnavailableError:
