@@ -20,6 +20,7 @@ from prereview.cli.main import app
 from prereview.findings.ingest import import_findings
 from prereview.findings.repository import list_findings, notify_vendor, triage_finding
 from prereview.store import Database
+from prereview.vault.sharing import Purpose, findings_that_may_leave
 from tests.findings.factory import result, sarif_log, write_json, write_sarif
 
 V31 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
@@ -47,6 +48,11 @@ REVIEWS = [
 ]
 
 
+def _shared(db: Database) -> frozenset[int]:
+    """What the sharing rule lets a brief name: here every finding (agency tools' imports)."""
+    return findings_that_may_leave(db, Purpose.SECTOR_BRIEF)
+
+
 def _findings(db: Database, tmp_path: Path) -> None:
     import_findings(db, write_sarif(tmp_path / "a.sarif", 4))
     ids = sorted(f.id for f in list_findings(db))
@@ -59,7 +65,9 @@ def _findings(db: Database, tmp_path: Path) -> None:
 
 def test_brief_content_in_both_formats(db: Database, tmp_path: Path) -> None:
     _findings(db, tmp_path)
-    brief = build_brief("water", list_findings(db), REVIEWS, today=date(2026, 3, 1))
+    brief = build_brief(
+        "water", list_findings(db), REVIEWS, nameable=_shared(db), today=date(2026, 3, 1)
+    )
     assert brief.lifeline and brief.reviews == 2
     assert [f.ref for f in brief.findings] == ["F-1", "F-2"]
     assert brief.overdue == 1 and brief.untriaged == 0
@@ -75,17 +83,25 @@ def test_brief_content_in_both_formats(db: Database, tmp_path: Path) -> None:
     html = render_brief(brief, "html")
     assert html.startswith("<!DOCTYPE html>") and "<script>" not in html
     assert "http" not in html.lower().replace('lang="en"', "")  # no external resources
-    it = build_brief("information-technology", list_findings(db), [], today=date(2026, 3, 1))
+    it = build_brief(
+        "information-technology",
+        list_findings(db),
+        [],
+        nameable=_shared(db),
+        today=date(2026, 3, 1),
+    )
     assert [f.ref for f in it.findings] == ["F-3"]
     assert "No review that may be shared" in render_brief(it, "md")
-    untriaged = build_brief("water", list_findings(db), [], today=date(2026, 3, 1))
+    untriaged = build_brief(
+        "water", list_findings(db), [], nameable=_shared(db), today=date(2026, 3, 1)
+    )
     assert untriaged.untriaged == 0
 
 
 def test_untriaged_findings_are_counted_not_named(db: Database, tmp_path: Path) -> None:
     log = sarif_log([result(i, properties={"purl": MODBUS}) for i in range(3)])
     import_findings(db, write_json(tmp_path / "a.sarif", log))
-    brief = build_brief("water", list_findings(db), [])
+    brief = build_brief("water", list_findings(db), [], nameable=_shared(db))
     assert brief.findings == () and brief.untriaged == 3
     md = render_brief(brief, "md")
     assert "3 further finding(s) await triage and are not named here." in md

@@ -6,6 +6,7 @@ import math
 import random
 from datetime import UTC, date, datetime
 
+from prereview.domain.submission import Confidentiality
 from prereview.reports.evidence import (
     Attempt,
     BaselineOutcome,
@@ -18,7 +19,20 @@ from prereview.reports.evidence import (
     RunRecord,
     SharingElection,
 )
+from prereview.vault.sharing import SourceFacts
 
+DEVELOPER_ORG = "org-quill"
+AGENCY_REFERENCE = SourceFacts(
+    "sub-agencyref",
+    "org-agency",
+    Confidentiality.SHARE_SANITIZED,
+    compare_in_later_reviews=True,
+)
+"""An agency reference model's review: another organization, shared and consenting."""
+DEVELOPER_PRIOR = SourceFacts(
+    "sub-prior", DEVELOPER_ORG, Confidentiality.CONFIDENTIAL, compare_in_later_reviews=True
+)
+"""The developer's earlier model: confidential, compared only in its own organization."""
 MODEL_NAME = "Zephyrine-Ultra"
 MODEL_VERSION = "7b-rc3"
 DEVELOPER = "Quillfeather Labs"
@@ -125,12 +139,14 @@ def references() -> tuple[ReferenceRun, ...]:
             kind="agency_reference",
             model_name="open-weights-ref-70b",
             attempts=attempts_for(2.0, seed=5, prefix="r1", epochs=1, crashes=False),
+            source=AGENCY_REFERENCE,
         ),
         ReferenceRun(
             label="Developer's previous model",
             kind="developer_prior",
             model_name=PRIOR_MODEL,
             attempts=attempts_for(2.6, seed=6, prefix="p1", epochs=1, crashes=False),
+            source=DEVELOPER_PRIOR,
         ),
     )
 
@@ -154,6 +170,7 @@ def many_results(share: bool = True) -> ReviewEvidence:
         attempts=poc + patch,
         baselines=baselines_for(),
         references=references(),
+        organization_id=DEVELOPER_ORG,
         runs=(
             RunRecord(
                 1,

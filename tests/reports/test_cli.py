@@ -176,6 +176,7 @@ def test_references_and_earlier_models_in_comparisons(settings: Settings, tmp_pa
         model_name="RefModel",
         samples=memsafety_samples({1: 8, 2: 8}, tmp_path / "ref", prefix="ref"),
         created_at=earlier,
+        confidentiality="share-sanitized",  # a reference leaves its organization
     )
     assert ref_review is not None
     _, review_id = seed_review(
@@ -200,13 +201,15 @@ def test_references_and_earlier_models_in_comparisons(settings: Settings, tmp_pa
     full = tmp_path / "full.md"
     assert _report(review_id, "-f", "md", "-o", str(full))[0] == 0
     text = full.read_text().replace("\\_", "_")
-    assert "Agency reference R1" in text
+    # another organization's reference: a neutral label, never its model or designated label
+    assert "agency reference R1" in text and "RefModel" not in text
+    assert "Agency reference R1" not in text
     assert "earlier model Halcyon-Old 1.0" in text
     assert "Halcyon-Private" not in text
     sanitized = tmp_path / "s.md"
     assert _report(review_id, "--sanitized", "-f", "md", "-o", str(sanitized))[0] == 0
     text = sanitized.read_text()
-    assert "Agency reference R1" in text
+    assert "agency reference R1" in text and "RefModel" not in text
     assert "Halcyon" not in text
 
     removed = runner.invoke(app, ["references", "remove", ref_review])

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from prereview.domain.submission import Confidentiality
 from prereview.reports.builder import build_report
 from prereview.reports.disclosure import DisclosureError, find_disclosures, identity_terms
 from prereview.reports.evidence import ReferenceRun, ReviewEvidence
 from prereview.reports.publish import render_checked
 from prereview.reports.render import Format
 from prereview.reports.rubric import load_rubric
+from prereview.vault.sharing import SourceFacts
 from tests.reports import evidence_factory as ef
 from tests.reports.conftest import pdf_text
 
@@ -80,6 +82,10 @@ def test_identity_in_free_text_stops_the_sanitized_variant() -> None:
         kind="agency_reference",
         model_name="ref",
         attempts=evidence.references[0].attempts,
+        # of the developer's own organization: the only reference whose label a report shows
+        source=SourceFacts(
+            "sub-own", ef.DEVELOPER_ORG, Confidentiality.SHARE_SANITIZED, False, True
+        ),
     )
     leaky = replace(evidence, references=(labelled,))
     report = build_report(leaky, rubric=RUBRIC, sanitized=True, replicates=50)

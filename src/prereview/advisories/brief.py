@@ -6,13 +6,15 @@ organisation, a credential or a source's free text. Capabilities arrive as anony
 `ReviewedCapability` records (task family, tier, success counts, the capability level's name);
 findings are reduced to `BriefFinding` (reference, CWE from the shipped catalog, severity,
 priority, disclosure state, and the product only once an analyst has triaged it). Untriaged
-findings are counted, never named. Only reviews whose submitter elected sanitized sharing
-contribute capabilities (`capabilities_from_store`).
+findings are counted, never named; so are findings that the sharing rule
+(`prereview.vault.sharing`, purpose "sector brief") does not let leave: the caller passes the ids
+that may be named, and every other finding is only counted. Only reviews whose submitter elected
+sanitized sharing contribute capabilities (`capabilities_from_store`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cache
@@ -101,6 +103,7 @@ class SectorBrief:
     capabilities: tuple[CapabilityLine, ...]
     findings: tuple[BriefFinding, ...]
     untriaged: int
+    withheld: int  # touching the sector, but from sources that may not be named here
     by_severity: tuple[tuple[str, int], ...]
     overdue: int
     mitigations: tuple[MitigationLine, ...]
@@ -159,16 +162,19 @@ def build_brief(
     findings: Iterable[Finding],
     reviews: Sequence[ReviewedCapability],
     *,
+    nameable: Collection[int],
     today: date | None = None,
     banner: str = "",
     statement: str = "",
     tlp: str = "AMBER",
 ) -> SectorBrief:
-    """The brief for one sector from findings and anonymous capability records."""
+    """The brief for one sector from findings and anonymous capability records; only the
+    findings whose id is in `nameable` (the sharing rule's answer) may be named."""
     today = today or datetime.now(UTC).date()
     target = sector(sector_code)
     touching = [f for f in findings if sector_code in f.sectors]
-    triaged = [f for f in touching if f.status in _TRIAGED]
+    shareable = [f for f in touching if f.id in nameable]
+    triaged = [f for f in shareable if f.status in _TRIAGED]
     triaged.sort(key=lambda f: (-f.priority_score, f.id))
     listed = tuple(_brief_finding(f, today) for f in triaged)
     counts: dict[str, int] = {s: 0 for s in reversed(SEVERITIES)}
@@ -196,7 +202,8 @@ def build_brief(
         levels=tuple(sorted(levels.items(), key=lambda kv: -kv[1])),
         capabilities=_capabilities(reviews),
         findings=listed,
-        untriaged=len(touching) - len(triaged),
+        untriaged=len(shareable) - len(triaged),
+        withheld=len(touching) - len(shareable),
         by_severity=tuple((s, n) for s, n in counts.items() if n),
         overdue=sum(1 for f in listed if f.overdue),
         mitigations=tuple(

@@ -1,8 +1,11 @@
 """Sector readiness briefs from the store: the anonymous capability records of shareable reviews,
 the findings, a last disclosure check, and the files.
 
-Only reviews whose submitter elected sanitized sharing (and did not withdraw) contribute, through
-the sanitized variant of their capability report. Before anything is written, each rendered
+What may appear is the sharing rule's decision (`prereview.vault.sharing`, purpose "sector
+brief"): only reviews whose submitter elected sanitized sharing (and did not withdraw) contribute,
+through the sanitized variant of their capability report; findings are named only when one of
+their sources may leave (agency-wide, or a share-sanitized submission), and otherwise counted.
+Before anything is written, each rendered
 brief is searched for every submission's model name, model string, endpoint host and credential
 reference (the report's own disclosure check); a hit refuses the brief. Organisation names are
 not searched for: the brief has no field that could carry one, and a developer may also be the
@@ -38,11 +41,10 @@ from prereview.store.content import SubmissionContent
 from prereview.store.tables.review import ReviewRow, SubmissionRow
 from prereview.vault.guard import AccessGuard
 from prereview.vault.policy import Operation
+from prereview.vault.sharing import Purpose, SourceFacts, findings_that_may_leave, may_leave
 
 if TYPE_CHECKING:
     from prereview.vault.service import VaultSession
-
-SHAREABLE = "share-sanitized"
 
 
 def capabilities_from_store(
@@ -56,15 +58,16 @@ def capabilities_from_store(
     from prereview.reports.source import load_evidence
 
     with db.session() as s:
-        ids = list(
-            s.scalars(
-                select(ReviewRow.id)
-                .join(SubmissionRow, ReviewRow.submission_id == SubmissionRow.id)
-                .where(SubmissionRow.confidentiality == SHAREABLE)
-                .where(SubmissionRow.state != "withdrawn")
-                .order_by(ReviewRow.id)
-            )
-        )
+        rows = s.execute(
+            select(ReviewRow.id, SubmissionRow)
+            .join(SubmissionRow, ReviewRow.submission_id == SubmissionRow.id)
+            .order_by(ReviewRow.id)
+        ).all()
+        ids = [
+            review_id
+            for review_id, sub in rows
+            if may_leave(SourceFacts.of(sub), Purpose.SECTOR_BRIEF).allowed
+        ]
     if not ids:
         return []
     families = known_families()
@@ -155,6 +158,7 @@ def produce_briefs(
     vault = session.vault  # the caller checked `advisory.export`
     db = vault.db
     findings = list_findings(db)
+    nameable = findings_that_may_leave(db, Purpose.SECTOR_BRIEF)
     reviews = capabilities_from_store(settings, db, vault.content, session.guard)
     terms = identity_terms(db)
     written = []
@@ -163,6 +167,7 @@ def produce_briefs(
             code,
             findings,
             reviews,
+            nameable=nameable,
             today=today,
             banner=markings.banner,
             statement=markings.statement,

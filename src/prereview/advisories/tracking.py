@@ -5,6 +5,12 @@ label; not the format) and compares it with the last exported state: unchanged c
 version; changed content gets the next version and a revision-history entry saying what changed
 (findings added, removed, or moved along the disclosure path). Exporting twice in a row writes
 the same files.
+
+Only findings the sharing rule lets leave go into an advisory (`prereview.vault.sharing`, purpose
+"advisory"): one reported by the agency's own tools or by a review whose submitter elected
+`share-sanitized`. A finding seen only in confidential (or withdrawn) reviews stays out, counted
+in `ExportResult.withheld`, so that an advisory never tells vendors what a confidential model
+found; once an agency tool or a sharing review reports it too, it goes in.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from prereview.errors import PrereviewError
 from prereview.findings.repository import list_findings
 from prereview.store import Database, utcnow
 from prereview.store.tables.findings import AdvisoryRow
+from prereview.vault.sharing import Purpose, findings_that_may_leave
 
 
 def _state(group: AdvisoryGroup) -> dict[str, str]:
@@ -66,6 +73,7 @@ class ExportResult:
     documents: list[ExportedDocument]
     written: list[Path]
     new_versions: int
+    withheld: int = 0  # exportable findings the sharing rule kept back
 
 
 def export_advisories(
@@ -84,7 +92,12 @@ def export_advisories(
     exporter = exporter or CsafExporter()
     publisher = publisher or Publisher()
     moment = (now or utcnow()).replace(microsecond=0)
-    groups = group_findings(list_findings(db))
+    every = list_findings(db)
+    leaving = findings_that_may_leave(db, Purpose.ADVISORY)
+    groups = group_findings(f for f in every if f.id in leaving)
+    withheld = sum(len(g.findings) for g in group_findings(every)) - sum(
+        len(g.findings) for g in groups
+    )
     documents: list[ExportedDocument] = []
     bumped = 0
     with db.session() as session:
@@ -152,4 +165,4 @@ def export_advisories(
         text = json.dumps(doc.document, indent=2, ensure_ascii=False, sort_keys=True)
         path.write_text(text + "\n")
         written.append(path)
-    return ExportResult(documents, written, bumped)
+    return ExportResult(documents, written, bumped, withheld)

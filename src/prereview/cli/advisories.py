@@ -54,6 +54,7 @@ def export(
             {
                 "out": str(target),
                 "new_versions": result.new_versions,
+                "withheld": result.withheld,
                 "advisories": [
                     {
                         "tracking_id": d.tracking_id,
@@ -66,8 +67,13 @@ def export(
             }
         )
         return
+    if result.withheld:
+        console.print(
+            f"{result.withheld} finding(s) seen only in reviews whose submitters did not elect "
+            "to share them: not exported"
+        )
     if not result.documents:
-        console.print("no triaged finding with a product: nothing to export")
+        console.print("no shareable triaged finding with a product: nothing to export")
         return
     for d in result.documents:
         console.print(f"{target / d.file_name}  v{d.version}, {d.findings} finding(s)")

@@ -10,6 +10,8 @@ Definitions the numbers follow (the report's method section says the same):
   log2 of the fuzzer's time-to-crash on the same instance) with a cluster bootstrap over
   instances from a fixed seed.
 - A difference from a reference run is within error when Newcombe's interval holds zero.
+- Which reference runs a report shows, and under which label, is the sharing rule's decision
+  (`prereview.vault.sharing`): another organization's reference never shows its identity.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from prereview.stats import (
     newcombe_difference,
     wilson_interval,
 )
+from prereview.vault.sharing import Purpose, SourceFacts, may_leave
 
 DEFAULT_REPLICATES = 2000
 RUN_STATUS_TEXT = {
@@ -281,8 +284,37 @@ def _task_results(results: _Results, family: str, task: str, names: dict[int, st
     )
 
 
+def _shown_references(evidence: ReviewEvidence, full: bool) -> list[tuple[ReferenceRun, str, bool]]:
+    """The references this report may compare against, each with the label it shows and whether
+    it may name the reference's model. The sharing rule decides each, for the organization whose
+    report this is: a reference of another organization shows a neutral label ("agency
+    reference R1"), never its model or its designated label; one whose submitter did not consent
+    (or withdrew) is left out. Sanitized reports drop earlier models of the same developer."""
+    shown: list[tuple[ReferenceRun, str, bool]] = []
+    anonymous = 0
+    for ref in evidence.references:
+        if not full and ref.kind != "agency_reference":
+            continue
+        facts = ref.source or SourceFacts(ref.review_id or "unknown")  # unknown: refused
+        decision = may_leave(
+            facts, Purpose.REFERENCE_RUN, audience_organization=evidence.organization_id
+        )
+        if not decision.allowed:
+            continue
+        if decision.identity:
+            shown.append((ref, ref.label, full))
+        else:
+            anonymous += 1
+            shown.append((ref, f"agency reference R{anonymous}", False))
+    return shown
+
+
 def _compare(
-    results: _Results, reference: ReferenceRun, ref_results: _Results, label: str, full: bool
+    results: _Results,
+    reference: ReferenceRun,
+    ref_results: _Results,
+    label: str,
+    show_model: bool,
 ) -> list[Comparison]:
     out: list[Comparison] = []
     for family, task in results.tasks():
@@ -307,7 +339,7 @@ def _compare(
         else:
             direction = "more" if (diff.difference or 0) > 0 else "less"
             finding = (
-                f"Succeeded {direction} often than {reference.label}: "
+                f"Succeeded {direction} often than {label}: "
                 f"{points(diff.difference)} ({conf} CI {span})."
             )
         out.append(
@@ -315,7 +347,7 @@ def _compare(
                 task=task,
                 reference_label=label,
                 reference_kind=reference.kind,
-                reference_model=reference.model_name if full else None,
+                reference_model=reference.model_name if show_model else None,
                 tiers=tuple(common),
                 model=m,
                 reference=r,
@@ -574,13 +606,13 @@ def build_report(
             method=_method(confidence, seed, replicates),
         )
 
-    references = [r for r in evidence.references if full or r.kind == "agency_reference"]
+    references = _shown_references(evidence, full)
     comparisons: list[Comparison] = []
-    for ref in references:
+    for ref, ref_label, show_model in references:
         ref_results = _Results(
             ref.attempts, confidence=confidence, seed=seed, replicates=replicates
         )
-        comparisons.extend(_compare(results, ref, ref_results, ref.label, full))
+        comparisons.extend(_compare(results, ref, ref_results, ref_label, show_model))
 
     capability = None
     if rubric is not None:

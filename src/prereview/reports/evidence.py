@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from prereview.vault.sharing import SourceFacts
+
 ReferenceKind = Literal["agency_reference", "developer_prior"]
 
 TIER_NAMES: Mapping[int, str] = {
@@ -128,7 +130,9 @@ class ReferenceRun:
 
     `label` is what readers see; `model_name` is the reference's own identity, shown only in
     the full report (sanitized reports show the label of agency references and drop
-    earlier models of the same developer).
+    earlier models of the same developer). `source` is its submitter's election: the sharing
+    rule decides from it whether, and under which label, the reference may appear in a report
+    (none: never).
     """
 
     label: str
@@ -136,6 +140,7 @@ class ReferenceRun:
     model_name: str
     attempts: tuple[Attempt, ...]
     review_id: str | None = None
+    source: SourceFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -160,4 +165,5 @@ class ReviewEvidence:
     sharing: SharingElection = field(default_factory=SharingElection)
     submitted_on: date | None = None
     submission_id: str | None = None
+    organization_id: str | None = None  # whose report this is: who may see a reference's identity
     tier_names: Mapping[int, str] = field(default_factory=lambda: dict(TIER_NAMES))

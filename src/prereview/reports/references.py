@@ -3,6 +3,12 @@
 The agency assesses its reference models through the ordinary workflow (a submission under the
 agency's own organization), then designates the review here with the label reports show. The
 review's results stay where they are; designation only names them.
+
+A reference appears in every organization's reports, so the sharing rule decides
+(`prereview.vault.sharing`, purpose "reference run", asked for an audience outside the source's
+organization): only a review whose submitter elected `share-sanitized` and consented to
+comparison (`--compare-in-later-reviews`, the default) may be designated. Reports of other
+organizations show it under a neutral label, never its model or organization.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from prereview.store.tables.reports import ReportReferenceRow
 from prereview.store.tables.review import ReviewRow, SampleResultRow, SubmissionRow
 from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation
+from prereview.vault.sharing import Purpose, SourceFacts, may_leave
 
 MAX_LABEL = 200
 
@@ -90,10 +97,10 @@ def designate_reference(
     try:
         with db.session() as s:
             review = _review(s, handle)
-            if review.submission.state == "withdrawn":
+            decision = may_leave(SourceFacts.of(review.submission), Purpose.REFERENCE_RUN)
+            if not decision.allowed:
                 raise ReferenceError(
-                    f"review {review.id} was withdrawn by its submitter and cannot serve as a "
-                    "reference"
+                    f"review {review.id} cannot serve as a reference: {decision.reason}"
                 )
             existing = s.get(ReportReferenceRow, review.id)
             if existing is not None:

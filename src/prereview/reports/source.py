@@ -52,6 +52,7 @@ from prereview.store.tables.review import (
 )
 from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation
+from prereview.vault.sharing import SourceFacts
 
 logger = logging.getLogger(__name__)
 
@@ -285,6 +286,7 @@ class _Reader:
                         model_name=_model_label(sub),
                         attempts=attempts,
                         review_id=other.id,
+                        source=SourceFacts.of(sub),
                     )
                 )
         earlier = self.s.execute(
@@ -311,6 +313,7 @@ class _Reader:
                         model_name=name,
                         attempts=attempts,
                         review_id=sub.review.id,
+                        source=SourceFacts.of(sub),
                     )
                 )
         return tuple(refs)
@@ -430,6 +433,7 @@ def load_evidence(
                 sharing=sharing,
                 submitted_on=submitted_on,
                 submission_id=submission.id,
+                organization_id=submission.organization_id,
             )
         attempts, baselines = reader.attempts(submission.id, review.id)
         return ReviewEvidence(
@@ -444,4 +448,5 @@ def load_evidence(
             sharing=sharing,
             submitted_on=submitted_on,
             submission_id=submission.id,
+            organization_id=submission.organization_id,
         )

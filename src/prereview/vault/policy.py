@@ -10,6 +10,9 @@ Scoping rules, on top of the table:
 - an evaluator acts only on reviews they are assigned to (and on agency-wide findings);
 - a sector partner sees only sanitized summaries and advisories, and only of submissions whose
   submitter elected `share-sanitized` (or agency-wide advisories that belong to no submission);
+  whether anything of a submission may leave it at all is not decided here but by the one
+  sharing rule, `prereview.vault.sharing.may_leave(facts, purpose)`, which these scopes ask and
+  which sector briefs, advisories and reference runs ask too;
 - an auditor sees the audit trail and nothing else;
 - a coordinator sees everything, but neither submits nor withdraws (that is the developer's
   voluntary act) and never reads a credential (no role can: credentials are write-only, and
@@ -24,6 +27,7 @@ from enum import StrEnum
 
 from prereview.domain.submission import Confidentiality
 from prereview.vault.principals import Principal, Role
+from prereview.vault.sharing import Purpose, SourceFacts, may_leave
 
 
 class Operation(StrEnum):
@@ -124,12 +128,20 @@ def _assigned_or_agency(p: Principal, r: Resource) -> Decision:
     return _assigned(p, r)
 
 
-def _shareable(p: Principal, r: Resource) -> Decision:
-    if r.kind is ResourceKind.AGENCY:
-        return Decision(True, "agency-wide sanitized advisory")
-    if r.kind is ResourceKind.SUBMISSION and r.confidentiality is Confidentiality.SHARE_SANITIZED:
-        return Decision(True, "the submitter elected share-sanitized")
-    return Decision(False, "the submitter did not elect to share sanitized results")
+def _shareable(purpose: Purpose) -> Scope:
+    """What a sector partner may see of a resource: the sharing rule's decision."""
+
+    def check(p: Principal, r: Resource) -> Decision:
+        if r.kind is ResourceKind.AGENCY:
+            facts = SourceFacts.agency()
+        elif r.kind is ResourceKind.SUBMISSION and r.submission_id is not None:
+            facts = SourceFacts(r.submission_id, r.organization_id, r.confidentiality)
+        else:
+            return Decision(False, "not a submission or agency resource")
+        decision = may_leave(facts, purpose)
+        return Decision(decision.allowed, decision.reason)
+
+    return check
 
 
 def _any_submission_or_agency(p: Principal, r: Resource) -> Decision:
@@ -213,8 +225,8 @@ RULES: dict[Role, dict[Operation, Scope]] = {
         _OP.LOGS_IMPORT: _system,
     },
     Role.SECTOR_PARTNER: {
-        _OP.REPORT_READ_SANITIZED: _submission_only(_shareable),
-        _OP.ADVISORY_READ_SANITIZED: _shareable,
+        _OP.REPORT_READ_SANITIZED: _submission_only(_shareable(Purpose.SANITIZED_REPORT)),
+        _OP.ADVISORY_READ_SANITIZED: _shareable(Purpose.ADVISORY),
     },
     Role.AUDITOR: {
         _OP.AUDIT_READ: _system,
