@@ -131,14 +131,16 @@ class RunningViewer:
         return self.urls[0].split("token=", 1)[1].split("#", 1)[0]
 
 
-def start_viewer(install: Install, *args: str, who: str | None = None, tmp: Path) -> RunningViewer:
+def start_viewer(
+    install: Install, *args: str, who: str | None = None, tmp: Path, **env: str
+) -> RunningViewer:
     """`prereview logs view REVIEW ARGS` as `who`, once it prints its URLs (TMPDIR=`tmp`)."""
     process = subprocess.Popen(
         [PRERREVIEW, "logs", "view", install.review_id, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=install.env(who, TMPDIR=str(tmp)),
+        env=install.env(who, TMPDIR=str(tmp), **env),
         preexec_fn=_default_sigint,
     )
     assert process.stdout is not None

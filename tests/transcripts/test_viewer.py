@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from prereview.review.service import ReviewService
 from prereview.vault.envelope import MAGIC
 from prereview.vault.service import Vault
 from tests.transcripts.conftest import PRERREVIEW, Install, RunningViewer, start_viewer
@@ -178,3 +179,18 @@ def test_withdrawal_while_open_closes_the_viewer_and_deletes_its_plaintext(
     assert open_fds_under(install.plaintext_base) == []
     closed = [e for e in audit_actions(install) if e["action"] == "logs.view.close"]
     assert closed[-1]["detail"]["reason"] == "crypto-shredded"  # type: ignore[index]
+
+
+def test_retention_expiry_while_open_closes_the_viewer(install: Install, tmp_path: Path) -> None:
+    # the viewer's install keeps closed reviews 0 days: closing the review makes it due
+    viewer = start_viewer(install, tmp=tmp_path, PREREVIEW_RETENTION_DAYS="0")
+    assert workspace_logs(install)
+    with ReviewService.open(install.settings) as coordinator:
+        coordinator.deliver_findings(install.submission_id)
+        coordinator.close(install.submission_id)
+    out, err = viewer.process.communicate(timeout=120)
+    assert viewer.process.returncode == 0, err
+    assert "retention" in out
+    assert workspace_logs(install) == []
+    with Vault.open(install.settings) as vault:
+        assert vault.keys.shredded(install.submission_id) is not None
