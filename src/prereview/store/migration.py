@@ -9,6 +9,7 @@ all imported here, so autogenerate and the schema-drift test see the whole model
 from __future__ import annotations
 
 import fcntl
+import functools
 import importlib
 import os
 import pkgutil
@@ -59,8 +60,15 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
     return cfg
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """The migration scripts: package data, fixed for the life of the process (loading them
+    takes longer than opening the database, so a process that opens it often loads them once)."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def script_heads() -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return set(_scripts().get_heads())
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ class SchemaStatus:
 def schema_status(engine: Engine) -> SchemaStatus:
     with engine.connect() as conn:
         current = frozenset(MigrationContext.configure(conn).get_current_heads())
-    script = ScriptDirectory.from_config(alembic_config())
+    script = _scripts()
     heads = frozenset(script.get_heads())
     # A branch head that another branch `depends_on` (vault -> review) is applied, yet Alembic
     # does not list it among the current heads: count it as reached.
