@@ -104,10 +104,17 @@ references_app = new_app(
 @references_app.command("add")
 def references_add(
     review: str = typer.Argument(..., help="Review id (or its submission id)."),
-    label: str = typer.Option(..., "--label", help="How reports name this reference."),
+    label: str = typer.Option(
+        ...,
+        "--label",
+        help="How its own organization's reports name it (others: 'agency reference R<n>').",
+    ),
     json_out: bool = JsonOption,
 ) -> None:
-    """Designate a review as an agency reference run (relabel it if it is one already)."""
+    """Designate a review as an agency reference run (relabel it if it is one already).
+
+    Only a review whose submitter elected share-sanitized and consented to comparison.
+    """
     from prereview.reports.references import designate_reference
     from prereview.vault.policy import Operation
 
