@@ -184,3 +184,15 @@ def test_a_forged_head_record_is_reported(tmp_path: Path) -> None:
     problems = chain.verify().problems
     assert [(p.kind, p.seq) for p in problems] == [("anchor", 2)]
     assert "invalid signature" in problems[0].message
+
+
+@pytest.mark.parametrize("damage", ["{not json", '{"format": "prereview-audit-head/v1"}', "[1]"])
+def test_a_damaged_head_record_is_reported_and_kept(tmp_path: Path, damage: str) -> None:
+    _db, chain = _store(tmp_path)
+    chain.append(AuditEvent("a", "ok"))
+    path = tmp_path / HEAD_FILE
+    path.write_text(damage)
+    chain.append(AuditEvent("b", "ok"))  # appending goes on; the evidence is not overwritten
+    assert path.read_text() == damage
+    problems = chain.verify().problems
+    assert [p.kind for p in problems] == ["anchor"] and "is damaged" in problems[0].message

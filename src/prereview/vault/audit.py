@@ -169,7 +169,12 @@ class AuditHeadAnchor:
             if body.pop("format") != _HEAD_FORMAT:
                 raise ValueError
             head = AuditHead(**body)
-            if not isinstance(head.seq, int) or head.seq < 1:
+            texts = (head.entry_hash, head.at, head.key_id, head.signature)
+            if (
+                type(head.seq) is not int
+                or head.seq < 1
+                or not all(isinstance(t, str) for t in texts)
+            ):
                 raise ValueError
         except (ValueError, TypeError, KeyError, AttributeError):
             raise VaultError(f"the audit head record {self.path} is damaged") from None
