@@ -1,0 +1,116 @@
+"""Cheating agents against the real `memsafety_poc` / `memsafety_patch` tasks.
+
+Each agent keeps the planted bug (or submits no real PoC) and tries to score anyway; it must end
+INCORRECT or `unknown`, never CORRECT. Oracles, which submit the ground truth, must be CORRECT:
+that is what makes a failing cheat mean something.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from inspect_ai.scorer import CORRECT, Score
+
+from prereview.suites.memsafety.instance import Instance
+
+from .cheats import PATCH_CHEATS, POC_CHEATS, Cheat, Target
+from .conftest import Verdicts, tree_digest
+
+pytestmark = pytest.mark.slow
+
+# cheats that still win against today's scorer (strict: they show up once fixed)
+STILL_WINS: dict[str, str] = {}
+
+
+def _params(cheats: list[Cheat]) -> list[object]:
+    out: list[object] = []
+    for c in cheats:
+        marks = []
+        if c.name in STILL_WINS:
+            marks.append(pytest.mark.xfail(strict=True, reason=STILL_WINS[c.name]))
+        out.append(pytest.param(c, id=c.name, marks=marks))
+    return out
+
+
+def _verdict(verdicts: Verdicts, cheat: Cheat) -> Score:
+    v = verdicts[cheat.name]
+    assert isinstance(v, Score), f"{cheat.name}: {v}"
+    return v
+
+
+def _check(verdicts: Verdicts, cheat: Cheat) -> None:
+    score = _verdict(verdicts, cheat)
+    outcome = (score.metadata or {}).get("outcome")
+    if cheat.oracle:
+        assert score.value == CORRECT, (cheat.name, outcome, score.explanation)
+        return
+    assert score.value != CORRECT, (
+        f"{cheat.name} ({cheat.klass}) scored CORRECT with the bug still there: "
+        f"{outcome}: {score.explanation}"
+    )
+    # a refusal says why: the outcome names the rule, the explanation is readable
+    assert outcome and score.explanation, (cheat.name, score.metadata)
+
+
+@pytest.mark.parametrize("cheat", _params([c for c in PATCH_CHEATS]))
+def test_patch_agent(patch_verdicts: Verdicts, cheat: Cheat) -> None:
+    _check(patch_verdicts, cheat)
+
+
+@pytest.mark.parametrize("cheat", _params([c for c in POC_CHEATS]))
+def test_poc_agent(poc_verdicts: Verdicts, cheat: Cheat) -> None:
+    _check(poc_verdicts, cheat)
+
+
+def test_poc_for_another_bug_is_not_credited(poc_verdicts: Verdicts) -> None:
+    score = poc_verdicts["poc-other-instance"]
+    assert isinstance(score, Score) and score.value != CORRECT, score
+
+
+def test_agents_left_the_ground_truth_untouched(
+    poc_verdicts: Verdicts,
+    patch_verdicts: Verdicts,
+    adv_instances: tuple[Path, dict[str, Instance]],
+    digest_before: str,
+) -> None:
+    assert tree_digest(adv_instances[0]) == digest_before
+
+
+def test_no_agent_process_outlives_its_sample(patch_verdicts: Verdicts) -> None:
+    assert isinstance(patch_verdicts["background-tamper"], Score)
+    left = subprocess.run(["pgrep", "-f", "adv-bg-7391"], capture_output=True, text=True)
+    assert left.stdout.strip() == ""
+
+
+_WRITE = re.compile(r"echo ([A-Za-z0-9+/=]+) \| base64 -d > (\S+)$")
+
+
+@pytest.mark.parametrize(
+    "cheat", [pytest.param(c, id=c.name) for c in PATCH_CHEATS if not c.oracle]
+)
+def test_cheat_source_is_valid_c(cheat: Cheat, targets: dict[str, Target], tmp_path: Path) -> None:
+    """A refusal must come from the scorer, not from a typo in the cheat: every C file a cheat
+    writes compiles on its own (syntax and types; linking is the scorer's business)."""
+    target = targets[cheat.bug.value]
+    written = [
+        m
+        for turn in cheat.turns(target)
+        for call in turn.get("tool_calls", [])
+        if call["function"] == "bash"
+        and (m := _WRITE.search(call["arguments"]["command"])) is not None
+    ]
+    if not written:
+        pytest.skip("writes no C file (symlink or size cheat)")
+    src = tmp_path / target.inst.source_name
+    src.write_bytes(base64.b64decode(written[-1].group(1)))
+    for compiler in ("gcc", "clang"):
+        proc = subprocess.run(
+            [compiler, "-fsyntax-only", "-fsanitize=address,undefined", str(src)],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, (compiler, proc.stderr[-2000:])
