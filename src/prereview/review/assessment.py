@@ -15,7 +15,10 @@
 - Confidentiality: the principal needs `review.assess` and `credential.use`; the API key sealed
   at submit is decrypted in memory only, for Inspect. Inspect writes its logs in plaintext into
   the vault's private working dir; each task's log is sealed as soon as the task ends, and the
-  plaintext is deleted when `eval_set` returns (see prereview.vault.content).
+  plaintext is deleted when `eval_set` returns (see prereview.vault.content). For the run, the
+  temp dir and Inspect's data and cache dirs are in that working dir too, so no plaintext of
+  the run reaches persistent storage; with no private tmpfs for it and no `plaintext_dir`
+  configured, the assessment is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ from prereview.store.locks import review_lock
 from prereview.store.tables.review import AssessmentRunRow, SubmissionRow
 from prereview.vault.errors import ShreddedError
 from prereview.vault.policy import Operation
+from prereview.vault.workspace import PlaintextWindowError
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +150,7 @@ class _Recorder:
                 self.review_id,
                 self.run_id,
                 outcomes,
+                keys=self.service.access.vault.keys,
             )
         except ShreddedError:  # withdrawn mid-run: nothing of it may be stored any more
             return 0
@@ -264,6 +269,22 @@ def _check_can_run(
         )
 
 
+def _check_plaintext_window(service: ReviewService, submission_id: str) -> None:
+    """Refuse (audited, nothing else written) when the run's plaintext would have nowhere to
+    go but persistent storage the operator did not choose."""
+    try:
+        service.access.vault.content.workspace.require()
+    except PlaintextWindowError:
+        service.access.guard.record(
+            "review.assess",
+            "failed",
+            submission_id=submission_id,
+            target=f"submission {submission_id}",
+            detail={"reason": "no private tmpfs and no plaintext_dir configured"},
+        )
+        raise
+
+
 def _credential(service: ReviewService, record: SubmissionRecord) -> str | None:
     """The API key sealed at submit, decrypted in memory for Inspect (`credential.use`)."""
     if not record.api_key_env:
@@ -317,6 +338,7 @@ def run_assessment(
     service.require(ident, Operation.REVIEW_ASSESS)
     record = service.get(ident)
     _check_can_run(record, resume, suite, limit)
+    _check_plaintext_window(service, record.id)
     api_key = _credential(service, record)  # before anything is written
     with _inspect_stdout_to_stderr():
         model = _model(record, api_key)
@@ -434,7 +456,8 @@ def _execute(
     record = service.get(submission_id)
     assert record.review is not None
     planned, finished = record.review.samples_planned, record.review.samples_done
-    if watcher.withdrawn.is_set():
+    if watcher.withdrawn.is_set() or service.access.vault.keys.shredded(submission_id):
+        # withdrawn (the watcher may not have polled yet): no detail of the run may stay
         status, detail = "stopped_withdrawn", "the submitter withdrew the submission"
     elif interrupted:
         status, detail = "interrupted", f"continue with `prereview assess {submission_id} --resume`"

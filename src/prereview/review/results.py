@@ -4,6 +4,10 @@ payload (answer, scorer explanations, metadata) kept as submission content.
 Recording is idempotent per (review, task, sample, epoch): the first record of a sample wins and
 later ones only refresh its log reference (a resumed task is rewritten into a new log file), so
 live recording from the hook and re-ingesting the logs afterwards never double-count.
+
+Recording is ordered against crypto-shredding: the rows are inserted in a transaction that holds
+the submission's data key (`DataKeyRing.hold`); once the key is destroyed nothing is recorded
+(ShreddedError), and what was recorded just before is purged by the shred.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from prereview.review.views import SampleFigures
 from prereview.store import Database, utcnow
 from prereview.store.content import SubmissionContent
 from prereview.store.tables.review import SampleResultRow
+from prereview.vault.datakeys import DataKeyRing
+from prereview.vault.errors import ShreddedError
 
 PLAN_ITEM_METADATA = "prereview_item"
 """Task metadata key naming the plan item a task runs (set when the assessment builds tasks)."""
@@ -119,9 +125,11 @@ def record_outcomes(
     review_id: str,
     run_id: str | None,
     outcomes: list[SampleOutcome],
+    *,
+    keys: DataKeyRing,
 ) -> int:
     """Store outcomes not yet recorded; refresh log references of known ones. Returns how many
-    were new.
+    were new. ShreddedError, with nothing stored, once the submission's key is destroyed.
 
     Payloads are written between the two transactions, never inside one: the vault seals and
     audits each write in a transaction of its own, which on SQLite would wait for ours."""
@@ -136,6 +144,8 @@ def record_outcomes(
             )
         ).scalar_one_or_none()
 
+    if not outcomes:
+        return 0
     fresh: list[SampleOutcome] = []
     with db.session() as s:
         for o in outcomes:
@@ -149,6 +159,8 @@ def record_outcomes(
         content.write(submission_id, key, json.dumps(o.payload, default=str, indent=1).encode())
     new = 0
     with db.session() as s:
+        if fresh and not keys.hold(s, submission_id):  # shredded meanwhile: store nothing
+            raise ShreddedError(submission_id, "withdrawn or expired")
         for o in fresh:
             if existing(s, o) is not None:  # recorded meanwhile (hook and log re-read race)
                 continue

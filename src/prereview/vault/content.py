@@ -8,8 +8,10 @@
 The working directory Inspect writes into is a `PlaintextWorkspace` directory: existing sealed
 files are opened into it on enter, and everything it holds is sealed (only what changed) when the
 block ends or when `seal()` is called in between, then the plaintext is deleted. While the block
-runs, `XDG_DATA_HOME` points into the workspace too, so Inspect's own side files (sample buffer
-databases, and the trace log of a process that starts Inspect there) share the same fate.
+runs, the temp dir (TMPDIR and Python's `tempfile`), `XDG_DATA_HOME` and `XDG_CACHE_HOME` point
+into the workspace too (`confine_temp`), so Inspect's own side files (the temp file each `.eval`
+log is built in, sample buffer databases, the trace log of a process that starts Inspect there)
+share the same fate.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from prereview.vault.envelope import open_sealed, seal
 from prereview.vault.errors import ShreddedError
 from prereview.vault.guard import AccessGuard
 from prereview.vault.policy import Operation, Resource
-from prereview.vault.workspace import OpenWorkspace, PlaintextWorkspace
+from prereview.vault.workspace import OpenWorkspace, PlaintextWorkspace, confine_temp
 
 SealObserver = Callable[[str, str, str, int], None]
 """Called after each artifact is sealed: (scope, key, SHA-256 of the ciphertext, its size)."""
@@ -42,19 +44,6 @@ def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
-
-
-@contextlib.contextmanager
-def _inspect_data_home(ws: OpenWorkspace) -> Iterator[None]:
-    old = os.environ.get("XDG_DATA_HOME")
-    os.environ["XDG_DATA_HOME"] = str(ws.inspect_data)
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("XDG_DATA_HOME", None)
-        else:
-            os.environ["XDG_DATA_HOME"] = old
 
 
 class EncryptedSubmissionContent(SubmissionContent):
@@ -83,6 +72,11 @@ class EncryptedSubmissionContent(SubmissionContent):
         check_key(key)
         blob = seal(self.keyring.key(submission_id, create=True), submission_id, key, data)
         self.inner.write(submission_id, key, blob)
+        try:  # a shred between the key lookup and the write erased before this file existed
+            self.keyring.confirm_live(submission_id)
+        except ShreddedError:
+            self.inner.erase(submission_id)  # nothing of a shredded submission may remain
+            raise
         if self.observer is not None:
             self.observer(submission_id, key, _digest(blob), len(blob))
 
@@ -124,7 +118,7 @@ class EncryptedSubmissionContent(SubmissionContent):
                 baseline[rel] = _digest(plain)
             self._open[(submission_id, key)] = (ws, baseline)
             try:
-                with _inspect_data_home(ws):
+                with confine_temp(ws):
                     yield ws.files
             finally:
                 del self._open[(submission_id, key)]

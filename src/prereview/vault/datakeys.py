@@ -12,16 +12,24 @@ Destroying a key must leave nothing behind in a copy of the store:
 - PostgreSQL: the table is rewritten with `VACUUM FULL`, which leaves no dead tuple in the
   table's files; WAL archives and base backups taken before the shred still hold the wrapped
   key until they expire (README: use an external KMS provider where that matters).
+
+Writers of a scope's rows and the shred are ordered by `hold`: a transaction that holds the
+scope either commits before the shred's transaction (whose purge then sees its rows) or starts
+after it and sees the key destroyed. SQLite: the first statement is a (no-op) write, so the
+transaction owns the database's one write lock before it reads anything. PostgreSQL: the key
+row is read `FOR UPDATE`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+from sqlalchemy.orm import Session
 
 from prereview.store.base import utcnow
 from prereview.store.database import Database
@@ -112,6 +120,30 @@ class DataKeyRing:
             row = session.get(DataKeyRow, scope)
             return row is not None and row.wrapped_key is not None
 
+    def hold(self, session: Session, scope: str) -> bool:
+        """Order the caller's transaction against any shred of `scope` (see the module doc);
+        returns whether the key is live. Call it first in the transaction: what the
+        transaction writes after a True is either purged by a later shred or never races one.
+        """
+        if self.db.dialect == "sqlite":
+            session.execute(text("UPDATE vault_data_keys SET scope = scope WHERE 1 = 0"))
+            raw = session.connection().connection.dbapi_connection
+            if not getattr(raw, "in_transaction", False):  # fail closed, never unordered
+                raise VaultError("cannot take the store's write lock to order a shred")
+        wrapped = session.execute(
+            select(DataKeyRow.wrapped_key).where(DataKeyRow.scope == scope).with_for_update()
+        ).first()
+        return wrapped is not None and wrapped[0] is not None
+
+    def confirm_live(self, scope: str) -> None:
+        """ShreddedError when the key of `scope` is destroyed now (read from the store, not the
+        cache): a writer that sealed with a cached key learns that it raced a shred."""
+        with self.db.session() as session:
+            row = session.get(DataKeyRow, scope)
+            if row is not None and row.wrapped_key is None:
+                self._cache.pop(scope, None)
+                raise ShreddedError(scope, row.shred_reason)
+
     def shredded(self, scope: str) -> DataKeyRow | None:
         with self.db.session() as session:
             row = session.get(DataKeyRow, scope)
@@ -121,29 +153,46 @@ class DataKeyRing:
         with self.db.session() as session:
             return list(session.scalars(select(DataKeyRow.scope).order_by(DataKeyRow.scope)))
 
-    def shred(self, scope: str, reason: str) -> ShredRecord:
+    def shred(
+        self, scope: str, reason: str, purge: Callable[[Session], int] | None = None
+    ) -> ShredRecord:
         """Destroy the data key of `scope`; idempotent. Creates a (destroyed) record when the
-        scope never had a key, so a later write cannot silently start a new one."""
+        scope never had a key, so a later write cannot silently start a new one.
+
+        `purge` runs in the same transaction, after `hold`: it removes the rows of the scope
+        (every time, also when the key was destroyed before, so no writer that held the scope
+        can leave a row behind) and returns how many rows it changed."""
         self._cache.pop(scope, None)
         now = utcnow()
         with self.db.session() as session:
             if self.db.dialect == "sqlite":
                 session.execute(text("PRAGMA secure_delete=ON"))
+            self.hold(session, scope)
+            changed = purge(session) if purge is not None else 0
             row = session.get(DataKeyRow, scope)
             if row is not None and row.wrapped_key is None:
                 assert row.shredded_at is not None
-                return ShredRecord(
+                done = ShredRecord(
                     scope, row.kek_id, row.shredded_at, row.shred_reason or reason, True, True
                 )
-            if row is None:
-                row = DataKeyRow(scope=scope, kek_id=self.provider.kek_id, wrapped_key=None)
-                session.add(row)
             else:
-                self.provider.destroy(WrappedKey(row.kek_id, row.wrapped_key or b""), scope)
-                row.wrapped_key = None  # secure_delete zeroes the freed bytes in the page
-            row.shredded_at = now
-            row.shred_reason = reason
-            kek_id = row.kek_id
+                done = None
+                if row is None:
+                    row = DataKeyRow(scope=scope, kek_id=self.provider.kek_id, wrapped_key=None)
+                    session.add(row)
+                else:
+                    self.provider.destroy(WrappedKey(row.kek_id, row.wrapped_key or b""), scope)
+                    row.wrapped_key = None  # secure_delete zeroes the freed bytes in the page
+                row.shredded_at = now
+                row.shred_reason = reason
+                kek_id = row.kek_id
+        if done is not None:
+            if changed:
+                compacted = self._compact()
+                return ShredRecord(
+                    scope, done.kek_id, done.shredded_at, done.reason, True, compacted
+                )
+            return done
         compacted = self._compact()
         return ShredRecord(scope, kek_id, now, reason, False, compacted)
 
@@ -160,6 +209,7 @@ class DataKeyRing:
         if self.db.dialect == "postgresql":
             autocommit = self.db.engine.execution_options(isolation_level="AUTOCOMMIT")
             with autocommit.connect() as conn:
-                conn.exec_driver_sql("VACUUM FULL vault_data_keys")
+                # the old versions of purged and redacted rows too, not only the key's
+                conn.exec_driver_sql("VACUUM FULL vault_data_keys, submissions, sample_results")
             return True
         return False

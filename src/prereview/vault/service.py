@@ -169,20 +169,41 @@ def open_keys(
 TMPFS_MIN_FREE = 2 << 30
 """Free memory a tmpfs needs for prereview to put the plaintext window there by default."""
 
+MOUNTS = Path("/proc/mounts")
+"""Where the kernel lists mounts (read to tell a tmpfs from persistent storage)."""
 
-def _private_tmpfs_dir() -> Path | None:
-    """`/dev/shm/prereview-<uid>`, when /dev/shm is a tmpfs with room and the directory is (or
-    can be made) ours alone; else None. Checked with lstat: /dev/shm is world-writable, so a
-    planted symlink or someone else's directory is refused, never followed."""
-    shm = Path("/dev/shm")  # noqa: S108 - checked below: tmpfs, ours, 0700, no symlink
+
+def _fs_type(path: Path) -> str | None:
+    """The type of the filesystem `path` lies on: that of its longest mount point prefix."""
+    best, kind = "", None
     try:
-        with open("/proc/mounts") as fh:
-            if not any(line.split()[1:3] == [str(shm), "tmpfs"] for line in fh if line.strip()):
-                return None
-        st = os.statvfs(shm)
+        with MOUNTS.open() as fh:
+            for line in fh:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                point = fields[1].replace("\\040", " ")
+                inside = point == "/" or str(path) == point or str(path).startswith(point + "/")
+                if inside and len(point) >= len(best):
+                    best, kind = point, fields[2]
+    except OSError:
+        return None
+    return kind
+
+
+def _private_dir_on_tmpfs(parent: Path, name: str) -> Path | None:
+    """`parent/name`, when `parent` is on a tmpfs with room and the directory is (or can be
+    made) ours alone (0700, no symlink); else None. Checked with lstat: a shared parent such as
+    /dev/shm is world-writable, so a planted symlink or someone else's directory is refused,
+    never followed."""
+    try:
+        parent = parent.resolve(strict=True)
+        if _fs_type(parent) != "tmpfs":
+            return None
+        st = os.statvfs(parent)
         if st.f_bavail * st.f_frsize < TMPFS_MIN_FREE:
             return None
-        path = shm / f"prereview-{os.getuid()}"
+        path = parent / name
         with contextlib.suppress(FileExistsError):
             path.mkdir(mode=0o700)
         info = path.lstat()
@@ -193,13 +214,27 @@ def _private_tmpfs_dir() -> Path | None:
     return path
 
 
-def plaintext_base(settings: Settings) -> Path:
-    """Where Inspect's plaintext logs live while a run lasts: the `plaintext_dir` setting, else
-    a private directory on the /dev/shm tmpfs (memory, never persistent storage), else
-    `<data dir>/work`."""
+def _private_tmpfs_dir() -> Path | None:
+    """A private directory on memory-backed storage: `/dev/shm/prereview-<uid>`, else
+    `$XDG_RUNTIME_DIR/prereview` (a tmpfs of this user on systemd hosts); None when neither
+    is a tmpfs with room that can be ours alone."""
+    shm = Path("/dev/shm")  # noqa: S108 - checked: tmpfs, ours, 0700, no symlink
+    found = _private_dir_on_tmpfs(shm, f"prereview-{os.getuid()}")
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if found is None and runtime and Path(runtime).is_absolute():
+        found = _private_dir_on_tmpfs(Path(runtime), "prereview")
+    return found
+
+
+def plaintext_base(settings: Settings) -> Path | None:
+    """Where plaintext lives while a run or viewer lasts (Inspect's logs, its temp files and
+    side files): the `plaintext_dir` setting (the operator's explicit choice, disk or not),
+    else a private tmpfs directory (memory, never persistent storage), else None: then every
+    command that would write plaintext refuses (`PlaintextWindowError`), nothing falls back
+    to disk."""
     if settings.plaintext_dir is not None:
         return settings.plaintext_dir
-    return _private_tmpfs_dir() or settings.home / "work"
+    return _private_tmpfs_dir()
 
 
 @dataclass

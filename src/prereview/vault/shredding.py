@@ -3,11 +3,17 @@ key is destroyed and its sealed artifacts deleted. Whatever copies of the cipher
 (backups, a copied data dir) can no longer be decrypted by anyone.
 
 The per-sample result rows of its review (scores, token counts, error texts: results, not
-metadata) are deleted too, with SQLite's secure_delete, and the error details of its runs
-cleared. What stays is what the audit trail needs: the submission id, its state history, its
-runs' times and statuses, when and why it was shredded, which KEK had wrapped its key, and a
-digest of the manifest of ciphertexts that existed (each ciphertext's SHA-256 was recorded when
-it was sealed).
+metadata) are deleted too, with SQLite's secure_delete, the error details of its runs cleared,
+and the model's identity as the submitter gave it (model name and version, Inspect model string,
+base URL, credential variable name, model args) replaced by `redacted:<digest>`. All of that
+happens in the transaction that destroys the key, ordered against every recorder by
+`DataKeyRing.hold`: a sample recorded just before is purged with the rest, one recorded after
+is refused. What stays is what the audit trail needs: the submission id, its organization, its
+state history, its runs' times and statuses, when and why it was shredded, which KEK had wrapped
+its key, a digest of the manifest of ciphertexts that existed (each ciphertext's SHA-256 was
+recorded when it was sealed), and a keyed digest of the identity: SHA-256 of the audit signing
+key's (deterministic Ed25519) signature over the submission id and the identity fields. Whoever
+holds the signing key can confirm a claimed identity; nobody else can test guesses.
 
 Retention: a withdrawn submission is shredded at once; a closed one `retention_days` after it
 was closed. `RetentionPolicy.due()` lists what is due; the vault applies it whenever it opens.
@@ -16,11 +22,13 @@ was closed. `RetentionPolicy.due()` lists what is due; the vault applies it when
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from prereview.domain.lifecycle import SubmissionState
 from prereview.store.database import Database
@@ -35,7 +43,32 @@ from prereview.store.tables.vault import DataKeyRow
 from prereview.vault.audit import AuditChain, AuditEvent
 from prereview.vault.content import EncryptedSubmissionContent
 from prereview.vault.datakeys import DataKeyRing, ShredRecord
+from prereview.vault.keys.interface import CheckpointSigner
 from prereview.vault.principals import Principal
+
+REDACTED = "redacted:"
+"""What the model name and Inspect model string of a shredded submission start with."""
+
+
+def identity_digest(signer: CheckpointSigner, row: SubmissionRow) -> str:
+    """The keyed digest of the identity the submitter gave (see the module doc)."""
+    identity = {
+        "model_name": row.model_name,
+        "model_version": row.model_version,
+        "model": row.model,
+        "base_url": row.base_url,
+        "api_key_env": row.api_key_env,
+        "model_args": row.model_args,
+    }
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    message = b"prereview.submission-identity\x00" + row.id.encode() + b"\x00" + canonical.encode()
+    return hashlib.sha256(signer.sign(message)).hexdigest()
+
+
+@dataclass
+class _Purged:
+    result_rows: int = 0
+    identity_digest: str | None = None
 
 
 class CryptoShredder:
@@ -62,10 +95,16 @@ class CryptoShredder:
             blob = self.content.inner.read(submission_id, key)
             manifest.update(f"{key}\x00{hashlib.sha256(blob).hexdigest()}\n".encode())
         exports = self._remove_exports(submission_id)
-        purged = self._purge_rows(submission_id)
-        record = self.keys.shred(submission_id, reason)  # also pushes the purge to the files
+        purged = _Purged()
+
+        def purge(session: Session) -> int:
+            self._purge_rows(session, submission_id, purged)
+            return purged.result_rows + (purged.identity_digest is not None)
+
+        # rows, identity and key in one transaction (see DataKeyRing.hold), then the files
+        record = self.keys.shred(submission_id, reason, purge)
         self.content.erase(submission_id)
-        if not record.already:
+        if not record.already or purged.result_rows or purged.identity_digest:
             self.audit.append(
                 AuditEvent(
                     action="submission.shredded",
@@ -78,10 +117,12 @@ class CryptoShredder:
                         "reason": reason,
                         "kek_id": record.kek_id,
                         "artifacts": len(keys),
-                        "result_rows": purged,
+                        "result_rows": purged.result_rows,
                         "exports_removed": exports,
                         "manifest_sha256": manifest.hexdigest(),
+                        "identity_digest": purged.identity_digest,
                         "store_compacted": record.store_compacted,
+                        **({"repeated": True} if record.already else {}),
                     },
                 )
             )
@@ -106,27 +147,30 @@ class CryptoShredder:
                     removed.append(path.name)
         return sorted(removed)
 
-    def _purge_rows(self, submission_id: str) -> int:
-        db = self.keys.db
-        with db.session() as session:
-            if db.dialect == "sqlite":
-                session.execute(text("PRAGMA secure_delete=ON"))
-            review_ids = select(ReviewRow.id).where(ReviewRow.submission_id == submission_id)
-            purged = session.scalar(
-                select(func.count())
-                .select_from(SampleResultRow)
-                .where(SampleResultRow.review_id.in_(review_ids))
-            )
-            session.execute(
-                delete(SampleResultRow).where(SampleResultRow.review_id.in_(review_ids))
-            )
-            session.execute(
-                update(AssessmentRunRow)
-                .where(AssessmentRunRow.review_id.in_(review_ids))
-                .where(AssessmentRunRow.detail.is_not(None))
-                .values(detail="(cleared: the submission was crypto-shredded)")
-            )
-        return int(purged or 0)
+    def _purge_rows(self, session: Session, submission_id: str, purged: _Purged) -> None:
+        """Inside the shred's transaction: result rows deleted, run details cleared, identity
+        redacted (once; then its keyed digest is noted)."""
+        review_ids = select(ReviewRow.id).where(ReviewRow.submission_id == submission_id)
+        count = session.scalar(
+            select(func.count())
+            .select_from(SampleResultRow)
+            .where(SampleResultRow.review_id.in_(review_ids))
+        )
+        session.execute(delete(SampleResultRow).where(SampleResultRow.review_id.in_(review_ids)))
+        session.execute(
+            update(AssessmentRunRow)
+            .where(AssessmentRunRow.review_id.in_(review_ids))
+            .where(AssessmentRunRow.detail.is_not(None))
+            .values(detail="(cleared: the submission was crypto-shredded)")
+        )
+        purged.result_rows = int(count or 0)
+        row = session.get(SubmissionRow, submission_id)
+        if row is not None and not row.model.startswith(REDACTED):
+            digest = identity_digest(self.audit.signer, row)
+            row.model_name = row.model = REDACTED + digest[:16]
+            row.model_version = row.base_url = row.api_key_env = None
+            row.model_args = None
+            purged.identity_digest = digest
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,14 @@ Inspect also writes a trace log of its own (tool calls with their arguments, i.e
 text), by default under ~/.local/share/inspect_ai/traces and kept after the process ends.
 `confine_inspect_traces` points it into this install's plaintext directory instead, and the
 trace of a process is deleted when it exits (or, if it was killed, at the next vault open).
+
+Inspect builds each `.eval` log in an anonymous temp file, and keeps other side files (sample
+buffers, task stores, caches) under the temp dir and its data and cache dirs. `confine_temp`
+points all of them (TMPDIR, Python's `tempfile.tempdir`, XDG_DATA_HOME, XDG_CACHE_HOME; the
+environment is inherited by subprocesses) into the open workspace for as long as it is open.
+
+With no base (no private tmpfs and no `plaintext_dir` configured) nothing may be opened:
+`open` and `require` refuse with `PlaintextWindowError` before anything is written.
 """
 
 from __future__ import annotations
@@ -24,14 +32,31 @@ import logging
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from prereview.errors import PrereviewError
 
 _OWNER = "owner.json"
 _LOCK = "lock"
 FILES = "files"
 INSPECT_DATA = "inspect-data"
+INSPECT_CACHE = "inspect-cache"
+TEMP = "temp"
+
+
+class PlaintextWindowError(PrereviewError):
+    """No place that is not persistent storage for plaintext, and none configured."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "refused: no private tmpfs for the plaintext window (/dev/shm or $XDG_RUNTIME_DIR: "
+            "a tmpfs with room, ours alone) and no plaintext_dir configured; set "
+            "PREREVIEW_PLAINTEXT_DIR (or plaintext_dir in the config file) to accept a "
+            "directory of your choice, e.g. on disk"
+        )
 
 
 @dataclass(frozen=True)
@@ -50,20 +75,38 @@ class OpenWorkspace:
     def inspect_data(self) -> Path:
         return self.path / INSPECT_DATA
 
+    @property
+    def inspect_cache(self) -> Path:
+        return self.path / INSPECT_CACHE
+
+    @property
+    def temp(self) -> Path:
+        return self.path / TEMP
+
 
 class PlaintextWorkspace:
-    """Creates, locks, finds and removes the plaintext directories of one install."""
+    """Creates, locks, finds and removes the plaintext directories of one install.
 
-    def __init__(self, base: Path, home: Path) -> None:
+    `base` None: there is no acceptable place (see `PlaintextWindowError`); the install works
+    for everything that needs no plaintext window, and refuses what does."""
+
+    def __init__(self, base: Path | None, home: Path) -> None:
         tag = hashlib.sha256(str(home).encode()).hexdigest()[:12]
         self.base = base
-        self.root = base / tag
+        self.root = base / tag if base is not None else home / ".no-plaintext-window"
         self.home = home
+
+    def require(self) -> Path:
+        """The base directory; PlaintextWindowError when there is none."""
+        if self.base is None:
+            raise PlaintextWindowError()
+        return self.base
 
     @contextlib.contextmanager
     def open(self, scope: str, key: str) -> Iterator[OpenWorkspace]:
         """A fresh private directory for (scope, key), locked until the block ends, then
         deleted (the caller seals its files before leaving the block)."""
+        self.require()
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         path = self.root / secrets.token_hex(8)
@@ -74,8 +117,8 @@ class PlaintextWorkspace:
             owner = {"scope": scope, "key": key, "pid": os.getpid(), "home": str(self.home)}
             (path / _OWNER).write_text(json.dumps(owner))
             ws = OpenWorkspace(path, scope, key)
-            ws.files.mkdir(mode=0o700)
-            ws.inspect_data.mkdir(mode=0o700)
+            for private in (ws.files, ws.inspect_data, ws.inspect_cache, ws.temp):
+                private.mkdir(mode=0o700)
             try:
                 yield ws
             finally:
@@ -87,7 +130,7 @@ class PlaintextWorkspace:
 
     def orphans(self) -> list[OpenWorkspace]:
         """Directories left by runs that died: their lock is free."""
-        if not self.root.is_dir():
+        if self.base is None or not self.root.is_dir():
             return []
         found = []
         for path in sorted(self.root.iterdir()):
@@ -116,7 +159,7 @@ class PlaintextWorkspace:
         """Delete what dead processes left here that no vault can seal any more: workspaces of
         data dirs that no longer exist, and Inspect traces. Returns how many were removed."""
         removed = 0
-        if not self.base.is_dir():
+        if self.base is None or not self.base.is_dir():
             return 0
         for tag in self.base.iterdir():
             if not tag.is_dir() or tag.is_symlink():
@@ -162,6 +205,8 @@ class PlaintextWorkspace:
         chosen = os.environ.get("INSPECT_TRACE_FILE")
         if chosen and chosen != os.environ.get(_CONFINED):  # the user's own choice
             return None
+        if self.base is None:  # nothing runs Inspect on submission data here (refused)
+            return None
         if logging.getLogger("inspect_ai").handlers:  # Inspect's logging already started
             return None
         traces = self.root / _TRACES
@@ -189,6 +234,34 @@ class PlaintextWorkspace:
 
 _TRACES = "traces"
 _CONFINED = "PREREVIEW_CONFINED_INSPECT_TRACE"
+_TEMP_ENV = ("TMPDIR", "TEMP", "TMP")
+
+
+@contextlib.contextmanager
+def confine_temp(ws: OpenWorkspace) -> Iterator[None]:
+    """For the block: every temp file of this process (Python's `tempfile`, Inspect's log
+    buffers included) and of the subprocesses it starts, and Inspect's data and cache dirs, in
+    the workspace; the previous settings come back afterwards.
+
+    Process-wide, as Inspect's own temp files are: one workspace is confined at a time."""
+    saved_env = {
+        name: os.environ.get(name) for name in (*_TEMP_ENV, "XDG_DATA_HOME", "XDG_CACHE_HOME")
+    }
+    saved_tempdir = tempfile.tempdir
+    for name in _TEMP_ENV:
+        os.environ[name] = str(ws.temp)
+    os.environ["XDG_DATA_HOME"] = str(ws.inspect_data)
+    os.environ["XDG_CACHE_HOME"] = str(ws.inspect_cache)
+    tempfile.tempdir = str(ws.temp)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = saved_tempdir
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _alive(pid: int) -> bool:
