@@ -3,8 +3,8 @@ per command; and `VaultSession`, the vault as one authenticated principal may us
 
     vault = Vault.open(settings)         # refuses a missing/foreign key file on a store with data
     session = vault.authenticate(token)  # AuthenticationError (audited) on a missing/bad token
-    session.guard.require(Operation.SUBMISSION_READ, session.guard.submission(sid))
-    session.content.read(sid, "reports/report.md")   # decrypted in memory, checked, audited
+    handle = session.guard.authorize(Operation.SUBMISSION_READ, typed_id)  # raises if refused
+    session.content.read(handle.submission_id, "reports/report.md")  # decrypted, checked, audited
 
 `open_session(settings)` does both with the token from `PREREVIEW_TOKEN` or the config file.
 """
