@@ -14,6 +14,7 @@ One data dir is built per module; commands run in-process through CliRunner.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Iterator
@@ -665,6 +666,8 @@ def test_a_handle_is_bound_to_its_principal_and_operation(world: World) -> None:
             auditor.authorize(Op.SUBMISSION_READ, handle)  # someone else's handle
         with pytest.raises(AccessDeniedError, match=r"submission\.withdraw"):
             handle.check(Op.SUBMISSION_WITHDRAW)  # a read handle does not withdraw
+        with pytest.raises(TypeError, match="issued only by"):  # a forged copy is no handle
+            dataclasses.replace(handle, operation=Op.SUBMISSION_WITHDRAW)
         # another operation on the same handle is decided (and refused) again
         with pytest.raises(AccessDeniedError):
             coordinator.authorize(Op.SUBMISSION_WITHDRAW, handle)

@@ -20,7 +20,10 @@ One path for every command and loader:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -84,7 +87,13 @@ class ResolvedSubmission:
         )
 
 
-_MINT = object()
+_ISSUER_KEY = secrets.token_bytes(32)
+"""Per process: a handle's seal binds its fields, so a copy with one field changed
+(`dataclasses.replace(handle, operation=...)`) is not a handle."""
+
+
+def _seal(*fields: object) -> str:
+    return hmac.new(_ISSUER_KEY, repr(fields).encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -101,10 +110,21 @@ class AuthorizedSubmission:
     review_id: str | None
     confidentiality: Confidentiality
     reference: str
-    _mint: object = field(default=None, repr=False, compare=False)
+    seal: str = field(default="", repr=False, compare=False)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (
+            self.operation,
+            self.principal_id,
+            self.submission_id,
+            self.organization_id,
+            self.review_id,
+            self.confidentiality,
+            self.reference,
+        )
 
     def __post_init__(self) -> None:
-        if self._mint is not _MINT:
+        if not hmac.compare_digest(self.seal, _seal(*self._fields())):
             raise TypeError("an AuthorizedSubmission is issued only by AccessGuard.authorize")
 
     def check(self, *operations: Operation) -> None:
@@ -216,16 +236,16 @@ class AccessGuard:
                 detail={"reason": decision.reason, **(detail or {})},
             )
         )
-        return AuthorizedSubmission(
-            operation=operation,
-            principal_id=self.principal.id,
-            submission_id=resolved.submission_id,
-            organization_id=resolved.organization_id,
-            review_id=resolved.review_id,
-            confidentiality=resolved.confidentiality,
-            reference=typed,
-            _mint=_MINT,
+        fields = (
+            operation,
+            self.principal.id,
+            resolved.submission_id,
+            resolved.organization_id,
+            resolved.review_id,
+            resolved.confidentiality,
+            typed,
         )
+        return AuthorizedSubmission(*fields, seal=_seal(*fields))
 
     def _deny(
         self,
