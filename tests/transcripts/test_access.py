@@ -13,6 +13,7 @@ from prereview.cli.main import app
 from prereview.vault.policy import AccessPolicy, Operation, Resource, ResourceKind
 from prereview.vault.principals import Principal, Role
 from prereview.vault.service import Vault
+from prereview.vault.workspace import PlaintextWorkspace
 from tests.transcripts.conftest import Install
 
 runner = CliRunner()
@@ -133,3 +134,16 @@ def test_the_report_links_each_notable_transcript_to_its_viewer_command(
         f"`prereview logs view {install.review_id} --sample {s}`" in section
         for s in install.samples
     )
+
+
+def test_without_a_tmpfs_the_viewer_refuses_to_put_transcripts_on_disk(
+    install: Install, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PREREVIEW_PLAINTEXT_DIR")
+    # no tmpfs found: the vault's fallback is None, or (before it refused) the data dir's disk
+    fallback = None if hasattr(PlaintextWorkspace, "require") else install.settings.home / "work"
+    monkeypatch.setattr("prereview.vault.service.plaintext_base", lambda settings: fallback)
+    result = runner.invoke(app, ["logs", "view", install.review_id], env=install.env())
+    _one_line_error(result, "no private tmpfs", "plaintext_dir")
+    work = install.settings.home / "work"
+    assert not work.exists() or not any(p.is_file() for p in work.rglob("*"))

@@ -6,21 +6,32 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from prereview.cli.main import app
 from prereview.config import load_settings
 from prereview.home import initialize_home
 from prereview.store.tables.review import SampleResultRow, SubmissionRow
 from prereview.transcripts.bundle import MAGIC
 from prereview.vault.service import Vault
-from tests.transcripts.conftest import PRERREVIEW, Install
+from tests.transcripts.conftest import Install
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PRERREVIEW, *args], capture_output=True, text=True, env=env, check=False)
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str, env: dict[str, str]) -> Ran:
+    """`prereview ARGS` in this process (a subprocess per call would double the test's time)."""
+    result = CliRunner().invoke(app, list(args), env=env)
+    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 def other_install(tmp_path: Path, name: str, *, keygen: bool) -> dict[str, str]:

@@ -7,17 +7,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from typer.testing import CliRunner
 
+from prereview.cli.main import app
 from prereview.review.service import ReviewService
 from prereview.vault.envelope import MAGIC
 from prereview.vault.service import Vault
-from tests.transcripts.conftest import PRERREVIEW, Install, RunningViewer, start_viewer
+from tests.transcripts.conftest import Install, RunningViewer, start_viewer
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, httpx.Headers, bytes]:
@@ -147,14 +148,8 @@ def test_a_killed_viewer_takes_its_server_along_and_the_next_command_sweeps(
 
     _wait(server_gone, "the Inspect View child died with its parent")
     assert workspace_logs(install)  # left behind: nobody could delete it at SIGKILL
-    listed = subprocess.run(
-        [PRERREVIEW, "logs", "list", install.review_id],
-        capture_output=True,
-        text=True,
-        env=install.env(),
-        check=False,
-    )
-    assert listed.returncode == 0, listed.stderr
+    listed = CliRunner().invoke(app, ["logs", "list", install.review_id], env=install.env())
+    assert listed.exit_code == 0, listed.stderr
     assert workspace_logs(install) == []
     assert [p for p in install.plaintext_base.rglob("*") if p.is_file()] == []
 
@@ -164,14 +159,10 @@ def test_withdrawal_while_open_closes_the_viewer_and_deletes_its_plaintext(
 ) -> None:
     viewer = start_viewer(install, tmp=tmp_path)
     assert workspace_logs(install)
-    withdrawn = subprocess.run(
-        [PRERREVIEW, "withdraw", install.submission_id],
-        capture_output=True,
-        text=True,
-        env=install.env("submitter-a"),
-        check=False,
-    )
-    assert withdrawn.returncode == 0, withdrawn.stderr
+    with ReviewService.open(install.settings) as coordinator:
+        vault = coordinator.access.vault
+        submitter = coordinator.acting_as(vault.authenticate(install.tokens["submitter-a"]))
+        submitter.withdraw(install.submission_id)
     out, err = viewer.process.communicate(timeout=120)
     assert viewer.process.returncode == 0, err
     assert "withdrawn" in out

@@ -35,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import quote
 
+from prereview.config import Settings
 from prereview.store.base import utcnow
 from prereview.transcripts.catalog import SealedLog, TranscriptError, log_prefix
 from prereview.transcripts.server import LOOPBACK
@@ -68,6 +69,16 @@ def check_host(host: str) -> str:
             f"refusing to serve transcripts on {host!r}: the viewer binds {LOOPBACK} only"
         )
     return LOOPBACK
+
+
+def check_window(settings: Settings, base: Path | None) -> None:
+    """Plaintext transcripts go to a tmpfs (memory), or to a directory the operator chose for
+    them; never by default to the data dir's disk. Checked before anything is decrypted."""
+    if base is None or (settings.plaintext_dir is None and base == settings.home / "work"):
+        raise TranscriptError(
+            "no private tmpfs for the plaintext window (/dev/shm with 2 GiB free): refusing to "
+            "write transcripts to disk; set plaintext_dir to a directory you accept them in"
+        )
 
 
 def sample_route(log: SealedLog, sample: str | None) -> str:
@@ -151,6 +162,7 @@ class TranscriptViewer:
 
     def run(self) -> ViewerClosed:
         sid = self.handle.submission_id
+        check_window(self.session.vault.settings, self.session.vault.content.workspace.base)
         # all or nothing: a log that does not authenticate stops us before any plaintext lands
         plain = [(log, self.session.content.read(sid, log.key)) for log in self.logs]
         vault = self.session.vault
