@@ -16,7 +16,15 @@ from prereview.cli.main import app
 from prereview.config import load_settings
 from prereview.home import initialize_home
 from prereview.store.tables.review import SampleResultRow, SubmissionRow
-from prereview.transcripts.bundle import MAGIC
+from prereview.transcripts.bundle import (
+    MAGIC,
+    load_host_key,
+    open_bundle,
+    pack_payload,
+    seal_bundle,
+    unpack_payload,
+)
+from prereview.vault.keys.local import SIGNING_FILE, LocalSigningKey
 from prereview.vault.service import Vault
 from tests.transcripts.conftest import Install
 
@@ -104,23 +112,32 @@ def test_export_opens_only_on_the_receiving_host_and_tampering_is_refused(
     )
     assert again.returncode == 2 and "exists" in again.stderr and bundle.read_bytes() == blob
 
+    sender_pub = str(install.settings.keys_dir / "audit-signing.pub")
     before = {name: _rows(env) for name, env in (("bystander", bystander), ("keyless", keyless))}
-    wrong_host = cli("logs", "import", str(bundle), env=bystander)
+    wrong_host = cli("logs", "import", str(bundle), "--sender", sender_pub, env=bystander)
     assert wrong_host.returncode == 2 and "sealed to host key" in wrong_host.stderr
-    no_key = cli("logs", "import", str(bundle), env=keyless)
+    no_key = cli("logs", "import", str(bundle), "--sender", sender_pub, env=keyless)
     assert no_key.returncode == 2 and "logs keygen" in no_key.stderr
     tampered = tmp_path / "tampered.bundle"
     flipped = bytearray(blob)
     flipped[len(flipped) // 2] ^= 0x01
     tampered.write_bytes(bytes(flipped))
-    altered = cli("logs", "import", str(tampered), env=receiver)
+    altered = cli("logs", "import", str(tampered), "--sender", sender_pub, env=receiver)
     assert altered.returncode == 2 and "altered" in altered.stderr
-    for result in (wrong_host, no_key, altered):
+    # signed by the right key, but not what prereview writes: a terminal escape in a name
+    hostile = tmp_path / "hostile.bundle"
+    signer = LocalSigningKey.load(install.settings.keys_dir / SIGNING_FILE)
+    host = load_host_key(Path(receiver["PREREVIEW_HOME"]) / "keys")
+    manifest, files = unpack_payload(open_bundle(blob, host, "b", signer.public_key).payload, "b")
+    manifest["origin"]["model_name"] = "\x1b]0;pwned\x07model"
+    hostile.write_bytes(seal_bundle(pack_payload(manifest, files), host.public_raw, signer))
+    crafted = cli("logs", "import", str(hostile), "--sender", sender_pub, env=receiver)
+    assert crafted.returncode == 2 and "unexpected review metadata" in crafted.stderr
+    for result in (wrong_host, no_key, altered, crafted):
         assert len(result.stderr.strip().splitlines()) == 1
     assert {"bystander": _rows(bystander), "keyless": _rows(keyless)} == before
     assert _rows(receiver) == (0, 0)
 
-    sender_pub = install.settings.keys_dir / "audit-signing.pub"
     wrong_sender = cli(
         "logs",
         "import",
@@ -130,9 +147,7 @@ def test_export_opens_only_on_the_receiving_host_and_tampering_is_refused(
         env=receiver,
     )
     assert wrong_sender.returncode == 2 and "expected sender" in wrong_sender.stderr
-    imported = cli(
-        "logs", "import", str(bundle), "--sender", str(sender_pub), "--json", env=receiver
-    )
+    imported = cli("logs", "import", str(bundle), "--sender", sender_pub, "--json", env=receiver)
     assert imported.returncode == 0, imported.stderr
     assert json.loads(imported.stdout)["samples"] == len(install.samples)
     assert _rows(receiver) == (1, len(install.samples))
@@ -141,7 +156,7 @@ def test_export_opens_only_on_the_receiving_host_and_tampering_is_refused(
     assert listed.returncode == 0, listed.stderr
     samples = json.loads(listed.stdout)["logs"][0]["samples"]
     assert sorted(s["sample"] for s in samples) == list(install.samples)
-    twice = cli("logs", "import", str(bundle), env=receiver)
+    twice = cli("logs", "import", str(bundle), "--sender", sender_pub, env=receiver)
     assert twice.returncode == 2 and "already on this install" in twice.stderr
     with Vault.open(load_settings(receiver)) as vault:
         [sealed] = vault.content.keys(install.submission_id, f"reviews/{install.review_id}/logs/")

@@ -165,8 +165,8 @@ def export(
 @app.command("import")
 def import_(
     bundle: Path = typer.Argument(..., help="A bundle made by `prereview logs export`."),
-    sender: Path | None = typer.Option(
-        None, "--sender", help="The sending install's audit-signing.pub, to pin who signed it."
+    sender: Path = typer.Option(
+        ..., "--sender", help="The sending install's audit-signing.pub: who must have signed it."
     ),
     json_out: bool = JsonOption,
 ) -> None:

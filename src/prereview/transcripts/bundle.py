@@ -8,8 +8,8 @@
   HKDF-SHA256 (salt: both public keys; info: the format name) and seals the payload with the
   header as associated data: only the holder of the receiving host's private key can open it.
 - The sending install's audit signing key (Ed25519) signs everything before the signature; the
-  header carries its public half, which the receiver may pin (`--sender audit-signing.pub`) and
-  which the import records in its audit trail.
+  header carries its public half, which the receiver must pin (`--sender audit-signing.pub`:
+  anyone can seal to a public host key, so only the signer says where a bundle came from).
 - The payload is a manifest (the origin's ids and non-secret metadata, each log's name, size
   and SHA-256, the per-sample result numbers) followed by the log files. No credential, model
   argument or endpoint is included.
@@ -218,9 +218,7 @@ class OpenedBundle:
     recipient_key_id: str
 
 
-def open_bundle(
-    blob: bytes, host: HostKey, what: str, expected_sender: bytes | None = None
-) -> OpenedBundle:
+def open_bundle(blob: bytes, host: HostKey, what: str, expected_sender: bytes) -> OpenedBundle:
     """The payload of a bundle sealed to `host`; BundleError naming `what` on any fault."""
     min_len = len(MAGIC) + 4 + _NONCE_BYTES + 16 + _SIG_BYTES
     if len(blob) < min_len or blob[: len(MAGIC)] != MAGIC:
@@ -242,7 +240,7 @@ def open_bundle(
         raise BundleError(f"{what} was altered after it was signed; nothing imported") from None
     except (ValueError, KeyError, TypeError):
         raise BundleError(f"{what} has a damaged header") from None
-    if expected_sender is not None and sender != expected_sender:
+    if sender != expected_sender:
         raise BundleError(
             f"{what} was signed by {signer_key_id(sender)}, not by the expected sender "
             f"{signer_key_id(expected_sender)}"

@@ -178,12 +178,12 @@ def _origin_ids(manifest: dict[str, Any], what: str) -> tuple[dict[str, Any], st
     return origin, sid, rid
 
 
-def import_logs(session: VaultSession, bundle: Path, sender: Path | None = None) -> Transfer:
+def import_logs(session: VaultSession, bundle: Path, sender: Path) -> Transfer:
     session.guard.require(Operation.LOGS_IMPORT, Resource.system(), target=f"bundle {bundle.name}")
     vault = session.vault
     what = f"bundle {bundle}"
     host = load_host_key(vault.settings.keys_dir)
-    expected = read_signer_public(sender) if sender is not None else None
+    expected = read_signer_public(sender)
     try:
         blob = bundle.read_bytes()
     except OSError as exc:
@@ -222,6 +222,16 @@ def import_logs(session: VaultSession, bundle: Path, sender: Path | None = None)
     return done
 
 
+def _plain_value(value: object) -> bool:
+    """A manifest value as prereview writes them: a number, None, or a short printable string
+    (a bundle is only as trusted as its signer: nothing else reaches the store or a terminal)."""
+    if value is None or isinstance(value, bool):
+        return value is None
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and len(value) <= 500 and value.isprintable()
+
+
 def _result_rows(
     results: Any, rid: str, prefix: str, names: set[str], what: str
 ) -> list[SampleResultRow]:
@@ -234,6 +244,8 @@ def _result_rows(
         ref = str(item.get("log_ref", ""))
         if not ref.startswith(prefix) or ref[len(prefix) :].partition("#")[0] not in names:
             raise BundleError(f"{what}: a result refers to a log the bundle does not hold")
+        if not all(_plain_value(v) for v in item.values()):
+            raise BundleError(f"{what}: a result in its manifest holds an unexpected value")
         try:
             rows.append(SampleResultRow(review_id=rid, run_id=None, payload_key=None, **item))
         except TypeError:
@@ -256,6 +268,8 @@ def _record_imported(
         org_name = str(origin["organization"])[:200]
     except (KeyError, ValueError):
         raise BundleError("the bundle's manifest lacks the origin's review metadata") from None
+    if not all(_plain_value(v) for v in (*fields.values(), org_name)):
+        raise BundleError("the bundle's manifest holds unexpected review metadata")
     with session.vault.db.session() as s:
         org = s.scalar(select(OrganizationRow).where(OrganizationRow.name == org_name))
         if org is None:
