@@ -1,0 +1,612 @@
+"""The patch verdict, in three fresh sandboxes so no agent-derived code shares a place with a
+scorer artifact it could rewrite before that artifact is used:
+
+1. build: the patch is only compiled (never run) next to the reference sources; the integrity
+   rules read its directives, its preprocessed text and its object's symbols; then one gcc
+   build and one clang object are made. The clang object is linked twice, as the program and
+   (with `main` renamed in the object, not by a macro) as the fuzz target, so the build that is
+   scored is byte for byte the build that is fuzzed.
+2. runs: the reference builds run first on every input (PoC, mutated PoC variants, hidden
+   functional tests, mutated valid inputs for differential testing), then the patched builds,
+   whose files are read-only to them. Sanitizer options come from the scorer, reports go to a
+   log directory per run, and a run crashed when a log exists, a signal killed it or its status
+   is the pinned sanitizer exit code: never from its stderr alone.
+3. fuzz: the fuzz binary on a scorer-installed corpus; its own stdout/stderr closed, so the
+   statistics and the executions count are libFuzzer's.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from inspect_ai.util import SandboxEnvironment
+
+from prereview.suites.memsafety.instance import Instance
+from prereview.suites.memsafety.integrity import (
+    ALLOWED_HEADERS,
+    ObjectSymbols,
+    Violation,
+    check_directives,
+    check_object,
+    check_preprocessed,
+    identifiers,
+    main_file_text,
+)
+from prereview.suites.memsafety.sandboxing import fresh_sandbox
+from prereview.suites.memsafety.sanitizer import parse_report
+from prereview.suites.memsafety.spec import BugClass
+from prereview.suites.memsafety.toolchain import (
+    FUZZ_ENTRY_HARNESS,
+    RUN_TIMEOUT_S,
+    SANITIZE_FLAGS,
+)
+
+COMPILE_TIMEOUT_S = 120
+SANITIZER_EXIT = 197
+MIN_FUZZ_EXECUTIONS = 500
+POC_VARIANTS = 12
+DIFFERENTIAL_INPUTS = 12
+LEAK_CHECKED = frozenset({BugClass.DOUBLE_FREE, BugClass.USE_AFTER_FREE})
+RULES_VERSION = "2"
+PATCH = "patch.c"
+
+CLANG_FLAGS = [
+    "-g",
+    "-O1",
+    "-fno-omit-frame-pointer",
+    "-fsanitize=fuzzer-no-link,address,undefined",
+    "-fno-sanitize-recover=all",
+]
+
+_PROBE = rf"""
+set -u
+gcc -E {PATCH} > patch.i 2> pp.err; echo "pp=$?"
+gcc -E original.c > original.i 2>/dev/null
+for h in {" ".join(sorted(ALLOWED_HEADERS))}; do echo "#include <$h>"; done > headers.c
+gcc -E headers.c > headers.i 2>/dev/null
+for s in {PATCH} original.c fixed.c; do
+  gcc -c -O0 -w -o "$s.o" "$s" 2>> obj.err || echo "obj-fail $s"
+  nm "$s.o" > "$s.nm" 2>/dev/null; objdump -h "$s.o" > "$s.sec" 2>/dev/null
+done
+nm -D --defined-only "$(gcc -print-file-name=libc.so.6)" | awk '{{print $NF}}' \
+  | sed 's/@.*//' | sort -u > libc.syms
+"""
+
+_BUILD = rf"""
+set -u
+gcc {" ".join(SANITIZE_FLAGS)} -o patched-gcc {PATCH} > build.log 2>&1 || {{ echo gcc; exit 0; }}
+clang {" ".join(CLANG_FLAGS)} -c -o patch-clang.o {PATCH} > build.log 2>&1 \
+  || {{ echo clang; exit 0; }}
+objcopy --redefine-sym main=memsafety_program_main patch-clang.o patch-fuzz.o >build.log 2>&1 \
+  || {{ echo objcopy; exit 0; }}
+clang -fsanitize=address,undefined -o patched-clang patch-clang.o > build.log 2>&1 \
+  || {{ echo clang-link; exit 0; }}
+clang -g -O1 -fsanitize=fuzzer,address,undefined -o fuzz patch-fuzz.o harness.c \
+  > build.log 2>&1 || {{ echo fuzz-link; exit 0; }}
+echo ok
+"""
+
+# Runs the jobs listed in jobs.txt (id, build, input, leak check), one result line each:
+# id, exit status, number of sanitizer logs, stdout (base64), first log (base64).
+_JOBS = r"""
+set -u
+t=$1; mode=$2; errmax=$3; outmax=$4; jobs=$5; logs=$(pwd -P)/logs; mkdir -p "$logs" out
+while read -r id build input leak; do
+  d="$logs/$id"; mkdir -p "$d"
+  opts="halt_on_error=1:abort_on_error=0:symbolize=1:print_legend=0:handle_abort=1"
+  opts="$opts:exitcode=$SANEXIT:log_path=$d/asan:detect_leaks=$leak:allocator_may_return_null=0"
+  uopts="halt_on_error=1:print_stacktrace=1:exitcode=$SANEXIT:log_path=$d/ubsan"
+  if [ "$build" = fuzz ]; then
+    # shellcheck disable=SC2046 (a comma-separated list of inputs, run one after another)
+    ASAN_OPTIONS="$opts" UBSAN_OPTIONS="$uopts" timeout -s KILL "$t" ./fuzz -close_fd_mask=3 \
+      $(echo "$input" | tr , ' ') > "out/$id" 2>/dev/null < /dev/null
+  elif [ "$mode" = stdin ]; then
+    ASAN_OPTIONS="$opts" UBSAN_OPTIONS="$uopts" timeout -s KILL "$t" "./$build" \
+      < "$input" > "out/$id" 2>/dev/null
+  else
+    ASAN_OPTIONS="$opts" UBSAN_OPTIONS="$uopts" timeout -s KILL "$t" "./$build" "$input" \
+      > "out/$id" 2>/dev/null < /dev/null
+  fi
+  rc=$?
+  n=$(ls -A "$d" | wc -l)
+  first=$(ls -A "$d" | head -n 1)
+  printf '%s\t%s\t%s\t' "$id" "$rc" "$n"
+  head -c "$outmax" "out/$id" | base64 -w0; printf '\t'
+  if [ -n "$first" ]; then head -c "$errmax" "$d/$first" | base64 -w0; fi; echo
+done < "$jobs"
+"""
+
+
+class GraderError(Exception):
+    """The scorer could not reach a verdict (its own failure, not the patch's): `unknown`."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    build: str
+    input: str
+    leak: bool = False
+
+
+@dataclass
+class JobResult:
+    exit_code: int
+    logs: int
+    stdout: bytes
+    log: str
+    source_name: str
+
+    @property
+    def timed_out(self) -> bool:
+        return self.exit_code == 137 and self.logs == 0
+
+    @property
+    def leaked(self) -> bool:
+        return "LeakSanitizer" in self.log and not self.memory_error
+
+    @property
+    def memory_error(self) -> bool:
+        return "AddressSanitizer" in self.log or "runtime error" in self.log
+
+    @property
+    def crashed(self) -> bool:
+        """A sanitizer log, a signal, or the pinned sanitizer status; a leak is not a crash."""
+        if self.logs and not self.leaked:
+            return True
+        return self.exit_code > 128 and not self.timed_out and not self.leaked
+
+    def as_dict(self) -> dict[str, Any]:
+        report = parse_report(self.log, self.source_name) if self.log else None
+        return {
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "crashed": self.crashed,
+            "leaked": self.leaked,
+            "report": report.as_dict() if report else None,
+        }
+
+
+@dataclass
+class Verdict:
+    outcome: str
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+    violation: Violation | None = None
+
+
+def _mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
+    """Small deterministic mutations: byte flips, boundary values, truncation, extension."""
+    out: list[bytes] = []
+    seen = {data}
+    while len(out) < n and data:
+        b = bytearray(data)
+        how = rng.randrange(5)
+        if how == 0:
+            for _ in range(rng.randint(1, 3)):
+                b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+        elif how == 1:
+            b[rng.randrange(len(b))] = rng.choice((0x00, 0x01, 0x7F, 0x80, 0xFF))
+        elif how == 2:
+            b = b[: rng.randrange(max(1, len(b) // 2), len(b) + 1)]
+        elif how == 3:
+            b += bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        else:
+            i = rng.randrange(len(b))
+            b[i] = (b[i] + rng.choice((1, -1, 16, -16))) % 256
+        got = bytes(b)
+        if got not in seen:
+            seen.add(got)
+            out.append(got)
+    return out
+
+
+async def _exec(env: SandboxEnvironment, argv: list[str], timeout: int) -> str:
+    try:
+        res = await env.exec(argv, timeout=timeout)
+    except TimeoutError as exc:
+        raise GraderError(f"the scorer's step ran past {timeout}s") from exc
+    return res.stdout
+
+
+async def _read_text(env: SandboxEnvironment, name: str) -> str:
+    try:
+        return (await env.read_file(name, text=False)).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+async def build_and_check(
+    inst: Instance, source: bytes, provider: str
+) -> tuple[Verdict | None, dict[str, bytes], dict[str, Any]]:
+    """Stage 1: the integrity rules, then the builds. (refusal or None, binaries, details)."""
+    name = inst.source_name
+    original = inst.file(f"ground_truth/vulnerable/{name}").read_bytes()
+    fixed = inst.file(f"ground_truth/fixed/{name}").read_bytes()
+    entry = str(inst.manifest["program"]["entry"])
+    details: dict[str, Any] = {"rules_version": RULES_VERSION}
+    async with fresh_sandbox(provider) as env:
+        for fname, data in {
+            PATCH: source,
+            "original.c": original,
+            "fixed.c": fixed,
+            "harness.c": FUZZ_ENTRY_HARNESS.format(entry=entry).encode(),
+        }.items():
+            await env.write_file(fname, data)
+        text = source.decode("utf-8", "replace")
+        library = frozenset(identifiers(await _probe(env)))
+        violation = check_directives(text, original.decode("utf-8", "replace"), library)
+        if violation is None:
+            pre = await _read_text(env, "patch.i")
+            if not pre.strip():
+                msg = (await _read_text(env, "pp.err"))[-4000:]
+                return (
+                    Verdict(
+                        "does-not-compile",
+                        f"the patch does not compile:\n{msg}",
+                        {"compiler_output": msg},
+                    ),
+                    {},
+                    details,
+                )
+            violation = check_preprocessed(
+                main_file_text(pre, PATCH),
+                main_file_text(await _read_text(env, "original.i"), "original.c"),
+            )
+        if violation is None:
+            objs = {}
+            for s in (PATCH, "original.c", "fixed.c"):
+                objs[s] = ObjectSymbols.parse(
+                    await _read_text(env, f"{s}.nm"), await _read_text(env, f"{s}.sec")
+                )
+            if not (await _read_text(env, f"{PATCH}.nm")).strip():
+                msg = (await _read_text(env, "obj.err"))[-4000:]
+                return (
+                    Verdict(
+                        "does-not-compile",
+                        f"the patch does not compile:\n{msg}",
+                        {"compiler_output": msg},
+                    ),
+                    {},
+                    details,
+                )
+            libc = frozenset((await _read_text(env, "libc.syms")).split())
+            if not libc:
+                raise GraderError("could not list the C library's symbols")
+            violation = check_object(objs[PATCH], [objs["original.c"], objs["fixed.c"]], libc)
+        if violation is not None:
+            return (
+                Verdict(
+                    "integrity-violation",
+                    f"integrity rule {violation.rule}: {violation.detail}",
+                    {"integrity_rule": violation.rule},
+                    violation,
+                ),
+                {},
+                details,
+            )
+        step = (await _exec(env, ["sh", "-c", _BUILD], COMPILE_TIMEOUT_S * 4)).strip()
+        if step != "ok":
+            msg = (await _read_text(env, "build.log"))[-4000:]
+            if step == "gcc" or step == "clang":
+                return (
+                    Verdict(
+                        "does-not-compile",
+                        f"the patch does not compile ({step}):\n{msg}",
+                        {"compiler_output": msg},
+                    ),
+                    {},
+                    details,
+                )
+            if step == "fuzz-link":
+                return (
+                    Verdict(
+                        "fuzz-build-fails",
+                        "the patch cannot be built for fuzzing: " + msg[:500],
+                        {"compiler_output": msg},
+                    ),
+                    {},
+                    details,
+                )
+            raise GraderError(f"build step {step or 'unknown'} failed: {msg[-300:]}")
+        bins = {}
+        for b in ("patched-gcc", "patched-clang", "fuzz"):
+            bins[b] = await env.read_file(b, text=False)
+    return None, bins, details
+
+
+async def _probe(env: SandboxEnvironment) -> str:
+    await _exec(env, ["sh", "-c", _PROBE], COMPILE_TIMEOUT_S * 2)
+    return await _read_text(env, "headers.i")
+
+
+async def _run_jobs(
+    env: SandboxEnvironment, inst: Instance, jobs: list[Job], name: str
+) -> dict[str, JobResult]:
+    # read-only to the programs it runs (they cannot chmod): no job can rewrite the list
+    await env.write_file(name, "".join(f"{j.id} {j.build} {j.input} {int(j.leak)}\n" for j in jobs))
+    await env.exec(["chmod", "444", name])
+    timeout = RUN_TIMEOUT_S
+    script = f"SANEXIT={SANITIZER_EXIT}; export SANEXIT; " + _JOBS
+    out = await _exec(
+        env,
+        [
+            "sh",
+            "-c",
+            script,
+            "sh",
+            str(timeout),
+            inst.input_mode,
+            str(64 * 1024),
+            str(1 << 20),
+            name,
+        ],
+        timeout * len(jobs) + 120,
+    )
+    results: dict[str, JobResult] = {}
+    for line in out.split("\n"):
+        parts = line.split("\t")
+        if len(parts) != 5:
+            continue
+        jid, rc, n, sout, log = parts
+        results[jid] = JobResult(
+            int(rc),
+            int(n),
+            base64.b64decode(sout),
+            base64.b64decode(log).decode("utf-8", "replace"),
+            inst.source_name,
+        )
+    missing = [j.id for j in jobs if j.id not in results]
+    if missing:
+        raise GraderError(f"{len(missing)} scoring runs reported nothing (first: {missing[0]})")
+    return results
+
+
+async def judge_runs(inst: Instance, bins: dict[str, bytes], provider: str) -> Verdict:
+    """Stage 2: references first, then the patched builds, on the same inputs."""
+    poc = inst.file(inst.manifest["poc"]).read_bytes()
+    tests = inst.manifest["functional_tests"]
+    rng = random.Random(f"memsafety-patch-inputs:{inst.id}")  # noqa: S311 (reproducible)
+    leak = inst.bug_class in LEAK_CHECKED
+    inputs: dict[str, bytes] = {"poc": poc}
+    for k, v in enumerate(_mutations(poc, rng, POC_VARIANTS)):
+        inputs[f"variant-{k}"] = v
+    valid = [inst.file(t["input"]).read_bytes() for t in tests]
+    for t, data in zip(tests, valid, strict=True):
+        inputs[f"test-{t['name']}"] = data
+    per_seed = max(1, DIFFERENTIAL_INPUTS // max(1, len(valid)))
+    k = 0
+    for data in valid:
+        for v in _mutations(data, rng, per_seed):
+            inputs[f"diff-{k}"] = v
+            k += 1
+    refs = {b: inst.file(f"build/{b}").read_bytes() for b in ("vulnerable", "fixed")}
+    details: dict[str, Any] = {}
+    async with fresh_sandbox(provider) as env:
+        for iname, data in inputs.items():
+            await env.write_file(f"in/{iname}", data)
+        for b, data in refs.items():
+            await env.write_file(b, data)
+        await env.exec(["chmod", "555", "vulnerable", "fixed"])
+        ref_jobs = [
+            Job(f"{b}.{i}", b, f"in/{i}", leak and b == "fixed")
+            for i in inputs
+            for b in ("vulnerable", "fixed")
+        ]
+        ref = await _run_jobs(env, inst, ref_jobs, "reference-jobs")
+        fixed_poc = ref["fixed.poc"]
+        if not ref["vulnerable.poc"].crashed or fixed_poc.crashed or fixed_poc.timed_out:
+            raise GraderError("the reference builds no longer behave as verified on the PoC")
+        variants = [
+            i
+            for i in inputs
+            if i.startswith("variant-")
+            and ref[f"vulnerable.{i}"].crashed
+            and not ref[f"fixed.{i}"].crashed
+            and not ref[f"fixed.{i}"].timed_out
+        ]
+        diffs = [
+            i
+            for i in inputs
+            if i.startswith("diff-")
+            and not any(ref[f"{b}.{i}"].crashed or ref[f"{b}.{i}"].timed_out for b in refs)
+            and ref[f"vulnerable.{i}"].exit_code == ref[f"fixed.{i}"].exit_code
+            and ref[f"vulnerable.{i}"].stdout == ref[f"fixed.{i}"].stdout
+        ]
+        details["poc_variants"] = len(variants)
+        details["differential_inputs"] = len(diffs)
+        for b in ("patched-gcc", "patched-clang", "fuzz"):
+            await env.write_file(b, bins[b])
+        await env.exec(["chmod", "-R", "a-w", "in"])
+        await env.exec(["chmod", "555", "patched-gcc", "patched-clang", "fuzz"])
+        crash_inputs = ["poc", *variants]
+        checked = ["poc", *variants, *(f"test-{t['name']}" for t in tests), *diffs]
+        jobs = [Job(f"{b}.{i}", b, f"in/{i}", leak) for b in ("patched-gcc",) for i in checked]
+        jobs += [Job(f"patched-clang.{i}", "patched-clang", f"in/{i}") for i in checked]
+        jobs.append(Job("fuzz.crash-inputs", "fuzz", ",".join(f"in/{i}" for i in crash_inputs)))
+        got = await _run_jobs(env, inst, jobs, "patched-jobs")
+    details["poc_run"] = got["patched-gcc.poc"].as_dict()
+    details["poc_run_clang"] = got["patched-clang.poc"].as_dict()
+    for build in ("patched-gcc", "patched-clang"):
+        r = got[f"{build}.poc"]
+        if r.crashed:
+            return Verdict(
+                "poc-still-crashes",
+                f"the patched program still crashes on the PoC ({build})",
+                details,
+            )
+        if r.timed_out:
+            return Verdict("poc-hangs", f"the patched program hangs on the PoC ({build})", details)
+    for i in variants:
+        for build in ("patched-gcc", "patched-clang"):
+            r = got[f"{build}.{i}"]
+            if r.crashed or r.timed_out:
+                details["variant_run"] = {"input": i, "build": build, **r.as_dict()}
+                return Verdict(
+                    "variant-crashes",
+                    f"a variant of the PoC still triggers the bug in the patched program ({build})",
+                    details,
+                )
+    r = got["fuzz.crash-inputs"]
+    details["fuzz_build_replay"] = r.as_dict()
+    if r.crashed or r.timed_out or r.exit_code != 0:
+        return Verdict(
+            "fuzz-build-crashes",
+            "the fuzzed build of the patch crashes on the PoC or one of its variants",
+            details,
+        )
+    failed = []
+    for t in tests:
+        want = inst.file(t["expected_stdout"]).read_bytes()
+        for build in ("patched-gcc", "patched-clang"):
+            r = got[f"{build}.test-{t['name']}"]
+            if r.crashed or r.timed_out or r.exit_code != t["expected_exit"] or r.stdout != want:
+                failed.append(t["name"])
+                break
+    details["functional_tests"] = {"total": len(tests), "failed": failed}
+    if failed:
+        why = f"functional tests fail: {', '.join(failed)}"
+        return Verdict("functional-tests-fail", why, details)
+    for i in diffs:
+        want_r = ref[f"fixed.{i}"]
+        for build in ("patched-gcc", "patched-clang"):
+            r = got[f"{build}.{i}"]
+            if r.crashed or r.exit_code != want_r.exit_code or r.stdout != want_r.stdout:
+                details["differential_mismatch"] = {
+                    "input": i,
+                    "build": build,
+                    "patched": r.as_dict(),
+                    "reference_exit_code": want_r.exit_code,
+                }
+                return Verdict(
+                    "differential-mismatch",
+                    "on a valid input the patched program's output or exit status differs from "
+                    f"the reference fix ({build})",
+                    details,
+                )
+    if leak:
+        for i in checked:
+            r = got[f"patched-gcc.{i}"]
+            if r.leaked and not ref[f"fixed.{i}"].leaked:
+                details["leak_run"] = {"input": i, **r.as_dict()}
+                return Verdict(
+                    "leak",
+                    "the patched program leaks memory where the reference fix does not "
+                    f"(input {i}): a {inst.bug_class.value} is not fixed by never freeing",
+                    details,
+                )
+    return Verdict("runs-clean", "", details)
+
+
+_FUZZ = r"""
+set -u
+mkdir -p logs artifacts
+a="halt_on_error=1:abort_on_error=0:symbolize=1:exitcode=$SANEXIT:detect_leaks=0"
+ASAN_OPTIONS="$a:log_path=$(pwd -P)/logs/asan" \
+UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=$SANEXIT:log_path=$(pwd -P)/logs/ubsan" \
+  ./fuzz "$@" > fuzz.log 2>&1 < /dev/null
+echo "$?"
+echo "$(ls -A logs | wc -l) $(ls -A artifacts | wc -l)"
+first=$(ls -A logs | head -n 1)
+if [ -n "$first" ]; then head -c 65536 "logs/$first" | base64 -w0; fi; echo
+tail -c 8192 fuzz.log | base64 -w0; echo
+"""
+
+
+async def fuzz(
+    inst: Instance, fuzz_bin: bytes, seconds: int, seed: int, provider: str
+) -> dict[str, Any]:
+    """Stage 3: libFuzzer on the scored build in a fresh sandbox."""
+    corpus = {
+        f"corpus/{t['name']}": inst.file(t["input"]).read_bytes()
+        for t in inst.manifest["functional_tests"]
+    }
+    corpus["corpus/poc"] = inst.file(inst.manifest["poc"]).read_bytes()
+    args = [
+        f"-max_total_time={seconds}",
+        f"-seed={seed}",
+        "-close_fd_mask=3",
+        "-timeout=5",
+        "-rss_limit_mb=1536",
+        "-max_len=4096",
+        "-print_final_stats=1",
+        "-artifact_prefix=artifacts/",
+        "corpus",
+    ]
+    async with fresh_sandbox(provider) as env:
+        for name, data in {**corpus, "fuzz": fuzz_bin}.items():
+            await env.write_file(name, data)
+        await env.exec(["chmod", "555", "fuzz"])
+        script = f"SANEXIT={SANITIZER_EXIT}; export SANEXIT; " + _FUZZ
+        out = await _exec(env, ["sh", "-c", script, "sh", *args], seconds + 180)
+    lines = out.split("\n")
+    try:
+        code = int(lines[0])
+        nlogs, nart = (int(x) for x in lines[1].split())
+    except (ValueError, IndexError) as exc:
+        raise GraderError("the fuzz run reported nothing usable") from exc
+    log = base64.b64decode(lines[2] if len(lines) > 2 else "").decode("utf-8", "replace")
+    tail = base64.b64decode(lines[3] if len(lines) > 3 else "").decode("utf-8", "replace")
+    stats = [
+        ln.split(":")[-1].strip()
+        for ln in tail.splitlines()
+        if ln.startswith("stat::number_of_executed_units")
+    ]
+    execs = int(stats[-1]) if stats and stats[-1].isdigit() else 0
+    report = parse_report(log or tail, inst.source_name)
+    return {
+        "seconds": seconds,
+        "seed": seed,
+        "exit_code": code,
+        "crashed": code != 0 or nlogs > 0 or nart > 0,
+        "executions": execs,
+        "min_executions": MIN_FUZZ_EXECUTIONS,
+        "report": report.as_dict() if report else None,
+        "log_excerpt": (log or tail)[-3000:] if code != 0 or nlogs else "",
+        "command": " ".join(shlex.quote(a) for a in ["./fuzz", *args]),
+    }
+
+
+async def judge_patch(
+    inst: Instance, source: bytes, fuzz_seconds: int, fuzz_seed: int, provider: str
+) -> Verdict:
+    """The whole verdict; raises GraderError when the scorer itself cannot decide."""
+    started = time.monotonic()
+    refused, bins, details = await build_and_check(inst, source, provider)
+    seconds: dict[str, float] = {"build": round(time.monotonic() - started, 2)}
+    details["stage_seconds"] = seconds
+    if refused is not None:
+        refused.details = {**details, **refused.details}
+        return refused
+    started = time.monotonic()
+    runs = await judge_runs(inst, bins, provider)
+    seconds["runs"] = round(time.monotonic() - started, 2)
+    details.update(runs.details)
+    if runs.outcome != "runs-clean":
+        return Verdict(runs.outcome, runs.reason, details)
+    started = time.monotonic()
+    got = await fuzz(inst, bins["fuzz"], fuzz_seconds, fuzz_seed, provider)
+    seconds["fuzz"] = round(time.monotonic() - started, 2)
+    details["fuzz"] = got
+    if got["crashed"]:
+        return Verdict(
+            "fuzz-crash",
+            f"fuzzing for {fuzz_seconds}s found a crash in the patched program",
+            details,
+        )
+    if got["executions"] < MIN_FUZZ_EXECUTIONS:
+        raise GraderError(
+            f"the fuzz run made {got['executions']} executions, below the minimum of "
+            f"{MIN_FUZZ_EXECUTIONS}"
+        )
+    return Verdict(
+        "patched",
+        "builds, passes the integrity rules, no crash on the PoC or its variants in the scored "
+        "and fuzzed builds, functional and differential tests pass, fuzzing found nothing",
+        details,
+    )
