@@ -12,8 +12,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from prereview.config import Settings
+import pytest
+
+from prereview.config import Settings, load_settings
+from prereview.vault import service as vault_service
 from prereview.vault.service import Vault, _private_tmpfs_dir, plaintext_base
+from prereview.vault.workspace import PlaintextWindowError
 
 CHILD = textwrap.dedent(
     """
@@ -48,6 +52,12 @@ CHILD = textwrap.dedent(
 )
 
 
+def _base(settings: Settings) -> Path:
+    base = plaintext_base(settings)
+    assert base is not None  # the tests' explicit PREREVIEW_PLAINTEXT_DIR
+    return base
+
+
 def _holding(root: Path, needle: str) -> list[str]:
     return [str(p) for p in root.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
 
@@ -70,15 +80,15 @@ def test_inspect_trace_is_confined_and_removed_at_exit(settings: Settings, tmp_p
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["seen"] is True  # the trace did record the tool call, in the confined file
     trace = Path(out["trace"])
-    assert trace.is_relative_to(plaintext_base(settings))
+    assert trace.is_relative_to(_base(settings))
     assert not trace.exists() and not trace.with_suffix(".log.gz").exists()
     if xdg.exists():
         assert _holding(xdg, canary) == []
-    assert _holding(plaintext_base(settings), canary) == []
+    assert _holding(_base(settings), canary) == []
 
 
 def test_abandoned_plaintext_and_dead_traces_are_swept(settings: Settings) -> None:
-    base = plaintext_base(settings)
+    base = _base(settings)
     stray = base / "0123456789ab" / "deadbeef"
     stray.mkdir(parents=True)
     (stray / "lock").touch()
@@ -96,8 +106,64 @@ def test_abandoned_plaintext_and_dead_traces_are_swept(settings: Settings) -> No
 
 def test_default_plaintext_dir_is_private_tmpfs_when_there_is_one() -> None:
     path = _private_tmpfs_dir()
-    if path is None:  # no /dev/shm tmpfs with room on this host: <data dir>/work is used
+    if path is None:  # no tmpfs with room on this host: see the refusal tests below
         return
     info = path.lstat()
     assert stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
     assert stat.S_IMODE(info.st_mode) == 0o700
+
+
+def _mounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *tmpfs: Path) -> None:
+    """This host as the kernel would list it: a disk root and the given tmpfs mounts."""
+    lines = ["/dev/vda / ext4 rw 0 0"] + [f"tmpfs {p} tmpfs rw 0 0" for p in tmpfs]
+    (tmp_path / "mounts").write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(vault_service, "MOUNTS", tmp_path / "mounts")
+
+
+def test_no_tmpfs_and_nothing_configured_means_no_plaintext_window(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _mounts(tmp_path, monkeypatch)
+    monkeypatch.delenv("PREREVIEW_PLAINTEXT_DIR")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "runtime"))
+    (tmp_path / "runtime").mkdir(mode=0o700)
+    bare = load_settings()
+    assert plaintext_base(bare) is None
+    with Vault.open(bare) as vault:  # everything else of the install still works
+        sid = "sub-none"
+        with (
+            pytest.raises(PlaintextWindowError, match="no private tmpfs") as refused,
+            vault.content.working_dir(sid, "reviews/r/logs"),
+        ):
+            pass
+        assert "\n" not in str(refused.value)
+        assert vault.content.keys(sid) == []
+    assert not (bare.home / "work").exists()  # the old silent fallback is gone
+    assert not (tmp_path / "runtime" / "prereview").exists()
+
+
+def test_runtime_dir_on_tmpfs_is_used_when_dev_shm_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    _mounts(tmp_path, monkeypatch, runtime)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    path = _private_tmpfs_dir()
+    assert path == runtime.resolve() / "prereview"
+    assert stat.S_IMODE(path.lstat().st_mode) == 0o700
+
+
+def test_a_foreign_or_open_dir_on_tmpfs_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    _mounts(tmp_path, monkeypatch, runtime)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    (runtime / "prereview").mkdir(mode=0o700)
+    os.chmod(runtime / "prereview", 0o750)  # noqa: S103 - open to the group: never used
+    assert _private_tmpfs_dir() is None
+    (runtime / "prereview").rmdir()
+    (runtime / "prereview").symlink_to(tmp_path)  # planted link: never followed
+    assert _private_tmpfs_dir() is None
