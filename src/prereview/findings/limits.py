@@ -32,6 +32,7 @@ class IntakeLimits:
     max_results: int = 2_000_000
     max_runs: int = 1_000
     max_rules: int = 200_000
+    max_artifacts: int = 2_000_000
     max_stack_frames: int = 256
     max_locations: int = 64
     max_fingerprints: int = 32

@@ -61,6 +61,19 @@ def decode(path: Path, data: bytes, kind: type[T], what: str) -> T:
         raise IntakeError(path, "", "JSON nesting is too deep") from None
 
 
+def decode_part(path: Path, raw: msgspec.Raw, kind: type[T], where: str) -> T:
+    """One element of a file already checked as JSON, decoded alone; errors name its full path."""
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        inner, problem = split_validation_message(str(exc))
+        raise IntakeError(path, where + inner[1:], problem) from None
+    except msgspec.DecodeError as exc:
+        raise IntakeError(path, where, f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise IntakeError(path, where, "JSON nesting is too deep") from None
+
+
 def split_validation_message(message: str) -> tuple[str, str]:
     """msgspec's `Problem - at `$.a[0]`` as ('$.a[0]', 'problem'), the path '$' when it has none."""
     match = _PATH_AT.search(message)

@@ -1,9 +1,14 @@
 """SARIF 2.1.0, what static analysers, fuzzers and AI agents emit (OASIS SARIF v2.1.0).
 
-The file is decoded in one pass into typed structures that declare only what prereview reads
-(msgspec skips the rest without building it), which keeps a 100,000-result file fast and checks
-the required fields on the way: `version` must be "2.1.0", each run needs `tool.driver.name`,
-each rule an `id`, each result a `message`. An error names the JSON path of the offending node.
+The file is read in two passes, so that a hostile file is refused by its counts before anything
+in proportion to them is built. The census (`_census`) walks the whole file once, building one
+placeholder per array rather than one object per element, and counts runs, results, rules,
+artifacts and each result's locations and frames. Only then is the file decoded, into typed
+structures that declare only what prereview reads (msgspec skips the rest without building it),
+with each result and artifact kept as its raw bytes and decoded one at a time. Peak memory is
+the file's bytes plus the findings made of it, not a tree of the whole file. The required fields
+are checked on the way: `version` must be "2.1.0", each run needs `tool.driver.name`, each rule
+an `id`, each result a `message`. An error names the JSON path of the offending node.
 
 Where prereview finds things in a result (first match wins):
 - rule: `ruleIndex` / `rule.index` into the driver's rules, else `ruleId` / `rule.id`;
@@ -23,7 +28,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -31,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 import msgspec
 
 from prereview.findings.cwe import cwe_catalog
-from prereview.findings.intake._jsonfile import decode, read_bytes
+from prereview.findings.intake._jsonfile import decode, decode_part, read_bytes
 from prereview.findings.intake.interface import (
     CrashSignature,
     Evidence,
@@ -168,8 +174,8 @@ class _Artifact(msgspec.Struct):
 
 class _Run(msgspec.Struct):
     tool: _Tool
-    results: list[_Result] | None = None
-    artifacts: list[_Artifact] = []
+    results: list[msgspec.Raw] | None = None  # decoded one at a time, after the census
+    artifacts: list[msgspec.Raw] = []
     originalUriBaseIds: dict[str, _ArtifactLoc] = {}
     properties: _Props | None = None
 
@@ -177,6 +183,128 @@ class _Run(msgspec.Struct):
 class _Log(msgspec.Struct):
     version: str
     runs: list[_Run]
+
+
+# The census: frozen, field-less "ticks" are all equal, so a frozenset of them holds one however
+# long the array; each tick reports itself to the census of this thread as msgspec builds it.
+# The declared fields mirror the types above, so an error the census finds reads the same.
+
+
+class _Tick(msgspec.Struct, frozen=True, gc=False):
+    def __post_init__(self) -> None:
+        _CURRENT.census.tick(type(self))
+
+
+class _RuleTick(_Tick, frozen=True, gc=False):
+    pass
+
+
+class _ArtifactTick(_Tick, frozen=True, gc=False):
+    pass
+
+
+class _LocationTick(_Tick, frozen=True, gc=False):
+    pass
+
+
+class _FrameTick(_Tick, frozen=True, gc=False):
+    pass
+
+
+class _StackTick(_Tick, frozen=True, gc=False):
+    frames: frozenset[_FrameTick]
+
+
+class _ResultTick(_Tick, frozen=True, gc=False):
+    locations: frozenset[_LocationTick] = frozenset()
+    stacks: frozenset[_StackTick] = frozenset()
+
+
+class _DriverCensus(msgspec.Struct, frozen=True, gc=False):
+    rules: frozenset[_RuleTick] = frozenset()
+
+
+class _ToolCensus(msgspec.Struct, frozen=True, gc=False):
+    driver: _DriverCensus
+
+
+class _RunTick(_Tick, frozen=True, gc=False):
+    tool: _ToolCensus
+    results: frozenset[_ResultTick] | None = None
+    artifacts: frozenset[_ArtifactTick] = frozenset()
+
+
+class _LogCensus(msgspec.Struct, gc=False):
+    version: str | None = None
+    runs: frozenset[_RunTick] = frozenset()
+
+
+@dataclass
+class _Census:
+    """Counts of one file, and its first result over a per-result limit, as (where, problem)."""
+
+    limits: IntakeLimits
+    runs: int = 0
+    results: list[int] = field(default_factory=list)  # per run, for the first max_runs runs
+    rules: list[int] = field(default_factory=list)
+    artifacts: list[int] = field(default_factory=list)
+    over: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    _n: dict[type[_Tick], int] = field(default_factory=dict)
+    _first_frames: int = 0
+
+    def tick(self, kind: type[_Tick]) -> None:
+        n = self._n
+        if kind is _StackTick:
+            if n.get(_StackTick, 0) == 0:
+                self._first_frames = n.get(_FrameTick, 0)
+            n[_FrameTick] = 0
+        elif kind is _ResultTick:
+            self._end_result()
+        elif kind is _RunTick:
+            self._end_run()
+            return
+        n[kind] = n.get(kind, 0) + 1
+
+    def _end_result(self) -> None:
+        n, lim = self._n, self.limits
+        if not self.over:
+            where = f"$.runs[{self.runs}].results[{n.get(_ResultTick, 0)}]"
+            if n.get(_LocationTick, 0) > lim.max_locations:
+                problem = f"over {lim.max_locations} locations"
+                self.over[(self.runs, n.get(_ResultTick, 0))] = (f"{where}.locations", problem)
+            elif self._first_frames > lim.max_stack_frames:
+                problem = f"over {lim.max_stack_frames} frames"
+                self.over[(self.runs, n.get(_ResultTick, 0))] = (
+                    f"{where}.stacks[0].frames",
+                    problem,
+                )
+        n[_LocationTick] = n[_StackTick] = n[_FrameTick] = self._first_frames = 0
+
+    def _end_run(self) -> None:
+        n = self._n
+        if self.runs < self.limits.max_runs:
+            self.results.append(n.get(_ResultTick, 0))
+            self.rules.append(n.get(_RuleTick, 0))
+            self.artifacts.append(n.get(_ArtifactTick, 0))
+        self.runs += 1
+        n.clear()
+
+
+class _Current(threading.local):
+    census: _Census
+
+
+_CURRENT = _Current()
+
+
+def _census(path: Path, data: bytes, limits: IntakeLimits) -> tuple[str | None, _Census]:
+    """The file's version and counts, from a pass that builds nothing in proportion to them."""
+    _CURRENT.census = census = _Census(limits)
+    try:
+        log = decode(path, data, _LogCensus, "a SARIF 2.1.0 log")
+    finally:
+        del _CURRENT.census
+    return log.version, census
 
 
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_\-./+@]*$")
@@ -249,38 +377,65 @@ class SarifSource(FindingSource):
     def read(self, path: Path) -> IntakeBatch:
         self._facts = {}
         data, sha = read_bytes(path, self.limits)
+        version, census = _census(path, data, self.limits)
+        if version is not None:
+            self._check_version(path, version)
+        self._check_counts(path, census)
         log = decode(path, data, _Log, "a SARIF 2.1.0 log")
-        del data
-        if log.version != "2.1.0":
-            raise IntakeError(
-                path,
-                "$.version",
-                f"SARIF version {log.version[:20]!r} is not supported (2.1.0 only)",
-            )
+        self._check_version(path, log.version)
         lim = self.limits
-        if len(log.runs) > lim.max_runs:
-            raise IntakeError(
-                path, "$.runs", f"{len(log.runs)} runs, over the limit of {lim.max_runs}"
-            )
-        total = sum(len(run.results or ()) for run in log.runs)
-        if total > lim.max_results:
-            raise IntakeError(
-                path, "$.runs", f"{total} results, over the limit of {lim.max_results}"
-            )
         findings: list[IncomingFinding] = []
         tools: list[str] = []
         for r, run in enumerate(log.runs):
             tools.append(clean_line(run.tool.driver.name, lim.max_identifier))
-            self._read_run(path, r, run, findings)
+            self._read_run(path, r, run, findings, census)
         return IntakeBatch("sarif", str(path), sha, tuple(dict.fromkeys(tools)), findings)
 
-    def _read_run(self, path: Path, r: int, run: _Run, out: list[IncomingFinding]) -> None:
+    @staticmethod
+    def _check_version(path: Path, version: str) -> None:
+        if version != "2.1.0":
+            raise IntakeError(
+                path,
+                "$.version",
+                f"SARIF version {version[:20]!r} is not supported (2.1.0 only)",
+            )
+
+    def _check_counts(self, path: Path, census: _Census) -> None:
+        """The hard limits on counts, before anything is built in proportion to them."""
+        lim = self.limits
+        if census.runs > lim.max_runs:
+            raise IntakeError(
+                path, "$.runs", f"{census.runs} runs, over the limit of {lim.max_runs}"
+            )
+        total = sum(census.results)
+        if total > lim.max_results:
+            raise IntakeError(
+                path, "$.runs", f"{total} results, over the limit of {lim.max_results}"
+            )
+        for r, (rules, artifacts) in enumerate(zip(census.rules, census.artifacts, strict=True)):
+            if rules > lim.max_rules:
+                raise IntakeError(
+                    path,
+                    f"$.runs[{r}].tool.driver.rules",
+                    f"over the limit of {lim.max_rules} rules",
+                )
+            if artifacts > lim.max_artifacts:
+                raise IntakeError(
+                    path,
+                    f"$.runs[{r}].artifacts",
+                    f"{artifacts} artifacts, over the limit of {lim.max_artifacts}",
+                )
+
+    def _read_run(
+        self, path: Path, r: int, run: _Run, out: list[IncomingFinding], census: _Census
+    ) -> None:
         lim = self.limits
         driver = run.tool.driver
-        if len(driver.rules) > lim.max_rules:
-            raise IntakeError(
-                path, f"$.runs[{r}].tool.driver.rules", f"over the limit of {lim.max_rules} rules"
-            )
+        artifacts = [
+            decode_part(path, raw, _Artifact, f"$.runs[{r}].artifacts[{a}]")
+            for a, raw in enumerate(run.artifacts)
+        ]
+        run.artifacts = []
         tool = clean_line(driver.name, lim.max_identifier) or "unknown"
         rules_by_id = {rule.id: rule for rule in driver.rules}
         base = ""
@@ -289,14 +444,19 @@ class SarifSource(FindingSource):
                 base = run.originalUriBaseIds[name].uri or ""
                 break
         run_props = run.properties
-        for i, res in enumerate(run.results or ()):
+        for i, raw in enumerate(run.results or ()):
+            where = f"$.runs[{r}].results[{i}]"
+            if (r, i) in census.over:
+                raise IntakeError(path, *census.over[(r, i)])
+            res = decode_part(path, raw, _Result, where)
             if res.kind in _NOT_FINDINGS or res.baselineState == "absent":
                 continue
             if any(s.status in (None, "accepted") for s in res.suppressions):
                 continue
-            where = f"$.runs[{r}].results[{i}]"
             rule = self._rule_of(res, driver, rules_by_id, path, where)
-            out.append(self._finding(path, len(out), where, tool, res, rule, run, base, run_props))
+            out.append(
+                self._finding(path, len(out), where, tool, res, rule, artifacts, base, run_props)
+            )
 
     @staticmethod
     def _rule_of(
@@ -357,7 +517,7 @@ class SarifSource(FindingSource):
         tool: str,
         res: _Result,
         rule: _Rule | None,
-        run: _Run,
+        artifacts: list[_Artifact],
         base: str,
         run_props: _Props | None,
     ) -> IncomingFinding:
@@ -379,7 +539,7 @@ class SarifSource(FindingSource):
             raise IntakeError(
                 path, f"{where}.partialFingerprints", f"over {lim.max_fingerprints} fingerprints"
             )
-        location, snippet = self._location(res, run, base)
+        location, snippet = self._location(res, artifacts, base)
         props = res.properties
 
         cwes = [
@@ -456,7 +616,9 @@ class SarifSource(FindingSource):
             )
         return clean_line(loc.message.text if loc.message else "", self.limits.max_identifier)
 
-    def _location(self, res: _Result, run: _Run, base: str) -> tuple[Location, str]:
+    def _location(
+        self, res: _Result, artifacts: list[_Artifact], base: str
+    ) -> tuple[Location, str]:
         if not res.locations:
             return Location(), ""
         lim = self.limits
@@ -469,8 +631,8 @@ class SarifSource(FindingSource):
             art = phys.artifactLocation
             if art is not None:
                 raw = art.uri
-                if raw is None and 0 <= art.index < len(run.artifacts):
-                    target = run.artifacts[art.index].location
+                if raw is None and 0 <= art.index < len(artifacts):
+                    target = artifacts[art.index].location
                     raw = target.uri if target else None
                 uri = normalize_uri(clean_line(raw, lim.max_uri), "" if art.uriBaseId else base)
             if phys.region is not None:
