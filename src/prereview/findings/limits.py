@@ -33,6 +33,10 @@ class IntakeLimits:
     max_runs: int = 1_000
     max_rules: int = 200_000
     max_artifacts: int = 2_000_000
+    # Inspect `.eval` logs are zip archives: what they hold uncompressed, counted while reading
+    max_archive_entries: int = 100_000
+    max_entry_bytes: int = 1 << 30
+    max_archive_bytes: int = 4 << 30
     max_stack_frames: int = 256
     max_locations: int = 64
     max_fingerprints: int = 32

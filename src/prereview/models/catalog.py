@@ -115,88 +115,134 @@ _STRING, _ARRAY = 8, 9
 _MAX_COUNT = 1 << 24  # sanity bound on counts read from an untrusted header
 
 
+_MAX_NAME = 1 << 16  # bytes in a metadata key or tensor name (llama.cpp: 64 for names)
+
+
 class _Truncated(Exception):
     pass
 
 
-def _read(fh: BinaryIO, n: int) -> bytes:
-    data = fh.read(n)
-    if len(data) != n:
-        raise _Truncated
-    return data
+class _Malformed(Exception):
+    """A header field that no GGUF file has; the message says which."""
 
 
-def _u32(fh: BinaryIO) -> int:
-    return int(struct.unpack("<I", _read(fh, 4))[0])
+class _Header:
+    """Reads an untrusted GGUF header: every length is checked against the bytes that remain
+    before anything is read, allocated or looped over, so a lying header costs nothing."""
 
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh = fh
+        self.size = size
+        self.pos = 0
 
-def _u64(fh: BinaryIO) -> int:
-    return int(struct.unpack("<Q", _read(fh, 8))[0])
+    def read(self, n: int) -> bytes:
+        if n > self.size - self.pos:
+            raise _Truncated
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise _Truncated
+        self.pos += n
+        return data
 
+    def skip(self, n: int) -> None:
+        if n > self.size - self.pos:
+            raise _Truncated
+        self.pos += n
+        self.fh.seek(self.pos)
 
-def _skip_value(fh: BinaryIO, vtype: int) -> None:
-    if vtype == _STRING:
-        fh.seek(_u64(fh), 1)
-    elif vtype == _ARRAY:
-        item_type, count = _u32(fh), _u64(fh)
-        if count > _MAX_COUNT * 16:
-            raise ValueError("array too long")
-        if item_type in _SCALAR_SIZES:
-            fh.seek(_SCALAR_SIZES[item_type] * count, 1)
+    def u32(self) -> int:
+        return int(struct.unpack("<I", self.read(4))[0])
+
+    def u64(self) -> int:
+        return int(struct.unpack("<Q", self.read(8))[0])
+
+    def name(self) -> bytes:
+        n = self.u64()
+        if n > _MAX_NAME:
+            raise _Malformed(f"a name of {n} bytes")
+        return self.read(n)
+
+    def skip_value(self, vtype: int, in_array: bool = False) -> None:
+        if vtype == _STRING:
+            self.skip(self.u64())
+        elif vtype == _ARRAY:
+            if in_array:
+                raise _Malformed("nested metadata arrays")
+            item_type, count = self.u32(), self.u64()
+            if item_type in _SCALAR_SIZES:
+                self.skip(_SCALAR_SIZES[item_type] * count)
+            elif item_type == _STRING:
+                if count * 8 > self.size - self.pos:  # each string has at least its length
+                    raise _Truncated
+                for _ in range(count):
+                    self.skip(self.u64())
+            else:
+                self.skip_value(item_type, in_array=True)  # refuses what it cannot skip
+        elif vtype in _SCALAR_SIZES:
+            self.skip(_SCALAR_SIZES[vtype])
         else:
-            for _ in range(count):
-                _skip_value(fh, item_type)
-    elif vtype in _SCALAR_SIZES:
-        _read(fh, _SCALAR_SIZES[vtype])
-    else:
-        raise ValueError(f"unknown metadata value type {vtype}")
+            raise _Malformed(f"unknown metadata value type {vtype}")
 
 
 def check_gguf(path: Path) -> None:
-    """Raise InvalidModelFileError unless `path` is a complete GGUF v2/v3 file."""
-    size = path.stat().st_size
+    """Raise InvalidModelFileError unless `path` is a complete GGUF v2/v3 file.
+
+    Total on hostile input: whatever the header says, the outcome is this one-line error or
+    nothing, never another exception (tested with random and mutated headers)."""
     try:
+        size = path.stat().st_size
         with path.open("rb") as fh:
-            if _read(fh, 4) != b"GGUF":
-                raise InvalidModelFileError(f"{path} is not a GGUF model file (bad magic bytes)")
-            version = _u32(fh)
-            if version not in (2, 3):
-                raise InvalidModelFileError(f"{path}: unsupported GGUF version {version}")
-            n_tensors, n_kv = _u64(fh), _u64(fh)
-            if n_tensors > _MAX_COUNT or n_kv > _MAX_COUNT:
-                raise InvalidModelFileError(f"{path}: implausible GGUF header counts")
-            alignment = 32
-            for _ in range(n_kv):
-                key = _read(fh, _u64(fh))
-                vtype = _u32(fh)
-                if key == b"general.alignment" and vtype == 4:
-                    alignment = _u32(fh)
-                else:
-                    _skip_value(fh, vtype)
-                if fh.tell() > size:
-                    raise _Truncated
-            data_end = 0
-            for _ in range(n_tensors):
-                _read(fh, _u64(fh))  # name
-                n_dims = _u32(fh)
-                if n_dims > 8:
-                    raise InvalidModelFileError(f"{path}: corrupt tensor table")
-                elements = 1
-                for _ in range(n_dims):
-                    elements *= _u64(fh)
-                ggml_type, offset = _u32(fh), _u64(fh)
-                if ggml_type in _GGML_TYPES:
-                    block, nbytes = _GGML_TYPES[ggml_type]
-                    data_end = max(data_end, offset + elements // block * nbytes)
-            header_end = fh.tell()
+            header_end, alignment, data_end = _parse(path, _Header(fh, size))
     except _Truncated:
         raise InvalidModelFileError(f"{path} is truncated (GGUF header incomplete)") from None
-    except (ValueError, struct.error, OverflowError) as exc:
-        if isinstance(exc, InvalidModelFileError):
-            raise
+    except _Malformed as exc:
         raise InvalidModelFileError(f"{path} is not a valid GGUF file ({exc})") from None
+    except OSError as exc:
+        raise InvalidModelFileError(f"{path} cannot be read ({exc.strerror})") from None
+    except InvalidModelFileError:
+        raise
+    except (ValueError, struct.error, OverflowError, MemoryError, RecursionError) as exc:
+        raise InvalidModelFileError(
+            f"{path} is not a valid GGUF file ({type(exc).__name__})"
+        ) from None
     data_start = (header_end + alignment - 1) // alignment * alignment
     if data_start + data_end > size:
         raise InvalidModelFileError(
             f"{path} is truncated: tensor data needs {data_start + data_end} bytes, file has {size}"
         )
+
+
+def _parse(path: Path, h: _Header) -> tuple[int, int, int]:
+    """(end of the header, data alignment, end of the tensor data relative to its start)."""
+    if h.size < 4 or h.read(4) != b"GGUF":
+        raise InvalidModelFileError(f"{path} is not a GGUF model file (bad magic bytes)")
+    version = h.u32()
+    if version not in (2, 3):
+        raise InvalidModelFileError(f"{path}: unsupported GGUF version {version}")
+    n_tensors, n_kv = h.u64(), h.u64()
+    if n_tensors > _MAX_COUNT or n_kv > _MAX_COUNT:
+        raise InvalidModelFileError(f"{path}: implausible GGUF header counts")
+    alignment = 32
+    for _ in range(n_kv):
+        key = h.name()
+        vtype = h.u32()
+        if key == b"general.alignment" and vtype == 4:
+            alignment = h.u32()
+            if alignment == 0 or alignment & (alignment - 1):
+                raise _Malformed(f"alignment {alignment} is not a power of two")
+        else:
+            h.skip_value(vtype)
+    data_end = 0
+    for _ in range(n_tensors):
+        h.name()
+        n_dims = h.u32()
+        if n_dims > 8:
+            raise InvalidModelFileError(f"{path}: corrupt tensor table")
+        elements = 1
+        for _ in range(n_dims):
+            elements *= h.u64()
+        ggml_type, offset = h.u32(), h.u64()
+        if ggml_type in _GGML_TYPES:
+            block, nbytes = _GGML_TYPES[ggml_type]
+            data_end = max(data_end, offset + elements // block * nbytes)
+    return h.pos, alignment, data_end

@@ -43,7 +43,7 @@ from prereview.findings.intake.interface import (
     Location,
 )
 from prereview.findings.intake.sarif import CRASH_FRAMES, normalize_uri
-from prereview.findings.limits import clean_line, clean_text
+from prereview.findings.limits import IntakeLimits, clean_line, clean_text
 
 LIST_KEY = "new_crashes"
 SINGLE_KEY = "possible_new_finding"
@@ -92,6 +92,49 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_CHUNK = 1 << 20
+
+
+def check_archive(path: Path, lim: IntakeLimits) -> None:
+    """Refuse a zip bomb before Inspect opens it: count the entries and decompress each one in
+    chunks, counting the bytes that actually come out (the sizes in the headers are the
+    archive's own claims), against the per-entry and total limits."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+            if len(entries) > lim.max_archive_entries:
+                raise IntakeError(
+                    path,
+                    "",
+                    f"{len(entries)} archive entries, over the limit of {lim.max_archive_entries}",
+                )
+            total = 0
+            for info in entries:
+                size = 0
+                with archive.open(info) as member:
+                    while block := member.read(_CHUNK):
+                        size += len(block)
+                        total += len(block)
+                        if size > lim.max_entry_bytes:
+                            raise IntakeError(
+                                path,
+                                clean_line(info.filename, lim.max_identifier),
+                                f"archive entry over the limit of {lim.max_entry_bytes} bytes "
+                                "uncompressed",
+                            )
+                        if total > lim.max_archive_bytes:
+                            raise IntakeError(
+                                path,
+                                "",
+                                f"archive over the limit of {lim.max_archive_bytes} bytes "
+                                "uncompressed",
+                            )
+    except IntakeError:
+        raise
+    except Exception as exc:  # a damaged, encrypted or truncated archive, an unknown method
+        raise IntakeError(path, "", f"not a readable Inspect log ({type(exc).__name__})") from None
+
+
 TRANSCRIPT_FIELDS = {"messages", "events", "attachments", "store", "output"}
 
 
@@ -117,6 +160,8 @@ class CrashLogSource(FindingSource):
             raise IntakeError(path, "", f"file is {size} bytes, over the limit")
         if path.suffix == ".eval" and not zipfile.is_zipfile(path):
             raise IntakeError(path, "", "not an Inspect .eval log (not a zip archive)")
+        if path.suffix == ".eval":
+            check_archive(path, lim)
         out: list[IncomingFinding] = []
         try:
             # only metadata and scores are read: leaving out transcripts keeps memory to a
