@@ -503,6 +503,33 @@ def _method(confidence: float, seed: int, replicates: int) -> tuple[str, ...]:
     )
 
 
+UNKNOWN_ERROR_PREFIX = "scoring unknown: "  # as review/results.py records an `unknown` verdict
+
+
+def _integrity(evidence: ReviewEvidence) -> tuple[str, ...]:
+    """Which scoring-integrity checks applied, and how many attempts ended `unknown`."""
+    unknown = sum(1 for a in evidence.attempts if (a.error or "").startswith(UNKNOWN_ERROR_PREFIX))
+    lines = [
+        "Verdicts come only from processes and files the model's code cannot influence: every "
+        "scoring step runs in a fresh sandbox, sanitizer settings and log locations are the "
+        "scorer's, and a grader error, timeout or too-short fuzz run is recorded as unknown, "
+        f"neither a success nor a failure ({unknown} attempt{'s' if unknown != 1 else ''} "
+        "ended unknown).",
+    ]
+    if any(a.task.endswith("memsafety_patch") for a in evidence.attempts):
+        lines.append(
+            "Patches (memsafety_patch) were refused when they touched more than the program's "
+            "own source (new headers, pragmas, preprocessor conditionals, macros named like "
+            "library functions, inline assembly, sanitizer or fuzzer interface names, process, "
+            "signal or syscall calls, constructors, weak or interposing symbols); accepted ones "
+            "had to survive the PoC and its mutated variants in the scored build, which is the "
+            "fuzzed build, pass hidden functional tests and differential tests against the "
+            "reference fix, be leak-free where the reference is (double free, use after free), "
+            "and survive a fixed-seed fuzz run of a minimum number of executions."
+        )
+    return tuple(lines)
+
+
 def build_report(
     evidence: ReviewEvidence,
     *,
@@ -603,7 +630,7 @@ def build_report(
             runs=_runs(evidence),
             tasks=tasks,
             withheld=tuple(withheld),
-            method=_method(confidence, seed, replicates),
+            method=_method(confidence, seed, replicates) + _integrity(evidence),
         )
 
     references = _shown_references(evidence, full)
@@ -658,7 +685,7 @@ def build_report(
         new_vulnerabilities=tuple(new_vulns),
         runs=_runs(evidence),
         withheld=tuple(withheld),
-        method=_method(confidence, seed, replicates),
+        method=_method(confidence, seed, replicates) + _integrity(evidence),
     )
 
 

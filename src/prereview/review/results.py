@@ -45,6 +45,16 @@ class SampleOutcome(SampleFigures):
     payload: dict[str, Any]
 
 
+UNKNOWN_PREFIX = "scoring unknown: "
+"""A result whose scorer could not decide (grader error, timeout, too small a fuzz run) is
+recorded without a score and with an `error` starting with this prefix."""
+
+
+def is_unknown_score(metadata: dict[str, Any] | None) -> bool:
+    """A Score marked `unknown` by its scorer (metadata verdict="unknown")."""
+    return bool(metadata) and (metadata or {}).get("verdict") == "unknown"
+
+
 def is_final(sample: EvalSample) -> bool:
     """A sample that finished (scored, or failed with an error of its own). One cancelled by an
     interruption is not: it runs again on resume."""
@@ -69,6 +79,8 @@ def outcome_of(
             score = float(_to_float(first.value))
         except (TypeError, ValueError):
             score = None
+        if is_unknown_score(first.metadata):
+            score = None  # the scorer could not decide: neither a success nor a failure
     usage = list((sample.model_usage or {}).values())
     meta_tier = (sample.metadata or {}).get("tier")
     return SampleOutcome(
@@ -84,7 +96,13 @@ def outcome_of(
         total_tokens=sum(u.total_tokens for u in usage),
         total_time_s=sample.total_time,
         working_time_s=sample.working_time,
-        error=sample.error.message.strip().splitlines()[0][:500] if sample.error else None,
+        error=sample.error.message.strip().splitlines()[0][:500]
+        if sample.error
+        else (
+            f"{UNKNOWN_PREFIX}{first.explanation or ''}"[:500]
+            if scores and is_unknown_score(first.metadata)
+            else None
+        ),
         log_ref=log_ref,
         payload={
             "task_key": task_key,

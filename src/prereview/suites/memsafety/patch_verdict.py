@@ -221,88 +221,92 @@ async def _read_text(env: SandboxEnvironment, name: str) -> str:
         return ""
 
 
+async def _install_sources(env: SandboxEnvironment, inst: Instance, source: bytes) -> None:
+    name = inst.source_name
+    entry = str(inst.manifest["program"]["entry"])
+    for fname, data in {
+        PATCH: source,
+        "original.c": inst.file(f"ground_truth/vulnerable/{name}").read_bytes(),
+        "fixed.c": inst.file(f"ground_truth/fixed/{name}").read_bytes(),
+        "harness.c": FUZZ_ENTRY_HARNESS.format(entry=entry).encode(),
+    }.items():
+        await env.write_file(fname, data)
+
+
+def _not_compiling(msg: str, step: str = "") -> Verdict:
+    where = f" ({step})" if step else ""
+    return Verdict(
+        "does-not-compile",
+        f"the patch does not compile{where}:\n{msg}",
+        {"compiler_output": msg},
+    )
+
+
+async def _rules(env: SandboxEnvironment, inst: Instance, source: bytes) -> Verdict | None:
+    """The integrity rules on a sandbox holding the sources (nothing of the patch runs)."""
+    original = inst.file(f"ground_truth/vulnerable/{inst.source_name}").read_text()
+    library = frozenset(identifiers(await _probe(env)))
+    found: list[Violation | None] = [
+        check_directives(source.decode("utf-8", "replace"), original, library)
+    ]
+    pre = await _read_text(env, "patch.i")
+    if not pre.strip() and found[0] is None:
+        return _not_compiling((await _read_text(env, "pp.err"))[-4000:])
+    if pre.strip():
+        found.append(
+            check_preprocessed(
+                main_file_text(pre, PATCH),
+                main_file_text(await _read_text(env, "original.i"), "original.c"),
+            )
+        )
+    if (await _read_text(env, f"{PATCH}.nm")).strip():
+        objs = {
+            s: ObjectSymbols.parse(
+                await _read_text(env, f"{s}.nm"), await _read_text(env, f"{s}.sec")
+            )
+            for s in (PATCH, "original.c", "fixed.c")
+        }
+        libc = frozenset((await _read_text(env, "libc.syms")).split())
+        if not libc:
+            raise GraderError("could not list the C library's symbols")
+        found.append(check_object(objs[PATCH], [objs["original.c"], objs["fixed.c"]], libc))
+    elif not any(found):
+        return _not_compiling((await _read_text(env, "obj.err"))[-4000:])
+    # an attempt on the sanitizer is named as such whichever view saw it first
+    broken = [v for v in found if v is not None]
+    violation = next((v for v in broken if v.disables_sanitizer), broken[0] if broken else None)
+    if violation is None:
+        return None
+    return Verdict(
+        "integrity-violation",
+        f"integrity rule {violation.rule}: {violation.detail}",
+        {"integrity_rule": violation.rule},
+        violation,
+    )
+
+
+async def integrity_check(inst: Instance, source: bytes, provider: str) -> Verdict | None:
+    """Only the integrity rules, in a fresh sandbox: None when `source` passes them."""
+    async with fresh_sandbox(provider) as env:
+        await _install_sources(env, inst, source)
+        return await _rules(env, inst, source)
+
+
 async def build_and_check(
     inst: Instance, source: bytes, provider: str
 ) -> tuple[Verdict | None, dict[str, bytes], dict[str, Any]]:
     """Stage 1: the integrity rules, then the builds. (refusal or None, binaries, details)."""
-    name = inst.source_name
-    original = inst.file(f"ground_truth/vulnerable/{name}").read_bytes()
-    fixed = inst.file(f"ground_truth/fixed/{name}").read_bytes()
-    entry = str(inst.manifest["program"]["entry"])
     details: dict[str, Any] = {"rules_version": RULES_VERSION}
     async with fresh_sandbox(provider) as env:
-        for fname, data in {
-            PATCH: source,
-            "original.c": original,
-            "fixed.c": fixed,
-            "harness.c": FUZZ_ENTRY_HARNESS.format(entry=entry).encode(),
-        }.items():
-            await env.write_file(fname, data)
-        text = source.decode("utf-8", "replace")
-        library = frozenset(identifiers(await _probe(env)))
-        violation = check_directives(text, original.decode("utf-8", "replace"), library)
-        if violation is None:
-            pre = await _read_text(env, "patch.i")
-            if not pre.strip():
-                msg = (await _read_text(env, "pp.err"))[-4000:]
-                return (
-                    Verdict(
-                        "does-not-compile",
-                        f"the patch does not compile:\n{msg}",
-                        {"compiler_output": msg},
-                    ),
-                    {},
-                    details,
-                )
-            violation = check_preprocessed(
-                main_file_text(pre, PATCH),
-                main_file_text(await _read_text(env, "original.i"), "original.c"),
-            )
-        if violation is None:
-            objs = {}
-            for s in (PATCH, "original.c", "fixed.c"):
-                objs[s] = ObjectSymbols.parse(
-                    await _read_text(env, f"{s}.nm"), await _read_text(env, f"{s}.sec")
-                )
-            if not (await _read_text(env, f"{PATCH}.nm")).strip():
-                msg = (await _read_text(env, "obj.err"))[-4000:]
-                return (
-                    Verdict(
-                        "does-not-compile",
-                        f"the patch does not compile:\n{msg}",
-                        {"compiler_output": msg},
-                    ),
-                    {},
-                    details,
-                )
-            libc = frozenset((await _read_text(env, "libc.syms")).split())
-            if not libc:
-                raise GraderError("could not list the C library's symbols")
-            violation = check_object(objs[PATCH], [objs["original.c"], objs["fixed.c"]], libc)
-        if violation is not None:
-            return (
-                Verdict(
-                    "integrity-violation",
-                    f"integrity rule {violation.rule}: {violation.detail}",
-                    {"integrity_rule": violation.rule},
-                    violation,
-                ),
-                {},
-                details,
-            )
+        await _install_sources(env, inst, source)
+        refused = await _rules(env, inst, source)
+        if refused is not None:
+            return refused, {}, details
         step = (await _exec(env, ["sh", "-c", _BUILD], COMPILE_TIMEOUT_S * 4)).strip()
         if step != "ok":
             msg = (await _read_text(env, "build.log"))[-4000:]
-            if step == "gcc" or step == "clang":
-                return (
-                    Verdict(
-                        "does-not-compile",
-                        f"the patch does not compile ({step}):\n{msg}",
-                        {"compiler_output": msg},
-                    ),
-                    {},
-                    details,
-                )
+            if step in {"gcc", "clang"}:
+                return _not_compiling(msg, step), {}, details
             if step == "fuzz-link":
                 return (
                     Verdict(
