@@ -5,18 +5,43 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
+from rich.segment import Segment
+from rich.text import Text
 from typer.core import TyperGroup
 
 from prereview.config import Settings, load_settings
+from prereview.domain.display import CONTROL_AND_BIDI, terminal_text
 from prereview.errors import PrereviewError
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+
+class SafeConsole(Console):
+    """A console that never passes an escape sequence, control character or bidi override from
+    what it prints to the terminal: strings are cleaned before layout (so tables still line up),
+    and every segment of text once more on the way out (Text objects, anything else). Its own
+    styling is not text and is untouched."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(terminal_text(text), **kwargs)
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control is None:
+                text = terminal_text(segment.text)
+                if text != segment.text:
+                    segment = Segment(text, segment.style)
+            yield segment
+
+
+console = SafeConsole()
+err_console = SafeConsole(stderr=True, soft_wrap=True)
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
 
@@ -68,5 +93,11 @@ def settings() -> Settings:
     return load_settings()
 
 
+# JSON escapes C0 controls itself; C1 controls and bidi overrides are written as \u escapes too,
+# so the document is unchanged for a parser and inert on a terminal.
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in CONTROL_AND_BIDI if c >= 0x7F}
+
+
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    sys.stdout.write(text.translate(_JSON_ESCAPES) + "\n")

@@ -11,16 +11,12 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-# C0/C1 controls except tab and newline, DEL, and the bidirectional formatting characters.
-_DROP = dict.fromkeys(
-    [c for c in range(0x20) if c not in (0x09, 0x0A)]
-    + list(range(0x7F, 0xA0))
-    + [0x200E, 0x200F, 0x061C]
-    + list(range(0x202A, 0x202F))
-    + list(range(0x2066, 0x206A))
-    + [0xFEFF]
-)
-_ONE_LINE = dict(_DROP)
+from prereview.domain.display import CONTROL_AND_BIDI
+
+# C0/C1 controls except tab and newline, DEL, and the bidirectional formatting characters: the
+# table the CLI's consoles use too.
+_DROP = CONTROL_AND_BIDI
+_ONE_LINE: dict[int, int | None] = dict(_DROP)
 _ONE_LINE.update({0x09: 0x20, 0x0A: 0x20})
 
 
