@@ -26,6 +26,7 @@ from prereview.review.service import ReviewService, SubmissionRequest
 from prereview.store.tables.review import ReviewRow, SampleResultRow, SubmissionRow
 from prereview.vault.errors import ShreddedError
 from prereview.vault.principals import Role
+from prereview.vault.service import Vault
 from prereview.vault.shredding import REDACTED
 from tests.review.conftest import ORG, install, open_services  # noqa: F401
 from tests.store.databases import (  # noqa: F401
@@ -221,25 +222,21 @@ def test_recording_and_withdrawal_race_leaves_nothing(
     assert [t for t in IDENTITY if t in shown.output or t in listed.stdout] == []
 
 
-def test_a_repeated_shred_purges_rows_recorded_by_an_older_version(
+def test_what_an_older_version_left_after_a_shred_is_removed_at_the_next_open(
     install: Settings,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A row stored after an earlier shred (as older versions could) is removed by the next
-    shred of the submission, and that is audited."""
+    """A row stored after the shred (as the old race could) and an identity left in place are
+    removed the next time any command opens the vault, and that is audited."""
+    monkeypatch.setenv(KEY_ENV, "sk-not-used-here")
     submitter, reviewer = open_services(install)
     try:
-        record = submitter.submit(
-            SubmissionRequest(
-                organization=ORG,
-                access=ModelAccess("simulated/x"),
-                release_date=date.today() + timedelta(days=21),
-            )
-        )
+        record = submitter.submit(_request())
         reviewer.plan(record.id, suite="calibration", limit=2)
         review = reviewer.get(record.id).review
         assert review is not None
         submitter.withdraw(record.id)
-        with reviewer.db.session() as s:  # what the old race left behind
+        with reviewer.db.session() as s:  # what an older version left behind
             s.add(
                 SampleResultRow(
                     review_id=review.id,
@@ -250,14 +247,25 @@ def test_a_repeated_shred_purges_rows_recorded_by_an_older_version(
                     log_ref="x",
                 )
             )
+            row = s.get(SubmissionRow, record.id)
+            assert row is not None
+            row.model, row.model_name, row.base_url = MODEL, MODEL_NAME, BASE_URL
         assert _rows(reviewer, record.id) == 1
-        again = reviewer.access.vault.shredder.shred(record.id, "withdrawn")
-        assert again.already and _rows(reviewer, record.id) == 0
-        actions = [
-            e.detail.get("result_rows")
-            for e in reviewer.access.vault.audit.entries(submission_id=record.id)
-            if e.action == "submission.shredded"
-        ]
-        assert actions[-1] == 1
     finally:
         reviewer.dispose()
+
+    with Vault.open(load_settings()) as vault:
+        with vault.db.session() as s:
+            row = s.get(SubmissionRow, record.id)
+            assert row is not None and row.model.startswith(REDACTED) and row.base_url is None
+            assert s.scalar(select(func.count()).select_from(SampleResultRow)) == 0
+        repeated = [
+            e.detail
+            for e in vault.audit.entries(submission_id=record.id)
+            if e.action == "submission.shredded"
+        ][-1]
+    assert repeated["repeated"] is True and repeated["result_rows"] == 1
+    assert isinstance(repeated["identity_digest"], str)
+    with Vault.open(load_settings()) as vault:  # done once: nothing more to do, nothing audited
+        again = [e for e in vault.audit.entries(submission_id=record.id)]
+        assert [e.action for e in again].count("submission.shredded") == 2

@@ -138,11 +138,14 @@ class DataKeyRing:
     def confirm_live(self, scope: str) -> None:
         """ShreddedError when the key of `scope` is destroyed now (read from the store, not the
         cache): a writer that sealed with a cached key learns that it raced a shred."""
-        with self.db.session() as session:
-            row = session.get(DataKeyRow, scope)
-            if row is not None and row.wrapped_key is None:
-                self._cache.pop(scope, None)
-                raise ShreddedError(scope, row.shred_reason)
+        query = select(DataKeyRow.wrapped_key.is_(None), DataKeyRow.shred_reason).where(
+            DataKeyRow.scope == scope
+        )
+        with self.db.engine.connect() as conn:  # one indexed read, no ORM session
+            found = conn.execute(query).first()
+        if found is not None and found[0]:
+            self._cache.pop(scope, None)
+            raise ShreddedError(scope, found[1])
 
     def shredded(self, scope: str) -> DataKeyRow | None:
         with self.db.session() as session:

@@ -17,6 +17,8 @@ holds the signing key can confirm a claimed identity; nobody else can test guess
 
 Retention: a withdrawn submission is shredded at once; a closed one `retention_days` after it
 was closed. `RetentionPolicy.due()` lists what is due; the vault applies it whenever it opens.
+A shredded submission that still has result rows or its identity (left by an older version) is
+due again: the repeated shred removes them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from prereview.domain.lifecycle import SubmissionState
@@ -200,7 +202,16 @@ class RetentionPolicy:
                     & (SubmissionEventRow.to_state == SubmissionRow.state),
                 )
                 .where(SubmissionRow.state.in_(final))
-                .where(DataKeyRow.wrapped_key.is_not(None))
+                .where(
+                    or_(
+                        DataKeyRow.wrapped_key.is_not(None),
+                        # shredded before by a version that left these behind: finish it
+                        ~SubmissionRow.model.startswith(REDACTED),
+                        exists()
+                        .where(ReviewRow.submission_id == SubmissionRow.id)
+                        .where(SampleResultRow.review_id == ReviewRow.id),
+                    )
+                )
                 .group_by(SubmissionRow.id, SubmissionRow.state)
             ).all()
         out = []
