@@ -6,7 +6,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from prereview.cli.common import JsonOption, console, emit_json, err_console, new_app, settings
+from prereview.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    new_app,
+    settings,
+    shown,
+)
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.service import open_session
 
@@ -82,10 +90,10 @@ def show(
         table.add_row(
             str(e.seq),
             e.at[:19].replace("T", " "),
-            who,
-            e.action,
+            shown(who),
+            shown(e.action),
             outcome,
-            e.submission_id or "-",
-            e.target or "-",
+            shown(e.submission_id or "-"),
+            shown(e.target or "-"),
         )
     console.print(table)

@@ -23,8 +23,8 @@ from prereview.errors import PrereviewError
 class SafeConsole(Console):
     """A console that never passes an escape sequence, control character or bidi override from
     what it prints to the terminal: strings are cleaned before layout (so tables still line up),
-    and every segment of text once more on the way out (Text objects, anything else). Its own
-    styling is not text and is untouched."""
+    and every segment of text once more on the way out (Text objects, anything else), which
+    also loses any hyperlink. Its own styling is not text and is untouched."""
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(terminal_text(text), **kwargs)
@@ -35,9 +35,18 @@ class SafeConsole(Console):
         for segment in super().render(renderable, options):
             if segment.control is None:
                 text = terminal_text(segment.text)
-                if text != segment.text:
-                    segment = Segment(text, segment.style)
+                style = segment.style
+                if style is not None and style.link:  # no OSC 8 hyperlink, whatever asked for it
+                    style = style.update_link(None)
+                if text != segment.text or style is not segment.style:
+                    segment = Segment(text, style)
             yield segment
+
+
+def shown(value: object) -> str:
+    """A stored or user-supplied value for a console string or table cell: read as text, never
+    as markup, and without escape sequences or controls (the console strips those anyway)."""
+    return escape(terminal_text(str(value)))
 
 
 console = SafeConsole()

@@ -15,7 +15,15 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from prereview.cli.common import JsonOption, console, emit_json, err_console, new_app, settings
+from prereview.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    new_app,
+    settings,
+    shown,
+)
 from prereview.errors import PrereviewError
 from prereview.findings.disclosure import DEFAULT_POLICY, STATUSES, policies
 from prereview.findings.ingest import import_findings
@@ -105,14 +113,14 @@ def _table(findings: list[Finding], title: str) -> Table:
     for f in findings:
         style = _SEVERITY_STYLE.get(f.severity, "")
         table.add_row(
-            f.ref,
-            f.priority,
-            f"[{style}]{f.severity}[/] {f.severity_score:.1f}",
+            shown(f.ref),
+            shown(f.priority),
+            f"[{style}]{shown(f.severity)}[/] {f.severity_score:.1f}",
             f"CWE-{f.cwe_id}" if f.cwe_id else "",
-            f.title,
-            f.product or "",
-            ", ".join(f.sectors),
-            f.status + (f" (due {f.deadline})" if f.deadline else ""),
+            shown(f.title),
+            shown(f.product or ""),
+            shown(", ".join(f.sectors)),
+            shown(f.status + (f" (due {f.deadline})" if f.deadline else "")),
             str(f.sighting_count),
         )
     return table
@@ -207,7 +215,7 @@ def show(
     console.print(_table([f], f.ref))
     for s in seen:
         kind = "duplicate" if s.duplicate else "first"
-        console.print(f"[bold]{kind}[/] import {s.import_id} {s.where}", highlight=False)
+        console.print(f"[bold]{kind}[/] import {s.import_id} {shown(s.where)}", highlight=False)
         if s.details.message:
             console.print(s.details.message, markup=False, highlight=False)
 

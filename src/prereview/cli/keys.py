@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Column, Table
 from sqlalchemy import func, select
 
-from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
+from prereview.cli.common import JsonOption, console, emit_json, new_app, settings, shown
 from prereview.store.tables.vault import DataKeyRow, VaultKeyRow
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.service import open_session
@@ -49,9 +49,9 @@ def list_keys(json_out: bool = JsonOption) -> None:
     table.columns.insert(0, Column("key", no_wrap=True))  # ids are what one compares
     for r in rows:
         table.add_row(
-            r["key_id"],
-            r["kind"],
-            r["status"],
+            shown(r["key_id"]),
+            shown(r["kind"]),
+            shown(r["status"]),
             str(r["created_at"])[:16].replace("T", " "),
             str(r["retired_at"] or "-")[:16].replace("T", " "),
             "-" if r["data_keys"] is None else str(r["data_keys"]),

@@ -9,7 +9,15 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from prereview.cli.common import JsonOption, console, emit_json, err_console, new_app, settings
+from prereview.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    new_app,
+    settings,
+    shown,
+)
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.principals import Role
 from prereview.vault.service import VaultSession, open_session
@@ -65,7 +73,8 @@ def add(
         return
     org_note = f" of {principal.organization}" if principal.organization else ""
     err_console.print(
-        f"added {role.value} {principal.name}{org_note} ({principal.id}). Its API token follows; "
+        f"added {role.value} {shown(principal.name)}{shown(org_note)} ({shown(principal.id)}). "
+        "Its API token follows; "
         "it is shown only now: hand it to its holder (PREREVIEW_TOKEN)."
     )
     console.print(token, highlight=False, soft_wrap=True)
@@ -85,11 +94,11 @@ def list_(json_out: bool = JsonOption) -> None:
         table.add_column(col, overflow="fold")
     for i in infos:
         table.add_row(
-            i.name,
-            i.id,
+            shown(i.name),
+            shown(i.id),
             i.role.value,
-            i.organization or "-",
-            ", ".join(i.assigned_submissions) or "-",
+            shown(i.organization or "-"),
+            shown(", ".join(i.assigned_submissions) or "-"),
             f"{i.created_at:%Y-%m-%d %H:%M}",
             f"{i.revoked_at:%Y-%m-%d %H:%M}" if i.revoked_at else "-",
         )

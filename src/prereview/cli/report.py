@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from prereview.cli.common import JsonOption, console, emit_json, err_console, new_app, settings
+from prereview.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    new_app,
+    settings,
+    shown,
+)
 from prereview.domain.markings import DEFAULT_BANNER, DocumentMarking
 
 if TYPE_CHECKING:
@@ -144,7 +152,13 @@ def references_list(json_out: bool = JsonOption) -> None:
     for col in ("review", "label", "model", "scored samples", "designated by"):
         table.add_column(col)
     for r in records:
-        table.add_row(r.review_id, r.label, r.model, str(r.scored_samples), r.designated_by)
+        table.add_row(
+            shown(r.review_id),
+            shown(r.label),
+            shown(r.model),
+            str(r.scored_samples),
+            shown(r.designated_by),
+        )
     console.print(table)
 
 

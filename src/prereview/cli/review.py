@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from prereview.cli.common import JsonOption, console, emit_json, err_console, settings
+from prereview.cli.common import JsonOption, console, emit_json, err_console, settings, shown
 from prereview.domain.submission import (
     Confidentiality,
     InvalidSubmissionError,
@@ -93,12 +93,15 @@ def plan_table(plan: AssessmentPlan) -> Table:
 
 
 def print_record(record: SubmissionRecord) -> None:
-    console.print(f"[bold]{record.id}[/]  {record.organization}  state: [bold]{record.state}[/]")
-    version = f" {record.model_version}" if record.model_version else ""
     console.print(
-        f"model: {record.model_name}{version} via {record.model}"
-        + (f" at {record.base_url}" if record.base_url else "")
-        + (f" (key from ${record.api_key_env})" if record.api_key_env else "")
+        f"[bold]{shown(record.id)}[/]  {shown(record.organization)}  "
+        f"state: [bold]{shown(record.state)}[/]"
+    )
+    version = f" {shown(record.model_version)}" if record.model_version else ""
+    console.print(
+        f"model: {shown(record.model_name)}{version} via {shown(record.model)}"
+        + (f" at {shown(record.base_url)}" if record.base_url else "")
+        + (f" (key from ${shown(record.api_key_env)})" if record.api_key_env else "")
     )
     console.print(
         f"release {record.release_date} (submitted {record.submitted_on}, "
@@ -117,7 +120,7 @@ def print_record(record: SubmissionRecord) -> None:
     for change in record.history:
         console.print(
             f"  {change.at:%Y-%m-%d %H:%M} {change.action:<16} → {change.to_state:<18} "
-            f"by {change.actor} ({change.role})"
+            f"by {shown(change.actor)} ({change.role})"
         )
     review = record.review
     if review is None:
@@ -145,7 +148,7 @@ def print_record(record: SubmissionRecord) -> None:
     for run in review.runs:
         console.print(
             f"run {run.number} ({'resumed, ' if run.resumed else ''}pid {run.pid} on {run.host}): "
-            f"{run.status}" + (f" — {run.detail}" if run.detail else "")
+            f"{run.status}" + (f" — {shown(run.detail)}" if run.detail else "")
         )
 
 
@@ -241,7 +244,7 @@ def register_review_commands(app: typer.Typer) -> None:
             emit_json(record.as_dict())
             return
         err_console.print(
-            f"submitted {record.model_name} for {record.organization}: release "
+            f"submitted {shown(record.model_name)} for {shown(record.organization)}: release "
             f"{record.release_date} ({record.lead_days} days ahead, policy {record.window_policy})"
         )
         console.print(record.id)
@@ -272,7 +275,14 @@ def register_review_commands(app: typer.Typer) -> None:
             table.add_column(col)
         for r in records:
             done = f"{r.review.samples_done}/{r.review.samples_planned}" if r.review else "-"
-            table.add_row(r.id, r.organization, r.model_name, str(r.release_date), r.state, done)
+            table.add_row(
+                shown(r.id),
+                shown(r.organization),
+                shown(r.model_name),
+                str(r.release_date),
+                r.state,
+                done,
+            )
         console.print(table)
 
     @app.command()
