@@ -75,12 +75,26 @@ class Settings:
         return self
 
 
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's `[prereview]` table (or its top level); any malformed file is a ConfigError."""
     try:
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config file {path} is over {MAX_CONFIG_BYTES} bytes")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is nested too deeply") from None
     section = data.get("prereview", data)
     if not isinstance(section, dict):
         raise ConfigError(f"config file {path}: [prereview] must be a table")
@@ -92,7 +106,7 @@ def _int_setting(value: Any, name: str, default: int, minimum: int) -> int:
         return default
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"setting {name} must be a whole number, not {value!r}") from None
     if number < minimum:
         raise ConfigError(f"setting {name} must be at least {minimum}")
@@ -110,6 +124,23 @@ def _bool_setting(value: Any, name: str) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"setting {name} must be true or false, not {value!r}")
+
+
+def _str_setting(value: Any, name: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ConfigError(f"setting {name} must be a string")
+
+
+def _path_setting(value: Any, name: str) -> Path | None:
+    if not value:
+        return None
+    if not isinstance(value, str | os.PathLike) or "\0" in str(value):
+        raise ConfigError(f"setting {name} must be a path")
+    try:
+        return Path(value).expanduser().absolute()
+    except (RuntimeError, ValueError, OSError):  # `~nobody/…`: no such user
+        raise ConfigError(f"setting {name}: cannot expand {str(value)[:80]!r}") from None
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -130,12 +161,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     return Settings(
         home=home,
         database_url=str(database_url),
-        token=pick("token"),
+        token=_str_setting(pick("token"), "token"),
         default_model=str(pick("default_model") or "local/smollm2"),
-        model_threads=int(threads) if threads else None,
+        model_threads=_int_setting(threads, "model_threads", 0, minimum=0) or None,
         marking_banner=str(pick("marking_banner") or "CUI//SP-PCII"),
         retention_days=_int_setting(pick("retention_days"), "retention_days", 365, minimum=0),
-        plaintext_dir=Path(str(plaintext_dir)).expanduser().absolute() if plaintext_dir else None,
+        plaintext_dir=_path_setting(plaintext_dir, "plaintext_dir"),
         key_provider=str(pick("key_provider") or "local"),
         audit_checkpoint_every=_int_setting(
             pick("audit_checkpoint_every"), "audit_checkpoint_every", 100, minimum=1
