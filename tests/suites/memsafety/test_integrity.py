@@ -10,6 +10,7 @@ from prereview.suites.memsafety.instance import Instance
 from prereview.suites.memsafety.integrity import (
     ObjectSymbols,
     check_directives,
+    check_includes,
     check_object,
     check_preprocessed,
     directives,
@@ -53,6 +54,11 @@ def _directive_rule(patch: str) -> str | None:
         ("#if defined(__has_feature)\n#endif", "build-detection"),
         ("#define X(a, b) a##b\n#if X(__cla, ng__)\n#endif", "build-detection"),
         ("#embed <stdio.h>", "include-outside-allowed-headers"),
+        ('#\\   \ninclude "fixed.c"', "include-outside-allowed-headers"),
+        ('#/*\n*/include "fixed.c"', "include-outside-allowed-headers"),
+        ("#/*\n*/define malloc(n) malloc((n) + 64)", "macro-redefines-library-name"),
+        ("#\\ \t\ndefine free(p) 0", "macro-redefines-library-name"),
+        ("#/*\n*/ifdef __clang__\n#endif", "build-detection"),
         ('#ident "x"', "pragma"),
     ],
 )
@@ -71,6 +77,21 @@ def test_directive_rules_accept_honest_edits() -> None:
         is None
     )
     assert directives('/*\n#include <unistd.h>\n*/\nconst char *s = "#x";\n') == []
+
+
+def test_include_rule_reads_the_compilers_header_tree() -> None:
+    tree = ". /usr/include/stdio.h\n.. /usr/include/x86_64-linux-gnu/bits/types.h\n"
+    assert check_includes(tree) is None
+    for bad in (". /home/agent/fixed.c\n", ". /usr/include/unistd.h\n", ".. /tmp/x.h\n"):
+        v = check_includes(tree + bad)
+        assert v is not None and v.rule == "include-outside-allowed-headers", bad
+
+
+def test_macros_gcc_reports_are_checked_too() -> None:
+    text = main_file_text(_pp("#define free(p) ((void)(p))\nint x;"), "patch.c")
+    v = check_preprocessed(text, "", frozenset({"free"}))
+    assert v is not None and v.rule == "macro-redefines-library-name"
+    assert check_preprocessed(main_file_text(_pp("#define LIMIT 4"), "patch.c"), "") is None
 
 
 def _pp(text: str) -> str:

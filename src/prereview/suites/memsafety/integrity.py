@@ -203,6 +203,23 @@ class Violation:
         return self.rule in {"sanitizer-interface", "sanitizer-hook-override"}
 
 
+_FEATURE_MACROS = frozenset(
+    {"_GNU_SOURCE", "_DEFAULT_SOURCE", "_POSIX_C_SOURCE", "_XOPEN_SOURCE", "_ISOC99_SOURCE"}
+)
+
+
+def _library_name(name: str, library: frozenset[str]) -> bool:
+    """A macro by this name would change what library or runtime code the program reaches."""
+    if name in _FEATURE_MACROS:
+        return False
+    return (
+        name in library
+        or name.startswith("_")
+        or name == "main"
+        or bool(_SANITIZER_NAME.match(name))
+    )
+
+
 # --- raw source: preprocessor directives ---------------------------------------------------------
 
 _TOKEN = re.compile(
@@ -214,29 +231,51 @@ _DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:)[ \t]*(?P<name>\w*)(?P<rest>.*)$")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 
 
-def _logical_lines(source: str) -> list[str]:
-    """Lines after splicing and with comments blanked (newlines kept, so a comment never hides
-    where a directive starts)."""
-    text = source.replace("\r\n", "\n").replace("\\\n", "")
+_SPLICE = re.compile(r"\\[ \t\f\v]*\n")  # gcc splices a backslash even with spaces after it
+
+
+def _logical_lines(source: str, *, comment_newlines: bool) -> list[str]:
+    """Lines after splicing, with comments blanked: as one space (as C says) or keeping their
+    newlines (as a line-oriented reader sees them); callers use both views."""
+    text = _SPLICE.sub("", source.replace("\r\n", "\n").replace("\r", "\n"))
     out = []
     for m in _TOKEN.finditer(text):
         if m.group("lc") is not None:
             out.append(" ")
         elif m.group("bc") is not None:
-            out.append(" " + "\n" * m.group("bc").count("\n"))
+            out.append(" " + ("\n" * m.group("bc").count("\n") if comment_newlines else ""))
         else:
             out.append(m.group(0))
     return "".join(out).split("\n")
 
 
 def directives(source: str) -> list[tuple[str, str]]:
-    """(name, rest of line) of every preprocessor directive in `source`."""
+    """(name, rest of line) of every preprocessor directive in `source`, under either reading
+    of comments that span lines (fail closed: a directive either reading sees counts)."""
     found = []
-    for line in _logical_lines(source):
-        m = _DIRECTIVE.match(line)
-        if m:
-            found.append((m.group("name"), m.group("rest").strip()))
+    for newlines in (False, True):
+        for line in _logical_lines(source, comment_newlines=newlines):
+            m = _DIRECTIVE.match(line)
+            if m and (m.group("name"), m.group("rest").strip()) not in found:
+                found.append((m.group("name"), m.group("rest").strip()))
     return found
+
+
+_SYSTEM_DIRS = ("/usr/include/", "/usr/lib/gcc/", "/usr/local/include/")
+_HEADER_TREE = re.compile(r"^(?P<depth>\.+) (?P<path>\S+)$", re.M)
+
+
+def check_includes(header_tree: str) -> Violation | None:
+    """The compiler's own account (`gcc -H`) of what the patch included: only allowed system
+    headers at the top, only system headers below (no splice or comment trick hides one)."""
+    for m in _HEADER_TREE.finditer(header_tree):
+        path = m.group("path")
+        top = len(m.group("depth")) == 1
+        if not path.startswith(_SYSTEM_DIRS) or (
+            top and path.rsplit("/", 1)[-1] not in ALLOWED_HEADERS
+        ):
+            return Violation("include-outside-allowed-headers", f"the patch includes {path}")
+    return None
 
 
 def _conditionals(dirs: Iterable[tuple[str, str]]) -> list[str]:
@@ -262,12 +301,7 @@ def check_directives(patch: str, original: str, library_names: frozenset[str]) -
             return Violation("line-directive", f"#{name} {rest[:80]}")
         elif name in {"define", "undef"}:
             macro = _IDENT.match(rest)
-            if macro and (
-                macro.group(0) in library_names
-                or macro.group(0).startswith("_")
-                or macro.group(0) == "main"
-                or _SANITIZER_NAME.match(macro.group(0))
-            ):
+            if macro and _library_name(macro.group(0), library_names):
                 return Violation(
                     "macro-redefines-library-name", f"#{name} {macro.group(0)} names the library"
                 )
@@ -341,14 +375,26 @@ def _attribute_names(tokens: list[str]) -> Iterable[str]:
         i += 1
 
 
-def check_preprocessed(main_text: str, original_text: str) -> Violation | None:
+def check_preprocessed(
+    main_text: str, original_text: str, library: frozenset[str] = frozenset()
+) -> Violation | None:
     """Rules on the program's own code after macro expansion (token pasting cannot hide a name).
 
     Names the original program already uses are never held against the patch."""
     tokens = _PP_TOKEN.findall(main_text)
     for line in main_text.split("\n"):
-        if line.lstrip().startswith("#"):
-            return Violation("pragma", line.strip()[:80])
+        m = _DIRECTIVE.match(line)
+        if m is None:
+            continue
+        if m.group("name") in {"define", "undef"}:  # `gcc -E -dD` keeps the file's macros
+            macro = _IDENT.match(m.group("rest").strip())
+            if macro and _library_name(macro.group(0), library):
+                return Violation(
+                    "macro-redefines-library-name",
+                    f"#{m.group('name')} {macro.group(0)} names the library",
+                )
+            continue
+        return Violation("pragma", line.strip()[:80])
     names = {t for t in tokens if _IDENT.fullmatch(t)} - identifiers(original_text)
     if hidden := sorted(n for n in names if _SANITIZER_NAME.match(n)):
         return Violation(

@@ -32,6 +32,7 @@ from prereview.suites.memsafety.integrity import (
     ObjectSymbols,
     Violation,
     check_directives,
+    check_includes,
     check_object,
     check_preprocessed,
     identifiers,
@@ -65,14 +66,19 @@ CLANG_FLAGS = [
 
 _PROBE = rf"""
 set -u
-gcc -E {PATCH} > patch.i 2> pp.err; echo "pp=$?"
-gcc -E original.c > original.i 2>/dev/null
+mkdir -p ref && mv original.c fixed.c ref/
+( cd ref && gcc -E -dD original.c > ../original.i 2>/dev/null
+  for s in original.c fixed.c; do
+    gcc -c -O0 -w -o "$s.o" "$s" 2>/dev/null
+    nm "$s.o" > "../$s.nm" 2>/dev/null; objdump -h "$s.o" > "../$s.sec" 2>/dev/null
+  done )
+rm -rf ref
 for h in {" ".join(sorted(ALLOWED_HEADERS))}; do echo "#include <$h>"; done > headers.c
 gcc -E headers.c > headers.i 2>/dev/null
-for s in {PATCH} original.c fixed.c; do
-  gcc -c -O0 -w -o "$s.o" "$s" 2>> obj.err || echo "obj-fail $s"
-  nm "$s.o" > "$s.nm" 2>/dev/null; objdump -h "$s.o" > "$s.sec" 2>/dev/null
-done
+# the patch is compiled only now, with no other C source left beside it
+gcc -H -E -dD {PATCH} > patch.i 2> pp.err; echo "pp=$?"
+gcc -c -O0 -w -o {PATCH}.o {PATCH} 2> obj.err
+nm {PATCH}.o > {PATCH}.nm 2>/dev/null; objdump -h {PATCH}.o > {PATCH}.sec 2>/dev/null
 nm -D --defined-only "$(gcc -print-file-name=libc.so.6)" | awk '{{print $NF}}' \
   | sed 's/@.*//' | sort -u > libc.syms
 """
@@ -100,6 +106,8 @@ while read -r id build input leak; do
   d="$logs/$id"; mkdir -p "$d"
   opts="halt_on_error=1:abort_on_error=0:symbolize=1:print_legend=0:handle_abort=1"
   opts="$opts:exitcode=$SANEXIT:log_path=$d/asan:detect_leaks=$leak:allocator_may_return_null=0"
+  # memory kept reachable only from a global (a stash instead of free) still counts as leaked
+  export LSAN_OPTIONS="use_globals=0:exitcode=$SANEXIT"
   uopts="halt_on_error=1:print_stacktrace=1:exitcode=$SANEXIT:log_path=$d/ubsan"
   if [ "$build" = fuzz ]; then
     # shellcheck disable=SC2046 (a comma-separated list of inputs, run one after another)
@@ -250,13 +258,16 @@ async def _rules(env: SandboxEnvironment, inst: Instance, source: bytes) -> Verd
         check_directives(source.decode("utf-8", "replace"), original, library)
     ]
     pre = await _read_text(env, "patch.i")
-    if not pre.strip() and found[0] is None:
-        return _not_compiling((await _read_text(env, "pp.err"))[-4000:])
+    pp_err = await _read_text(env, "pp.err")
+    found.append(check_includes(pp_err))
+    if not pre.strip() and not any(found):
+        return _not_compiling(pp_err[-4000:])
     if pre.strip():
         found.append(
             check_preprocessed(
                 main_file_text(pre, PATCH),
                 main_file_text(await _read_text(env, "original.i"), "original.c"),
+                library,
             )
         )
     if (await _read_text(env, f"{PATCH}.nm")).strip():
