@@ -283,6 +283,11 @@ def _fake_mounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
 
 
+def _paths(root: Path) -> set[Path]:
+    """Every path under `root`, but the database's own files (the refusal is audited)."""
+    return {p for p in root.rglob("*") if not p.name.startswith("prereview.db")}
+
+
 def test_assess_refuses_without_tmpfs_or_explicit_dir_and_starts_nothing(
     install: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -294,6 +299,7 @@ def test_assess_refuses_without_tmpfs_or_explicit_dir_and_starts_nothing(
         reviewer.dispose()
     _fake_mounts(tmp_path, monkeypatch)
     settings = load_settings()
+    paths_before = _paths(tmp_path)
     assert settings.plaintext_dir is None and plaintext_base(settings) is None
 
     runner = CliRunner()
@@ -304,9 +310,8 @@ def test_assess_refuses_without_tmpfs_or_explicit_dir_and_starts_nothing(
         len(lines) == 1 and "no private tmpfs" in lines[0] and "PREREVIEW_PLAINTEXT_DIR" in lines[0]
     )
 
-    # nothing started, nothing written, no disk fallback
-    assert not (settings.home / "work").exists()
-    assert not (install.plaintext_dir and install.plaintext_dir.exists())
+    # nothing started, nothing written (no new file anywhere: no plan, no log, no disk fallback)
+    assert _paths(tmp_path) - paths_before == set()
     with ReviewService.open(settings) as coordinator:
         assert row_counts(coordinator) == before
         after = coordinator.get(record.id)
