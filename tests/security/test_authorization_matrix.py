@@ -255,7 +255,9 @@ COMMANDS: dict[str, ById | NoId | Unprotected] = {
         ("advisories", "brief", "--out", "{out}"), roles("coordinator"), mutates=True
     ),
     "logs keygen": NoId(("logs", "keygen"), roles("coordinator"), mutates=True),
-    "logs import": NoId(("logs", "import", "{sarif}"), roles("coordinator"), mutates=True),
+    "logs import": NoId(
+        ("logs", "import", "{sarif}", "--sender", "{sarif}"), roles("coordinator"), mutates=True
+    ),
     "init": Unprotected("creates a data dir and its first coordinator; idempotent"),
     "doctor": Unprotected("checks the host; reads no submission"),
     "findings sectors": Unprotected("the static sector catalog"),
@@ -557,7 +559,7 @@ def test_commands_by_id_refuse_every_unauthorized_role_and_spelling(
     variants = finding_variants(world) if finding else submission_variants(world)
     tally = _run_by_id(world, _id_rows(finding), variants)
     assert tally.unauthorized == []
-    assert tally.problems == []
+    assert tally.problems == [], "\n".join(tally.problems)
     assert tally.refusals > 0
 
 
@@ -578,7 +580,7 @@ def test_the_coordinator_is_refused_every_other_spelling(world: World) -> None:
                 cases.append((f"{name} [{variant}]", argv))
             check_refused(world, tally, "coordinator", cases)
     assert tally.unauthorized == []
-    assert tally.problems == []
+    assert tally.problems == [], "\n".join(tally.problems)
 
 
 def test_commands_without_an_id_refuse_every_unauthorized_role(world: World) -> None:
@@ -594,7 +596,7 @@ def test_commands_without_an_id_refuse_every_unauthorized_role(world: World) -> 
                 continue
             check_refused(world, tally, role, [(name, argv)])
     assert tally.unauthorized == []
-    assert tally.problems == []
+    assert tally.problems == [], "\n".join(tally.problems)
 
 
 @pytest.mark.parametrize("command", ["list", "findings list", "findings overdue"])
