@@ -10,14 +10,16 @@ import stat
 import subprocess
 import sys
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from prereview.config import Settings, load_settings
+from prereview.store.tables.review import OrganizationRow, SubmissionRow
 from prereview.vault import service as vault_service
 from prereview.vault.service import Vault, _private_tmpfs_dir, plaintext_base
-from prereview.vault.workspace import PlaintextWindowError
+from prereview.vault.workspace import PlaintextWindowError, PlaintextWorkspace
 
 CHILD = textwrap.dedent(
     """
@@ -167,3 +169,45 @@ def test_a_foreign_or_open_dir_on_tmpfs_is_refused(
     (runtime / "prereview").rmdir()
     (runtime / "prereview").symlink_to(tmp_path)  # planted link: never followed
     assert _private_tmpfs_dir() is None
+
+
+def test_plaintext_an_earlier_version_left_in_the_data_dir_is_sealed_and_removed(
+    settings: Settings,
+) -> None:
+    """`<data dir>/work` was the old fallback; a run killed there is recovered like any other,
+    and the directory goes away."""
+    with Vault.open(settings) as vault:
+        with vault.db.session() as s:
+            s.add(OrganizationRow(id="org-w", name="Org W"))
+            s.flush()
+            s.add(
+                SubmissionRow(
+                    id="sub-legacy",
+                    organization_id="org-w",
+                    model_name="m",
+                    model="openai/m",
+                    max_connections=1,
+                    seconds_per_request=1.0,
+                    release_date=date(2030, 1, 1),
+                    submitted_on=date(2029, 12, 1),
+                    window_policy="eo-2026",
+                    terms_version="2026-01",
+                    confidentiality="confidential",
+                    state="in_review",
+                )
+            )
+        vault.content.write("sub-legacy", "reviews/r/logs/a.eval", b"sealed before")
+    legacy = settings.home / "work"
+    tag = PlaintextWorkspace(legacy, settings.home).root
+    dead = tag / "deadbeef"
+    (dead / "files").mkdir(parents=True)
+    (dead / "lock").touch()
+    (dead / "owner.json").write_text(json.dumps({"scope": "sub-legacy", "key": "reviews/r/logs"}))
+    (dead / "files" / "b.eval").write_bytes(b"plaintext of a killed run")
+    with Vault.open(settings) as vault:
+        assert vault.content.read("sub-legacy", "reviews/r/logs/b.eval") == (
+            b"plaintext of a killed run"
+        )
+        actions = [e.action for e in vault.audit.entries(submission_id="sub-legacy")]
+    assert "artifact.recovered" in actions
+    assert not legacy.exists()

@@ -237,6 +237,28 @@ def plaintext_base(settings: Settings) -> Path | None:
     return _private_tmpfs_dir()
 
 
+LEGACY_WORK_DIR = "work"
+"""`<data dir>/work`: where earlier versions put the plaintext window when no tmpfs was found."""
+
+
+def _recover_legacy_work_dir(settings: Settings, content: EncryptedSubmissionContent) -> list[str]:
+    """Seal and delete what a killed run of an earlier version left in `<data dir>/work` (that
+    fallback is gone); the directory is removed once empty. Returns the scopes touched."""
+    legacy = settings.home / LEGACY_WORK_DIR
+    if settings.plaintext_dir == legacy or not legacy.is_dir() or legacy.is_symlink():
+        return []
+    old_workspace = PlaintextWorkspace(legacy, settings.home)
+    touched = EncryptedSubmissionContent(
+        content.inner, content.keyring, old_workspace
+    ).recover_orphans()
+    old_workspace.sweep_abandoned()  # dead processes' traces
+    for path in [*sorted(legacy.rglob("*"), reverse=True), legacy]:
+        if path.is_dir() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                path.rmdir()  # empty ones only: a live run of an earlier version keeps its own
+    return touched
+
+
 @dataclass
 class Vault:
     settings: Settings
@@ -292,7 +314,7 @@ class Vault:
         register_codec(VaultDetailsCodec(keys), default=True)  # finding details sealed too
         workspace.confine_inspect_traces()
         workspace.sweep_abandoned()
-        for scope in content.recover_orphans():
+        for scope in [*content.recover_orphans(), *_recover_legacy_work_dir(settings, content)]:
             audit.append(
                 AuditEvent(
                     "artifact.recovered",
