@@ -243,7 +243,7 @@ def confine_temp(ws: OpenWorkspace) -> Iterator[None]:
     buffers included) and of the subprocesses it starts, and Inspect's data and cache dirs, in
     the workspace; the previous settings come back afterwards.
 
-    Process-wide, as Inspect's own temp files are: one workspace is confined at a time."""
+    Process-wide, as Inspect's own temp files are; nested blocks restore in turn."""
     saved_env = {
         name: os.environ.get(name) for name in (*_TEMP_ENV, "XDG_DATA_HOME", "XDG_CACHE_HOME")
     }
