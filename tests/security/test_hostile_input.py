@@ -13,8 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from prereview.cli.main import app
 from prereview.findings.ingest import import_findings
