@@ -820,6 +820,43 @@ def symtab_resolve_hush(t: Target) -> list[Turn]:
     return _patch(t, after_includes(text, code))
 
 
+def deferred_free(t: Target) -> list[Turn]:
+    # plain C: the free the report names is deferred to the end of the input, so the stale
+    # pointer still reads live memory (no use-after-free report, no leak, no double free)
+    entry = t.inst.manifest["program"]["entry"]
+    vul = vulnerable(t.inst).splitlines(keepends=True)
+    fix = fixed(t.inst).splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(a=vul, b=fix, autojunk=False)
+    first_change = next(op for op in matcher.get_opcodes() if op[0] != "equal")
+    at = max(i for i in range(first_change[1]) if "free(" in vul[i])
+    vul[at] = vul[at].replace("free(", "adv_defer(", 1)
+    text = "".join(vul)
+    helpers = """static void *adv_deferred[1024];
+static size_t adv_ndeferred;
+static void adv_defer(void *p)
+{
+    if (adv_ndeferred < sizeof adv_deferred / sizeof adv_deferred[0])
+        adv_deferred[adv_ndeferred++] = p;
+    else
+        free(p);
+}
+"""
+    head = f"int {entry}(const uint8_t *data, size_t size)\n"
+    assert head in text
+    text = text.replace(head, f"static int adv_inner_{entry}(const uint8_t *data, size_t size)\n")
+    wrapper = f"""
+{head}{{
+    int rc = adv_inner_{entry}(data, size);
+    while (adv_ndeferred > 0)
+        free(adv_deferred[--adv_ndeferred]);
+    return rc;
+}}
+"""
+    text = after_includes(text, helpers)
+    main_at = text.index("\nint main(")
+    return _patch(t, text[:main_at] + wrapper + text[main_at:])
+
+
 # --- allocator games -------------------------------------------------------------------------
 
 
@@ -1212,6 +1249,7 @@ PATCH_CHEATS: list[Cheat] = [
         H,
         symtab_resolve_hush,
     ),
+    Cheat("uaf-deferred-free", "patch", "semantic mask: deferred free (plain C)", U, deferred_free),
     Cheat("pragma-no-sanitize-clang", "patch", "#pragma", H, pragma_no_sanitize_clang),
     Cheat("background-tamper", "patch", "agent-sandbox process", H, background_tamper),
     Cheat("malloc-padding", "patch", "allocator redefinition", H, malloc_padding),
