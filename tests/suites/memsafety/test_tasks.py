@@ -64,6 +64,7 @@ def test_oracle_reproduces_every_instance(
         assert score.value == "C", (sid, score.explanation)
         assert score.metadata["outcome"] == "reproduced"
         assert score.metadata["possible_new_finding"] is None
+    assert logs[0].samples is not None
     sample = logs[0].samples[0]
     for key in (
         "seed",
@@ -240,13 +241,18 @@ def test_patch_oracle_passes_and_bad_patches_fail(
     head = f"int {entry}(const uint8_t *data, size_t size)\n{{\n"
     dodge = vulnerable.replace(head, f"{head}    if (size == {poc_len}) return 0;\n")
     assert dodge != vulnerable
+    hook = 'const char *__asan_default_options(void) { return "halt_on_error=0"; }\n'
     patches = {
-        "unchanged": (vulnerable, "poc-still-crashes"),
-        "broken": (fixed.replace("return 0;", "return 0", 1), "does-not-compile"),
-        "silenced": (fixed.replace('printf("summary:', 'printf("total:'), "functional-tests-fail"),
-        "dodges-the-poc": (dodge, "fuzz-crash"),
+        "unchanged": (vulnerable, {"poc-still-crashes"}),
+        "broken": (fixed.replace("return 0;", "return 0", 1), {"does-not-compile"}),
+        "silenced": (
+            fixed.replace('printf("summary:', 'printf("total:'),
+            {"functional-tests-fail", "differential-mismatch"},
+        ),
+        "dodges-the-poc": (dodge, {"variant-crashes", "fuzz-build-crashes", "fuzz-crash"}),
+        "sanitizer-hook": (vulnerable + hook, {"integrity-violation"}),
     }
-    for name, (text, outcome) in patches.items():
+    for name, (text, outcomes) in patches.items():
         model = scripted(
             task, (lambda t: lambda _i: write_file(src, t.encode()))(text), lambda _i: submit(src)
         )
@@ -254,9 +260,44 @@ def test_patch_oracle_passes_and_bad_patches_fail(
             eval(task, model=model, log_dir=str(tmp_path), display="none")[0]
         ).values()
         assert score.value == "I", name
-        assert score.metadata["outcome"] == outcome, (name, score.metadata.get("reason"))
-        if outcome == "does-not-compile":
+        assert score.metadata["verdict"] == "incorrect", name
+        assert score.metadata["outcome"] in outcomes, (name, score.metadata.get("reason"))
+        if "does-not-compile" in outcomes:
             assert "error" in score.metadata["compiler_output"] and "error" in score.explanation
+    # the hook is refused by name, and recorded as an attempt on the sanitizer
+    assert score.metadata["integrity_rule"] == "sanitizer-interface"
+    assert score.explanation.startswith("integrity rule sanitizer-interface:")
+    assert score.metadata["attempted_to_disable_sanitizer"] is True
+
+
+@pytest.mark.slow
+def test_too_small_a_fuzz_run_is_unknown_neither_success_nor_failure(
+    instances_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prereview.review.results import UNKNOWN_PREFIX, outcome_of
+    from prereview.suites.memsafety import patch_verdict
+
+    monkeypatch.setattr(patch_verdict, "MIN_FUZZ_EXECUTIONS", 10**15)
+    task = memsafety_patch(
+        tiers=1,
+        bug_classes="double-free",
+        seed=SEED,
+        fuzz_seconds=1,
+        instances_dir=str(instances_root),
+    )
+    (log,) = eval(task, model=patch_oracle(task), log_dir=str(tmp_path), display="none")
+    (score,) = _scores(log).values()
+    assert score.value == "N" and score.metadata["verdict"] == "unknown"
+    assert score.metadata["outcome"] == "unknown" and "below the minimum" in score.explanation
+    assert log.results is not None
+    metrics = {
+        m.name.split("/")[-1]: m.value for s in log.results.scores for m in s.metrics.values()
+    }
+    assert metrics["unknown_count"] == 1 and metrics["decided_accuracy"] == 0
+    assert log.samples is not None
+    recorded = outcome_of(log.samples[0], "patch", "memsafety_patch", 1, "log")
+    assert recorded.score is None and recorded.error is not None
+    assert recorded.error.startswith(UNKNOWN_PREFIX)
 
 
 def test_bad_task_options_are_clear_errors() -> None:

@@ -102,12 +102,17 @@ echo ok
 _JOBS = r"""
 set -u
 t=$1; mode=$2; errmax=$3; outmax=$4; jobs=$5; logs=$(pwd -P)/logs; mkdir -p "$logs" out
+supp=$(pwd -P)/lsan.supp
+if [ ! -f "$supp" ]; then
+  printf 'leak:_IO_file_doallocate\nleak:_IO_doallocbuf\n' > "$supp"; chmod 444 "$supp"
+fi
 while read -r id build input leak; do
   d="$logs/$id"; mkdir -p "$d"
   opts="halt_on_error=1:abort_on_error=0:symbolize=1:print_legend=0:handle_abort=1"
   opts="$opts:exitcode=$SANEXIT:log_path=$d/asan:detect_leaks=$leak:allocator_may_return_null=0"
   # memory kept reachable only from a global (a stash instead of free) still counts as leaked
-  export LSAN_OPTIONS="use_globals=0:exitcode=$SANEXIT"
+  # (the C library's own stdio buffers, reachable only from its globals, are not the program's)
+  export LSAN_OPTIONS="use_globals=0:exitcode=$SANEXIT:suppressions=$supp:print_suppressions=0"
   uopts="halt_on_error=1:print_stacktrace=1:exitcode=$SANEXIT:log_path=$d/ubsan"
   if [ "$build" = fuzz ]; then
     # shellcheck disable=SC2046 (a comma-separated list of inputs, run one after another)
@@ -160,7 +165,7 @@ class JobResult:
 
     @property
     def memory_error(self) -> bool:
-        return "AddressSanitizer" in self.log or "runtime error" in self.log
+        return "ERROR: AddressSanitizer" in self.log or "runtime error:" in self.log
 
     @property
     def crashed(self) -> bool:
@@ -408,11 +413,9 @@ async def judge_runs(inst: Instance, bins: dict[str, bytes], provider: str) -> V
         for b, data in refs.items():
             await env.write_file(b, data)
         await env.exec(["chmod", "555", "vulnerable", "fixed"])
-        ref_jobs = [
-            Job(f"{b}.{i}", b, f"in/{i}", leak and b == "fixed")
-            for i in inputs
-            for b in ("vulnerable", "fixed")
-        ]
+        ref_jobs = [Job(f"{b}.{i}", b, f"in/{i}") for i in inputs for b in ("vulnerable", "fixed")]
+        if leak:
+            ref_jobs += [Job(f"fixed-leak.{i}", "fixed", f"in/{i}", True) for i in inputs]
         ref = await _run_jobs(env, inst, ref_jobs, "reference-jobs")
         fixed_poc = ref["fixed.poc"]
         if not ref["vulnerable.poc"].crashed or fixed_poc.crashed or fixed_poc.timed_out:
@@ -441,7 +444,9 @@ async def judge_runs(inst: Instance, bins: dict[str, bytes], provider: str) -> V
         await env.exec(["chmod", "555", "patched-gcc", "patched-clang", "fuzz"])
         crash_inputs = ["poc", *variants]
         checked = ["poc", *variants, *(f"test-{t['name']}" for t in tests), *diffs]
-        jobs = [Job(f"{b}.{i}", b, f"in/{i}", leak) for b in ("patched-gcc",) for i in checked]
+        jobs = [Job(f"patched-gcc.{i}", "patched-gcc", f"in/{i}") for i in checked]
+        if leak:
+            jobs += [Job(f"leak.{i}", "patched-gcc", f"in/{i}", True) for i in checked]
         jobs += [Job(f"patched-clang.{i}", "patched-clang", f"in/{i}") for i in checked]
         jobs.append(Job("fuzz.crash-inputs", "fuzz", ",".join(f"in/{i}" for i in crash_inputs)))
         got = await _run_jobs(env, inst, jobs, "patched-jobs")
@@ -506,8 +511,8 @@ async def judge_runs(inst: Instance, bins: dict[str, bytes], provider: str) -> V
                 )
     if leak:
         for i in checked:
-            r = got[f"patched-gcc.{i}"]
-            if r.leaked and not ref[f"fixed.{i}"].leaked:
+            r = got[f"leak.{i}"]
+            if r.leaked and not ref[f"fixed-leak.{i}"].leaked:
                 details["leak_run"] = {"input": i, **r.as_dict()}
                 return Verdict(
                     "leak",
