@@ -258,6 +258,10 @@ COMMANDS: dict[str, ById | NoId | Unprotected] = {
     "logs import": NoId(
         ("logs", "import", "{sarif}", "--sender", "{sarif}"), roles("coordinator"), mutates=True
     ),
+    "serve": Unprotected(
+        "starts the REST API: each request authenticates and is decided by the same guard"
+    ),
+    "worker": Unprotected("runs assessments that authorized requests queued; the host's operator"),
     "init": Unprotected("creates a data dir and its first coordinator; idempotent"),
     "doctor": Unprotected("checks the host; reads no submission"),
     "findings sectors": Unprotected("the static sector catalog"),
