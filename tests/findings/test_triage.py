@@ -141,8 +141,9 @@ def test_cli_round_trip(cli: CliRunner, tmp_path: Path) -> None:
 CLI_ERRORS = [
     (["findings", "triage", "F-1", "--cvss", "CVSS:3.1/AV:N"], "invalid CVSS vector"),
     (["findings", "triage", "F-1", "--cwe", "CWE-99999"], "not in the MITRE CWE list"),
-    (["findings", "triage", "F-99", "--cwe", "CWE-787"], "unknown finding F-99"),
-    (["findings", "triage", "x-1"], "is not a finding id"),
+    # unknown or not a finding reference: refused like any finding the principal may not touch
+    (["findings", "triage", "F-99", "--cwe", "CWE-787"], "may not findings.write on 'F-99'"),
+    (["findings", "triage", "x-1"], "may not findings.write on 'x-1'"),
     (["findings", "list", "--sector", "space"], "unknown sector 'space'"),
     (["findings", "list", "--min-severity", "huge"], "unknown severity 'huge'"),
     (["findings", "status", "F-1", "published"], "cannot become published"),
