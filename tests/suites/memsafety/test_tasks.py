@@ -345,7 +345,7 @@ def test_inspect_cli_finds_the_task_through_the_entry_point(
     log = json.loads(log_file.read_text())
     assert log["status"] == "success"
     assert log["eval"]["task"].endswith("memsafety_poc")
-    assert log["results"]["scores"][0]["metrics"]["accuracy"]["value"] == 0
+    assert log["results"]["scores"][0]["metrics"]["decided_accuracy"]["value"] == 0
 
 
 def test_default_instances_live_privately_in_the_data_dir_and_are_reused(
