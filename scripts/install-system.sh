@@ -15,6 +15,7 @@ PACKAGES=(
   libpangoft2-1.0-0
   libharfbuzz-subset0   # WeasyPrint's fast font subsetting
   fonts-dejavu-core
+  chromium              # the portal's browser tests (Playwright drives it; never downloaded)
 )
 
 missing=()

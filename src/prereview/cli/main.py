@@ -115,6 +115,8 @@ RootGroup.lazy_groups = {
         "sandbox",
         "tasks",
         "logs",
+        "serve",
+        "worker",
     )
 }
 register_report_commands(app)

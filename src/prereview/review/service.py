@@ -179,8 +179,17 @@ class ReviewService:
 
     # -- submissions ---------------------------------------------------------------------------
 
-    def submit(self, request: SubmissionRequest, actor: Actor | None = None) -> SubmissionRecord:
-        """Create the submission and submit it in one transaction (draft → submitted)."""
+    def submit(
+        self,
+        request: SubmissionRequest,
+        actor: Actor | None = None,
+        *,
+        credential: str | None = None,
+    ) -> SubmissionRecord:
+        """Create the submission and submit it in one transaction (draft → submitted).
+
+        `credential`: the API key itself, when it arrived in a request body (the service)
+        rather than in the environment variable `api_key_env` names (the CLI)."""
         org_name = " ".join(request.organization.split())
         if not org_name or len(org_name) > 200:
             raise InvalidSubmissionError("organization name must be 1 to 200 characters")
@@ -191,7 +200,7 @@ class ReviewService:
         check_model_available(request.access)
         throughput = request.throughput or Throughput.default_for(request.access.model)
         model_name = request.model_name or request.access.model.split("/", 1)[1]
-        secret = self._read_credential(request)
+        secret = credential if credential is not None else self._read_credential(request)
         with self.db.session() as s:
             org = s.execute(
                 select(OrganizationRow).where(OrganizationRow.name == org_name)

@@ -1,0 +1,776 @@
+"""REST API v1: every operation of the CLI over HTTP, as the bearer token's principal.
+
+Request bodies use the CLI's option names in snake_case (`organization` for `--org`, as the
+service's clients name it). Each handler authorizes through the vault's one path
+(`guard.authorize` on the id exactly as the client sent it, or `guard.require` for agency and
+system resources) before it loads anything; refusals raise, are audited, and come back as
+problem+json with the CLI's one-line message and exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from prereview.domain.submission import (
+    Confidentiality,
+    InvalidSubmissionError,
+    ModelAccess,
+    Throughput,
+)
+from prereview.errors import PrereviewError
+from prereview.review.service import SubmissionRequest, submission_resource
+from prereview.service.context import ServiceContext, bearer_session, context_of
+from prereview.service.jobs import JobQueue
+from prereview.service.problems import ServiceProblem
+from prereview.store.tables.review import SubmissionRow
+from prereview.store.tables.vault import DataKeyRow, VaultKeyRow
+from prereview.vault.errors import AccessDeniedError
+from prereview.vault.policy import Operation, Resource
+from prereview.vault.principals import Role
+from prereview.vault.service import VaultSession, plaintext_base
+
+router = APIRouter(prefix="/api/v1")
+Session = Annotated[VaultSession, Depends(bearer_session)]
+
+REPORT_MEDIA = {"html": "text/html; charset=utf-8", "pdf": "application/pdf", "md": "text/markdown"}
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=4000)
+
+
+class SubmissionBody(Body):
+    organization: str = Field(min_length=1, max_length=200)
+    model: str = Field(min_length=1, max_length=300)
+    release_date: str = Field(max_length=40)
+    base_url: str | None = Field(None, max_length=500)
+    api_key_env: str | None = Field(None, max_length=200)
+    api_key: str | None = Field(
+        None, max_length=4000, description="The model API key: sealed on arrival, never echoed."
+    )
+    policy: str | None = Field(None, max_length=100)
+    model_name: str | None = Field(None, max_length=200)
+    model_version: str | None = Field(None, max_length=100)
+    confidentiality: Confidentiality = Confidentiality.CONFIDENTIAL
+    compare_in_later_reviews: bool = True
+    rpm: float | None = Field(None, gt=0)
+    connections: int | None = Field(None, gt=0, le=10_000)
+    latency: float | None = Field(None, gt=0)
+    model_arg: list[str] = Field(default_factory=list, max_length=50)
+
+
+class AssessmentBody(Body):
+    suite: str | None = Field(None, max_length=100)
+    limit: int | None = Field(None, ge=1, le=1_000_000)
+    resume: bool = False
+    plan_only: bool = False
+
+
+class PrincipalBody(Body):
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    org: str | None = Field(None, max_length=200)
+
+
+class AssignmentBody(Body):
+    evaluator: str = Field(min_length=1, max_length=200)
+
+
+class ReferenceBody(Body):
+    label: str = Field(min_length=1, max_length=200)
+
+
+class TriageBody(Body):
+    cvss: list[str] = Field(default_factory=list, max_length=4)
+    cwe: str | None = Field(None, max_length=40)
+    product: str | None = Field(None, max_length=500)
+    evidence: str | None = Field(None, max_length=20)
+
+
+class BriefBody(Body):
+    sector: list[str] = Field(default_factory=list, max_length=32)
+    format: Literal["md", "html"] = "md"
+    tlp: str = Field("AMBER", max_length=20)
+
+
+def parse_release_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidSubmissionError(f"release date {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_model_args(pairs: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs as `--model-arg` takes them (numbers become numbers)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InvalidSubmissionError(f"--model-arg {pair!r}: expected KEY=VALUE")
+        value: Any = raw
+        for cast in (int, float):
+            try:
+                value = cast(raw)
+                break
+            except ValueError:
+                continue
+        out[key] = value
+    return out
+
+
+def submission_request(body: SubmissionBody) -> SubmissionRequest:
+    """The request `prereview submit` would build from the same options."""
+    access = ModelAccess(model=body.model, base_url=body.base_url, api_key_env=body.api_key_env)
+    throughput = None
+    if body.rpm is not None or body.connections is not None or body.latency is not None:
+        default = Throughput.default_for(body.model)
+        throughput = Throughput(
+            requests_per_minute=body.rpm if body.rpm is not None else default.requests_per_minute,
+            max_connections=body.connections or default.max_connections,
+            seconds_per_request=body.latency or default.seconds_per_request,
+        )
+    return SubmissionRequest(
+        organization=body.organization,
+        access=access,
+        release_date=parse_release_date(body.release_date),
+        policy=body.policy,
+        model_name=body.model_name,
+        model_version=body.model_version,
+        throughput=throughput,
+        confidentiality=body.confidentiality,
+        compare_in_later_reviews=body.compare_in_later_reviews,
+        model_args=parse_model_args(body.model_arg),
+    )
+
+
+def encoded(data: Any) -> Any:
+    """JSON-ready (dates and paths as strings), as `--json` prints it."""
+    return json.loads(json.dumps(data, default=str))
+
+
+# -- service -------------------------------------------------------------------------------------
+
+
+@router.get("/me", summary="The authenticated principal")
+def me(session: Session) -> dict[str, Any]:
+    p = session.principal
+    return {
+        "id": p.id,
+        "name": p.name,
+        "role": p.role.value,
+        "organization": p.organization,
+        "assigned_submissions": sorted(p.assigned_submissions),
+    }
+
+
+# -- submissions ---------------------------------------------------------------------------------
+
+
+@router.get("/submissions", summary="List the submissions the principal may see (`list`)")
+def list_submissions(request: Request, session: Session) -> list[Any]:
+    service = context_of(request).review_service(session)
+    return [encoded(r.as_dict()) for r in service.submissions()]
+
+
+@router.post("/submissions", status_code=201, summary="Submit a model for review (`submit`)")
+def create_submission(request: Request, session: Session, body: SubmissionBody) -> Any:
+    service = context_of(request).review_service(session)
+    if body.api_key is not None and not body.api_key_env:
+        raise InvalidSubmissionError(
+            "api_key needs api_key_env: the name under which the assessment hands it to the model"
+        )
+    record = service.submit(submission_request(body), credential=body.api_key or None)
+    return encoded(record.as_dict())
+
+
+@router.get("/submissions/{ident}", summary="A submission with history, plan, results (`status`)")
+def get_submission(request: Request, session: Session, ident: str) -> Any:
+    return encoded(context_of(request).review_service(session).get(ident).as_dict())
+
+
+@router.post("/submissions/{ident}/withdraw", summary="Withdraw and crypto-shred (`withdraw`)")
+def withdraw(request: Request, session: Session, ident: str) -> Any:
+    return encoded(context_of(request).review_service(session).withdraw(ident).as_dict())
+
+
+@router.post("/submissions/{ident}/close", summary="Close a delivered review (`close`)")
+def close(request: Request, session: Session, ident: str) -> Any:
+    return encoded(context_of(request).review_service(session).close(ident).as_dict())
+
+
+@router.get("/submissions/{ident}/results", summary="Sample results so far")
+def results(request: Request, session: Session, ident: str) -> list[Any]:
+    service = context_of(request).review_service(session)
+    return [encoded(r.__dict__) for r in service.results(ident)]
+
+
+@router.post(
+    "/submissions/{ident}/assessments",
+    summary="Plan (`assess --plan-only`) or queue a run for the worker (`assess [--resume]`)",
+)
+def assess(request: Request, session: Session, ident: str, body: AssessmentBody) -> Any:
+    ctx = context_of(request)
+    service = ctx.review_service(session)
+    if body.plan_only:
+        return encoded(service.plan(ident, suite=body.suite, limit=body.limit).to_dict())
+    handle = session.guard.authorize(Operation.REVIEW_ASSESS, ident)
+    session.guard.authorize(Operation.CREDENTIAL_USE, handle)  # the worker will need it
+    record = service.get(handle.submission_id)
+    from prereview.review.assessment import _check_can_run
+
+    _check_can_run(record, body.resume, body.suite, body.limit)
+    job = JobQueue(ctx.vault.db).enqueue(
+        handle, suite=body.suite, limit=body.limit, resume=body.resume
+    )
+    session.guard.record(
+        "review.assess.queued", "ok", submission_id=job.submission_id, target=f"job {job.id}"
+    )
+    return JSONResponse(encoded(job.as_dict()), status_code=202)
+
+
+@router.get("/submissions/{ident}/assessments", summary="The submission's assessment jobs")
+def jobs(request: Request, session: Session, ident: str) -> list[Any]:
+    handle = session.guard.authorize(Operation.SUBMISSION_READ, ident)
+    return [
+        encoded(j.as_dict())
+        for j in JobQueue(context_of(request).vault.db).jobs(handle.submission_id)
+    ]
+
+
+@router.post("/submissions/{ident}/assessments/cancel", summary="Stop the running assessment")
+def cancel(request: Request, session: Session, ident: str) -> Any:
+    handle = session.guard.authorize(Operation.REVIEW_ASSESS, ident)
+    job = JobQueue(context_of(request).vault.db).cancel(handle)
+    session.guard.record(
+        "review.assess.cancel", "ok", submission_id=job.submission_id, target=f"job {job.id}"
+    )
+    return encoded(job.as_dict())
+
+
+def progress_of(ctx: ServiceContext, session: VaultSession, submission_id: str) -> dict[str, Any]:
+    """What a progress view shows (no model identity: the counts and states)."""
+    record = ctx.review_service(session).get(submission_id)
+    jobs = JobQueue(ctx.vault.db).jobs(submission_id)
+    review = record.review
+    return {
+        "state": record.state.value,
+        "samples_done": review.samples_done if review else 0,
+        "samples_planned": review.samples_planned if review else 0,
+        "job": jobs[-1].status if jobs else None,
+        "runs": [r.status for r in review.runs] if review else [],
+    }
+
+
+@router.get(
+    "/submissions/{ident}/events",
+    summary="Live progress as server-sent events (`progress` events until nothing runs)",
+)
+async def events(request: Request, session: Session, ident: str) -> StreamingResponse:
+    ctx = context_of(request)
+    handle = await asyncio.to_thread(session.guard.authorize, Operation.SUBMISSION_READ, ident)
+
+    async def stream() -> AsyncIterator[bytes]:
+        last = None
+        for _ in range(3600):  # bounded: an hour at most, then the client reconnects
+            if await request.is_disconnected():
+                return
+            try:
+                state = await asyncio.to_thread(progress_of, ctx, session, handle.submission_id)
+            except PrereviewError:
+                return
+            if state != last:
+                yield f"event: progress\ndata: {json.dumps(state)}\n\n".encode()
+                last = state
+            if state["job"] not in ("queued", "running", "cancel_requested"):
+                yield b"event: end\ndata: {}\n\n"
+                return
+            await asyncio.sleep(1.0)
+
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+    )
+
+
+@router.get(
+    "/submissions/{ident}/access-log",
+    summary="Who touched this submission, from the audit trail (its submitter may read it)",
+)
+def access_log(request: Request, session: Session, ident: str) -> list[Any]:
+    handle = session.guard.authorize(Operation.SUBMISSION_READ, ident)
+    entries = context_of(request).vault.audit.entries(handle.submission_id, None, 1000)
+    return [
+        {
+            "seq": e.seq,
+            "at": e.at,
+            "principal": e.principal,
+            "role": e.role,
+            "action": e.action,
+            "outcome": e.outcome,
+        }
+        for e in entries
+    ]
+
+
+@router.get("/submissions/{ident}/report", summary="The advisory report (`report`)")
+def report(
+    request: Request,
+    session: Session,
+    ident: str,
+    format: Literal["html", "pdf", "md"] = "html",
+    sanitized: bool = False,
+) -> Response:
+    from prereview.reports.publish import produce_report
+
+    ctx = context_of(request)
+    written = produce_report(ctx.settings, ident, fmt=format, sanitized=sanitized, session=session)
+    data = written.path.read_bytes()
+    name = written.path.name
+    return Response(
+        data,
+        media_type=REPORT_MEDIA[format],
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Security-Policy": REPORT_CSP,
+            "X-Prereview-Has-Results": "1" if written.has_results else "0",
+        },
+    )
+
+
+@router.get(
+    "/shared/reports",
+    summary="Submissions whose sanitized report the principal may read (sector partners)",
+)
+def shared_reports(request: Request, session: Session) -> list[Any]:
+    db = context_of(request).vault.db
+    with db.session() as s:
+        rows = s.scalars(select(SubmissionRow).order_by(SubmissionRow.created_at)).all()
+        visible = session.guard.filter(
+            Operation.REPORT_READ_SANITIZED, rows, submission_resource, target="sanitized reports"
+        )
+        return [
+            {
+                "submission": r.id,
+                "review": r.review.id if r.review else None,
+                "state": r.state,
+                "release_date": str(r.release_date),
+            }
+            for r in visible
+            if r.review is not None
+        ]
+
+
+# -- findings ------------------------------------------------------------------------------------
+
+
+@router.get("/findings", summary="Findings, highest priority first (`findings list`)")
+def findings(
+    request: Request,
+    session: Session,
+    sector: str | None = None,
+    min_severity: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=0, le=100_000)] = 100,
+) -> list[Any]:
+    from prereview.cli.findings import finding_dict
+    from prereview.findings.repository import list_findings
+    from prereview.vault.findings import may_see
+
+    db = context_of(request).vault.db
+    found = list_findings(
+        db, sector=sector, min_severity=min_severity, status=status, limit=limit or None
+    )
+    found = [f for f in found if may_see(session.guard, db, f.id, Operation.FINDINGS_READ)]
+    session.guard.record(
+        "findings.read.list", "allowed", target="findings", detail={"shown": len(found)}
+    )
+    return encoded([finding_dict(f) for f in found])  # type: ignore[no-any-return]
+
+
+@router.get("/findings/{ref}", summary="One finding and its visible sightings (`findings show`)")
+def finding(request: Request, session: Session, ref: str) -> Any:
+    from prereview.cli.findings import finding_dict
+    from prereview.findings.repository import get_finding, sightings
+    from prereview.vault.findings import authorize_finding, visible_sighting
+
+    db = context_of(request).vault.db
+    fid = authorize_finding(session.guard, db, Operation.FINDINGS_READ, ref).finding_id
+    f = get_finding(db, fid)
+    seen = [s for s in sightings(db, fid) if visible_sighting(session.guard, s.submission_id)]
+    return encoded({**finding_dict(f), "sighting_details": [s.as_dict() for s in seen]})
+
+
+@router.post(
+    "/findings/import",
+    summary="Import a findings file sent as the request body (`findings import`)",
+)
+async def import_findings_file(
+    request: Request,
+    session: Session,
+    filename: Annotated[str, Query(min_length=1, max_length=200)] = "upload.sarif",
+    submission: str | None = None,
+    source: str | None = None,
+    format: str | None = None,
+) -> Any:
+    ctx = context_of(request)
+    data = await request.body()
+    return await asyncio.to_thread(
+        _import, ctx, session, data, Path(filename).name, submission, source, format
+    )
+
+
+def _import(
+    ctx: ServiceContext,
+    session: VaultSession,
+    data: bytes,
+    filename: str,
+    submission: str | None,
+    source: str | None,
+    format: str | None,
+) -> Any:
+    from prereview.findings.ingest import import_findings
+    from prereview.findings.sectors import load_catalog
+    from prereview.findings.triage import Triage
+
+    target = {"import": filename}
+    handle = (
+        session.guard.authorize(Operation.FINDINGS_WRITE, submission, detail=target)
+        if submission is not None
+        else None
+    )
+    if handle is None:
+        session.guard.require(
+            Operation.FINDINGS_WRITE, Resource.agency(), target=f"findings import {filename}"
+        )
+    base = plaintext_base(ctx.settings)
+    with tempfile.TemporaryDirectory(dir=base, prefix="upload-") as tmp:
+        path = Path(tmp) / (filename or "upload")
+        path.write_bytes(data)
+        summary = import_findings(
+            ctx.vault.db,
+            path,
+            submission=handle,
+            source=source,
+            format=format,
+            triage=Triage(load_catalog(ctx.settings)),
+        )
+    return encoded(summary.as_dict())
+
+
+@router.post("/findings/{ref}/triage", summary="Record CVSS, CWE, product (`findings triage`)")
+def triage(request: Request, session: Session, ref: str, body: TriageBody) -> Any:
+    from prereview.cli.findings import finding_dict
+    from prereview.findings.repository import triage_finding
+    from prereview.findings.sectors import load_catalog
+    from prereview.findings.triage import Triage
+    from prereview.vault.findings import authorize_finding
+
+    ctx = context_of(request)
+    db = ctx.vault.db
+    fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, ref).finding_id
+    f = triage_finding(
+        db,
+        fid,
+        cvss=body.cvss,
+        cwe=body.cwe,
+        product=body.product,
+        evidence=body.evidence,
+        triage=Triage(load_catalog(ctx.settings)),
+    )
+    return encoded(finding_dict(f))
+
+
+# -- advisories and briefs -----------------------------------------------------------------------
+
+
+def _documents(folder: Path, suffixes: tuple[str, ...]) -> list[dict[str, Any]]:
+    if not folder.is_dir():
+        return []
+    return [
+        {"name": p.name, "bytes": p.stat().st_size}
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix in suffixes and not p.name.startswith(".")
+    ]
+
+
+def _document(folder: Path, name: str, suffixes: tuple[str, ...]) -> Path:
+    """A document of `folder` named exactly (no path, no hidden file), else refused."""
+    path = folder / name
+    if (
+        Path(name).name != name
+        or name.startswith(".")
+        or path.suffix not in suffixes
+        or not path.is_file()
+    ):
+        raise ServiceProblem(404, f"no document {name[:80]!r}")
+    return path
+
+
+def _advisories_dir(ctx: ServiceContext) -> Path:
+    return ctx.settings.home / "advisories"
+
+
+def _briefs_dir(ctx: ServiceContext) -> Path:
+    return ctx.settings.reports_dir / "briefs"
+
+
+@router.get("/advisories", summary="CSAF advisories exported so far (shareable findings only)")
+def advisories(request: Request, session: Session) -> list[Any]:
+    session.guard.require(Operation.ADVISORY_READ_SANITIZED, Resource.agency(), target="advisories")
+    return _documents(_advisories_dir(context_of(request)), (".json",))
+
+
+@router.get("/advisories/{name}", summary="One CSAF advisory")
+def advisory(request: Request, session: Session, name: str) -> Response:
+    session.guard.require(
+        Operation.ADVISORY_READ_SANITIZED, Resource.agency(), target=f"advisory {name[:80]}"
+    )
+    path = _document(_advisories_dir(context_of(request)), name, (".json",))
+    return Response(path.read_bytes(), media_type="application/json")
+
+
+@router.post("/advisories/export", summary="Export CSAF advisories (`advisories export`)")
+def export_advisories(request: Request, session: Session) -> Any:
+    from prereview.advisories.csaf import CsafExporter
+    from prereview.advisories.interface import Publisher
+    from prereview.advisories.tracking import export_advisories as export
+
+    ctx = context_of(request)
+    target = _advisories_dir(ctx)
+    session.guard.require(
+        Operation.ADVISORY_EXPORT, Resource.agency(), target=f"CSAF advisories to {target}"
+    )
+    result = export(
+        ctx.vault.db,
+        target,
+        exporter=CsafExporter("2.0"),
+        publisher=Publisher.from_settings(ctx.settings),
+        tlp="AMBER",
+    )
+    return {
+        "new_versions": result.new_versions,
+        "withheld": result.withheld,
+        "advisories": [
+            {
+                "tracking_id": d.tracking_id,
+                "name": d.file_name,
+                "version": d.version,
+                "findings": d.findings,
+            }
+            for d in result.documents
+        ],
+    }
+
+
+@router.get("/briefs", summary="Sector readiness briefs written so far")
+def briefs(request: Request, session: Session) -> list[Any]:
+    session.guard.require(Operation.ADVISORY_READ_SANITIZED, Resource.agency(), target="briefs")
+    return _documents(_briefs_dir(context_of(request)), (".md", ".html"))
+
+
+@router.get("/briefs/{name}", summary="One sector readiness brief")
+def brief(request: Request, session: Session, name: str) -> Response:
+    session.guard.require(
+        Operation.ADVISORY_READ_SANITIZED, Resource.agency(), target=f"brief {name[:80]}"
+    )
+    path = _document(_briefs_dir(context_of(request)), name, (".md", ".html"))
+    media = "text/html; charset=utf-8" if path.suffix == ".html" else "text/markdown"
+    return Response(
+        path.read_bytes(), media_type=media, headers={"Content-Security-Policy": REPORT_CSP}
+    )
+
+
+@router.post("/briefs", summary="Write sector readiness briefs (`advisories brief`)")
+def write_briefs(request: Request, session: Session, body: BriefBody) -> list[Any]:
+    from prereview.advisories.readiness import produce_briefs
+
+    if body.tlp.upper() not in ("CLEAR", "WHITE", "GREEN", "AMBER", "AMBER+STRICT", "RED"):
+        raise PrereviewError(f"unknown TLP label {body.tlp!r}")
+    ctx = context_of(request)
+    session.guard.require(
+        Operation.ADVISORY_EXPORT, Resource.agency(), target="sector readiness briefs"
+    )
+    written = produce_briefs(
+        ctx.settings,
+        session=session,
+        sector_codes=body.sector or None,
+        fmt=body.format,
+        tlp=body.tlp.upper(),
+    )
+    return [
+        {"sector": w.sector, "name": w.path.name, "findings": w.findings, "reviews": w.reviews}
+        for w in written
+    ]
+
+
+# -- principals, assignments, references, keys ---------------------------------------------------
+
+
+def _coordinator(session: VaultSession) -> None:
+    session.guard.require(Operation.PRINCIPALS_MANAGE, Resource.system())
+
+
+@router.get("/principals", summary="Principals, never their tokens (`principals list`)")
+def principals(session: Session) -> list[Any]:
+    _coordinator(session)
+    return [encoded(i.as_dict()) for i in session.vault.principals.list()]
+
+
+@router.post("/principals", status_code=201, summary="Add a principal; its token, once")
+def add_principal(session: Session, body: PrincipalBody) -> Any:
+    _coordinator(session)
+    principal, token = session.vault.principals.add(
+        body.name, body.role, body.org, session.principal.name
+    )
+    session.guard.record(
+        "principals.add",
+        "ok",
+        target=f"principal {principal.name}",
+        detail={
+            "principal_id": principal.id,
+            "role": body.role.value,
+            "organization_id": principal.organization_id,
+        },
+    )
+    return {
+        "principal": {
+            "id": principal.id,
+            "name": principal.name,
+            "role": principal.role.value,
+            "organization": principal.organization,
+        },
+        "token": token,
+    }
+
+
+@router.post("/principals/{name}/revoke", summary="Revoke a principal (`principals revoke`)")
+def revoke_principal(session: Session, name: str) -> Any:
+    _coordinator(session)
+    principal = session.vault.principals.revoke(name, session.principal.name)
+    session.guard.record(
+        "principals.revoke",
+        "ok",
+        target=f"principal {principal.name}",
+        detail={"principal_id": principal.id, "role": principal.role.value},
+    )
+    return {"revoked": principal.name, "id": principal.id}
+
+
+def _assignment(session: VaultSession, evaluator: str, ident: str, assign: bool) -> Any:
+    handle = session.guard.authorize(Operation.REVIEW_ASSIGN, ident)
+    registry = session.vault.principals
+    principal = (
+        registry.assign(evaluator, handle, session.principal.name)
+        if assign
+        else registry.unassign(evaluator, handle)
+    )
+    session.guard.record(
+        "review.assigned" if assign else "review.unassigned",
+        "ok",
+        submission_id=handle.submission_id,
+        target=f"principal {principal.name}",
+        detail={"principal_id": principal.id},
+    )
+    return {"evaluator": principal.name, "assigned": sorted(principal.assigned_submissions)}
+
+
+@router.post("/submissions/{ident}/assignments", summary="Assign an evaluator")
+def assign(session: Session, ident: str, body: AssignmentBody) -> Any:
+    return _assignment(session, body.evaluator, ident, True)
+
+
+@router.delete("/submissions/{ident}/assignments/{evaluator}", summary="Unassign an evaluator")
+def unassign(session: Session, ident: str, evaluator: str) -> Any:
+    return _assignment(session, evaluator, ident, False)
+
+
+@router.get("/references", summary="Reference runs (`references list`)")
+def references(session: Session) -> list[Any]:
+    from prereview.reports.references import list_references
+
+    session.guard.require(Operation.REFERENCES_MANAGE, Resource.system())
+    return [encoded(r.as_dict()) for r in list_references(session.vault.db)]
+
+
+@router.put("/submissions/{ident}/reference", summary="Designate a reference run")
+def add_reference(session: Session, ident: str, body: ReferenceBody) -> Any:
+    from prereview.reports.references import designate_reference
+
+    handle = session.guard.authorize(Operation.REFERENCES_MANAGE, ident)
+    record = designate_reference(session.vault.db, handle, body.label, session.principal.name)
+    return encoded(record.as_dict())
+
+
+@router.delete("/submissions/{ident}/reference", summary="Stop using a reference run")
+def remove_reference(session: Session, ident: str) -> Any:
+    from prereview.reports.references import remove_reference as remove
+
+    handle = session.guard.authorize(Operation.REFERENCES_MANAGE, ident)
+    return {"removed": remove(session.vault.db, handle)}
+
+
+@router.get("/keys", summary="Key ids and what they wrap, never key material (`keys list`)")
+def keys(session: Session) -> list[Any]:
+    session.guard.require(Operation.KEYS_MANAGE, Resource.system())
+    with session.vault.db.session() as s:
+        counts = dict(
+            s.execute(
+                select(DataKeyRow.kek_id, func.count())
+                .where(DataKeyRow.wrapped_key.is_not(None))
+                .group_by(DataKeyRow.kek_id)
+            ).all()
+        )
+        return [
+            {
+                "key_id": k.key_id,
+                "kind": k.kind,
+                "provider": k.provider,
+                "status": "retired" if k.retired_at else "active",
+                "created_at": k.created_at.isoformat(),
+                "retired_at": k.retired_at.isoformat() if k.retired_at else None,
+                "data_keys": counts.get(k.key_id, 0) if k.kind == "kek" else None,
+            }
+            for k in s.scalars(select(VaultKeyRow).order_by(VaultKeyRow.created_at))
+        ]
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+
+@router.get("/audit", summary="Audit entries, oldest first (`audit show`)")
+def audit(
+    session: Session,
+    submission: str | None = None,
+    principal: str | None = None,
+    limit: Annotated[int, Query(ge=0, le=100_000)] = 200,
+) -> list[Any]:
+    session.guard.require(
+        Operation.AUDIT_READ,
+        Resource.system(),
+        detail={"submission": submission, "principal": principal},
+    )
+    entries = session.vault.audit.entries(submission, principal, limit or None)
+    return [e.as_dict() for e in entries]
+
+
+@router.post("/audit/verify", summary="Verify the trail; checkpoint when intact (`audit verify`)")
+def audit_verify(session: Session) -> Any:
+    session.guard.require(Operation.AUDIT_VERIFY, Resource.system())
+    report = session.vault.audit.verify()
+    if report.ok:
+        session.vault.audit.checkpoint()
+    return report.as_dict()
+
+
+__all__ = ["AccessDeniedError", "router"]
