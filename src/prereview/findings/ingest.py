@@ -41,6 +41,7 @@ FINDINGS = cast(Table, FindingRow.__table__)
 SIGHTINGS = cast(Table, FindingSightingRow.__table__)
 IMPORTS = cast(Table, FindingImportRow.__table__)
 _CHUNK = 500  # fingerprints per IN (…) lookup, well under every backend's parameter limit
+_BULK = 10_000  # rows per bulk insert: the driver's copies of a batch stay small beside the file
 _ANALYZE_AFTER = 1_000  # new findings after which PostgreSQL's statistics are refreshed
 
 
@@ -241,13 +242,18 @@ def _store(
             ids.update({fp: fid for fp, fid in found})
         existing = set(ids)
 
-        new_rows = [
-            {**p.row, "first_import_id": import_id, "sighting_count": occurrences[fp]}
-            for fp, p in firsts.items()
-            if fp not in existing
-        ]
-        bulk_insert(conn, FINDINGS, new_rows)
-        if new_rows:
+        new = [p for fp, p in firsts.items() if fp not in existing]
+        for i in range(0, len(new), _BULK):
+            rows = [
+                {
+                    **p.row,
+                    "first_import_id": import_id,
+                    "sighting_count": occurrences[p.fingerprint],
+                }
+                for p in new[i : i + _BULK]
+            ]
+            bulk_insert(conn, FINDINGS, rows)
+        if new:
             created = conn.execute(
                 select(FINDINGS.c.fingerprint, FINDINGS.c.id).where(
                     FINDINGS.c.first_import_id == import_id
@@ -256,7 +262,7 @@ def _store(
             ids.update({fp: fid for fp, fid in created})
 
         seen: set[str] = set()
-        sightings = []
+        sightings: list[dict[str, Any]] = []
         for p, blob in zip(prepared, sealed, strict=True):
             f = p.incoming
             duplicate = p.fingerprint in existing or p.fingerprint in seen
@@ -274,6 +280,9 @@ def _store(
                     "seen_at": now,
                 }
             )
+            if len(sightings) >= _BULK:
+                bulk_insert(conn, SIGHTINGS, sightings)
+                sightings = []
         bulk_insert(conn, SIGHTINGS, sightings)
 
         # known findings seen again: one UPDATE per (count, chunk of ids), not one per finding
@@ -288,16 +297,14 @@ def _store(
                     .where(FINDINGS.c.id.in_(fids[i : i + _CHUNK]))
                     .values(sighting_count=FINDINGS.c.sighting_count + n, last_seen=now)
                 )
-        if conn.dialect.name == "postgresql" and len(new_rows) >= _ANALYZE_AFTER:
+        if conn.dialect.name == "postgresql" and len(new) >= _ANALYZE_AFTER:
             # fresh statistics: with the ones of a near-empty table the planner answers the next
             # import's fingerprint lookups by sequential scans, hundreds of times slower
             conn.exec_driver_sql("ANALYZE findings")
-        duplicates = len(prepared) - len(new_rows)
+        duplicates = len(prepared) - len(new)
         conn.execute(
             update(IMPORTS)
             .where(IMPORTS.c.id == import_id)
-            .values(new_findings=len(new_rows), duplicates=duplicates)
+            .values(new_findings=len(new), duplicates=duplicates)
         )
-    return ImportSummary(
-        import_id, fmt, str(path), sha, tools, len(prepared), len(new_rows), duplicates
-    )
+    return ImportSummary(import_id, fmt, str(path), sha, tools, len(prepared), len(new), duplicates)
