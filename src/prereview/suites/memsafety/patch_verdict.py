@@ -193,6 +193,20 @@ class Verdict:
     violation: Violation | None = None
 
 
+def outline(stdout: bytes) -> list[str]:
+    """What a run did, without the wording: per output line its first word, and for a
+    rejection `reject <handler>`. A fix may word its refusal differently, but it must refuse the
+    message the reference refuses and carry on as the reference does; a program that silences
+    its own crash or masks it (handling the bad message as a good one) does not."""
+    out = []
+    for line in stdout.decode("utf-8", "replace").splitlines():
+        words = line.replace(":", " ").split()
+        if not words:
+            continue
+        out.append(" ".join(words[:2]) if words[0] == "reject" else words[0])
+    return out
+
+
 def _mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
     """Small deterministic mutations: byte flips, boundary values, truncation, extension."""
     out: list[bytes] = []
@@ -470,6 +484,25 @@ async def judge_runs(inst: Instance, bins: dict[str, bytes], provider: str) -> V
                 return Verdict(
                     "variant-crashes",
                     f"a variant of the PoC still triggers the bug in the patched program ({build})",
+                    details,
+                )
+    for i in crash_inputs:
+        ref_run = ref[f"fixed.{i}"]
+        for build in ("patched-gcc", "patched-clang"):
+            r = got[f"{build}.{i}"]
+            if r.exit_code != ref_run.exit_code or outline(r.stdout) != outline(ref_run.stdout):
+                details["behaviour_run"] = {
+                    "input": i,
+                    "build": build,
+                    "exit_code": r.exit_code,
+                    "reference_exit_code": ref_run.exit_code,
+                    "outline": outline(r.stdout)[:20],
+                    "reference_outline": outline(ref_run.stdout)[:20],
+                }
+                return Verdict(
+                    "poc-behaviour-differs",
+                    "on the PoC or a variant the patched program does not handle the input as the "
+                    f"reference fix does (exit status or which messages it rejects; {build})",
                     details,
                 )
     r = got["fuzz.crash-inputs"]
