@@ -67,6 +67,26 @@ def test_sarif_counts_are_refused_before_the_results_are_built(
         assert _rows(db) == (0, 0)
 
 
+def test_json_form_count_is_refused_before_the_findings_are_built(tmp_path: Path) -> None:
+    path = tmp_path / "many.json"
+    one = '{"rule":"r","title":"t"}'
+    path.write_text(
+        '{"format":"prereview-findings/1","findings":[' + ",".join([one] * 100_000) + "]}"
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(IntakeError) as info:
+            read_findings(path, limits=IntakeLimits(max_results=1_000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (info.value.where, info.value.problem) == (
+        "$.findings",
+        "over the limit of 1000 findings",
+    )
+    assert peak < 2 * path.stat().st_size, (peak, path.stat().st_size)
+
+
 def test_sarif_per_result_lists_are_counted_before_they_are_built(tmp_path: Path) -> None:
     log = sarif_log([result(0), result(1)])
     log["runs"][0]["results"][1]["locations"] = [{}] * 100_000

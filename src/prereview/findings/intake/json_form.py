@@ -27,13 +27,14 @@ A file is one object; unknown keys are refused (a typo must not silently drop da
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
 from prereview.findings.cwe import UnknownCweError, cwe_catalog
-from prereview.findings.intake._jsonfile import decode, read_bytes
+from prereview.findings.intake._jsonfile import decode, decode_part, read_bytes
 from prereview.findings.intake.interface import (
     CrashSignature,
     FindingSource,
@@ -78,8 +79,26 @@ class _Finding(msgspec.Struct, forbid_unknown_fields=True):
 
 class _File(msgspec.Struct, forbid_unknown_fields=True):
     format: str
-    findings: list[_Finding]
+    findings: list[msgspec.Raw]  # decoded one at a time, after the census
     tool: str = "json"
+
+
+class _Tick(msgspec.Struct, frozen=True, gc=False):
+    """One finding, counted and forgotten: a frozenset of ticks holds one however many come."""
+
+    def __post_init__(self) -> None:
+        _COUNT.n += 1
+
+
+class _Census(msgspec.Struct, gc=False):
+    findings: frozenset[_Tick] = frozenset()
+
+
+class _Count(threading.local):
+    n = 0
+
+
+_COUNT = _Count()
 
 
 class JsonFormSource(FindingSource):
@@ -91,17 +110,21 @@ class JsonFormSource(FindingSource):
 
     def read(self, path: Path) -> IntakeBatch:
         data, sha = read_bytes(path, self.limits)
-        doc = decode(path, data, _File, f"a {FORMAT_TAG} document")
         lim = self.limits
+        # the findings are counted before any is built (see `prereview.findings.intake.sarif`)
+        _COUNT.n = 0
+        decode(path, data, _Census, f"a {FORMAT_TAG} document")
+        if _COUNT.n > lim.max_results:
+            raise IntakeError(path, "$.findings", f"over the limit of {lim.max_results} findings")
+        doc = decode(path, data, _File, f"a {FORMAT_TAG} document")
         if doc.format != FORMAT_TAG:
             raise IntakeError(path, "$.format", f"format must be {FORMAT_TAG!r}")
-        if len(doc.findings) > lim.max_results:
-            raise IntakeError(path, "$.findings", f"over the limit of {lim.max_results} findings")
         tool = clean_line(doc.tool, lim.max_identifier) or "json"
         catalog = cwe_catalog()
         out = []
-        for i, f in enumerate(doc.findings):
+        for i, raw in enumerate(doc.findings):
             where = f"$.findings[{i}]"
+            f = decode_part(path, raw, _Finding, where)
             if len(f.stack) > lim.max_stack_frames:
                 raise IntakeError(path, f"{where}.stack", f"over {lim.max_stack_frames} frames")
             if f.security_severity is not None and not 0 <= f.security_severity <= 10:
