@@ -16,7 +16,7 @@ from prereview.suites.memsafety.integrity import (
     directives,
     main_file_text,
 )
-from prereview.suites.memsafety.patch_verdict import integrity_check
+from prereview.suites.memsafety.patch_verdict import integrity_check, outline
 
 ORIGINAL = """#include <stdio.h>
 #include <stdlib.h>
@@ -192,3 +192,12 @@ def test_reference_fix_of_every_generated_instance_passes_the_rules(
         assert refused is not None and refused.violation is not None
         assert refused.violation.rule == "sanitizer-interface"
         assert refused.violation.disables_sanitizer
+
+
+def test_outline_keeps_what_was_rejected_not_the_wording() -> None:
+    ref = b"header 2x3 depth 8\nreject recent_values: window out of range\nsummary: messages=1\n"
+    reworded = b"header 2x3 depth 8\nreject recent_values: bad window\nsummary: messages=1\n"
+    masked = b"header 2x3 depth 8\nrecent_values window=5 sum=541\nsummary: messages=1\n"
+    hushed = b"header 2x3 depth 8\n"
+    assert outline(ref) == outline(reworded) == ["header", "reject recent_values", "summary"]
+    assert outline(masked) != outline(ref) and outline(hushed) != outline(ref)
