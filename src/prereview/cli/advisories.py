@@ -10,7 +10,7 @@ from prereview.advisories.csaf import CsafExporter
 from prereview.advisories.interface import Publisher
 from prereview.advisories.readiness import produce_briefs
 from prereview.advisories.tracking import export_advisories
-from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
+from prereview.cli.common import JsonOption, console, emit_json, new_app, settings, shown
 from prereview.errors import PrereviewError
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.service import open_session
@@ -76,7 +76,7 @@ def export(
         console.print("no shareable triaged finding with a product: nothing to export")
         return
     for d in result.documents:
-        console.print(f"{target / d.file_name}  v{d.version}, {d.findings} finding(s)")
+        console.print(f"{shown(target / d.file_name)}  v{d.version}, {d.findings} finding(s)")
     console.print(f"{len(result.documents)} advisory(ies), {result.new_versions} new version(s)")
 
 
@@ -123,4 +123,4 @@ def brief(
         )
         return
     for w in written:
-        console.print(f"{w.path}  ({w.findings} finding(s), {w.reviews} review(s))")
+        console.print(f"{shown(w.path)}  ({w.findings} finding(s), {w.reviews} review(s))")

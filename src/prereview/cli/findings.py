@@ -163,7 +163,7 @@ def import_(
         emit_json(summary.as_dict())
     else:
         console.print(
-            f"imported {summary.results} result(s) from {file.name} ({summary.format}): "
+            f"imported {summary.results} result(s) from {shown(file.name)} ({summary.format}): "
             f"{summary.new_findings} new finding(s), {summary.duplicates} sighting(s) of known ones"
         )
 
@@ -276,7 +276,10 @@ def notify(
     if json_out:
         emit_json(finding_dict(f))
     else:
-        console.print(f"{f.ref}: {f.vendor} notified {f.notified_on}; publication due {f.deadline}")
+        console.print(
+            f"{shown(f.ref)}: {shown(f.vendor)} notified {f.notified_on}; "
+            f"publication due {f.deadline}"
+        )
 
 
 @app.command()
@@ -298,7 +301,7 @@ def status(
         emit_json(finding_dict(f))
     else:
         due = f" (publication due {f.deadline})" if f.status == "fix_available" else ""
-        console.print(f"{f.ref}: {f.status}{due}")
+        console.print(f"{shown(f.ref)}: {shown(f.status)}{due}")
 
 
 @app.command()

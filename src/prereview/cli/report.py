@@ -133,7 +133,9 @@ def references_add(
         emit_json(record.as_dict())
     else:
         scored = f"{record.scored_samples} scored samples"
-        console.print(f"{record.review_id}: reference {record.label!r} ({scored})")
+        console.print(
+            f"{shown(record.review_id)}: reference {shown(repr(record.label))} ({scored})"
+        )
 
 
 @references_app.command("list")
