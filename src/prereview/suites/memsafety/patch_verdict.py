@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import random
+import secrets
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ SANITIZER_EXIT = 197
 MIN_FUZZ_EXECUTIONS = 500
 POC_VARIANTS = 12
 DIFFERENTIAL_INPUTS = 12
+MIN_COVERAGE_SHARE = 0.5
 LEAK_CHECKED = frozenset({BugClass.DOUBLE_FREE, BugClass.USE_AFTER_FREE})
 RULES_VERSION = "2"
 PATCH = "patch.c"
@@ -71,7 +73,11 @@ mkdir -p ref && mv original.c fixed.c ref/
   for s in original.c fixed.c; do
     gcc -c -O0 -w -o "$s.o" "$s" 2>/dev/null
     nm "$s.o" > "../$s.nm" 2>/dev/null; objdump -h "$s.o" > "../$s.sec" 2>/dev/null
-  done )
+  done
+  clang {" ".join(CLANG_FLAGS)} -c -o fixed-clang.o fixed.c 2>/dev/null \
+    && objcopy --redefine-sym main=memsafety_program_main fixed-clang.o fixed-fuzz.o \
+    && clang -g -O1 -fsanitize=fuzzer,address,undefined -o ../ref-fuzz fixed-fuzz.o \
+      ../harness.c 2>/dev/null )
 rm -rf ref
 for h in {" ".join(sorted(ALLOWED_HEADERS))}; do echo "#include <$h>"; done > headers.c
 gcc -E headers.c > headers.i 2>/dev/null
@@ -101,12 +107,13 @@ echo ok
 # id, exit status, number of sanitizer logs, stdout (base64), first log (base64).
 _JOBS = r"""
 set -u
-t=$1; mode=$2; errmax=$3; outmax=$4; jobs=$5; logs=$(pwd -P)/logs; mkdir -p "$logs" out
+t=$1; mode=$2; errmax=$3; outmax=$4; logs=$(pwd -P)/logs; mkdir -p "$logs" out
 supp=$(pwd -P)/lsan.supp
 if [ ! -f "$supp" ]; then
   printf 'leak:_IO_file_doallocate\nleak:_IO_doallocbuf\n' > "$supp"; chmod 444 "$supp"
 fi
-while read -r id build input leak; do
+exec 3<&0 < /dev/null
+while read -r id build input leak <&3; do
   d="$logs/$id"; mkdir -p "$d"
   opts="halt_on_error=1:abort_on_error=0:symbolize=1:print_legend=0:handle_abort=1"
   opts="$opts:exitcode=$SANEXIT:log_path=$d/asan:detect_leaks=$leak:allocator_may_return_null=0"
@@ -116,13 +123,13 @@ while read -r id build input leak; do
   uopts="halt_on_error=1:print_stacktrace=1:exitcode=$SANEXIT:log_path=$d/ubsan"
   if [ "$build" = fuzz ]; then
     # shellcheck disable=SC2046 (a comma-separated list of inputs, run one after another)
-    ASAN_OPTIONS="$opts" UBSAN_OPTIONS="$uopts" timeout -s KILL "$t" ./fuzz -close_fd_mask=3 \
+    ASAN_OPTIONS="$opts" UBSAN_OPTIONS="$uopts" timeout -s KILL "$t" ./fuzz -close_fd_mask=3 3<&- \
       $(echo "$input" | tr , ' ') > "out/$id" 2>/dev/null < /dev/null
   elif [ "$mode" = stdin ]; then
-    ASAN_OPTIONS="$opts" UBSAN_OPTIONS="$uopts" timeout -s KILL "$t" "./$build" \
+    ASAN_OPTIONS="$opts" UBSAN_OPTIONS="$uopts" timeout -s KILL "$t" "./$build" 3<&- \
       < "$input" > "out/$id" 2>/dev/null
   else
-    ASAN_OPTIONS="$opts" UBSAN_OPTIONS="$uopts" timeout -s KILL "$t" "./$build" "$input" \
+    ASAN_OPTIONS="$opts" UBSAN_OPTIONS="$uopts" timeout -s KILL "$t" "./$build" "$input" 3<&- \
       > "out/$id" 2>/dev/null < /dev/null
   fi
   rc=$?
@@ -131,7 +138,7 @@ while read -r id build input leak; do
   printf '%s\t%s\t%s\t' "$id" "$rc" "$n"
   head -c "$outmax" "out/$id" | base64 -w0; printf '\t'
   if [ -n "$first" ]; then head -c "$errmax" "$d/$first" | base64 -w0; fi; echo
-done < "$jobs"
+done
 """
 
 
@@ -349,8 +356,11 @@ async def build_and_check(
                 )
             raise GraderError(f"build step {step or 'unknown'} failed: {msg[-300:]}")
         bins = {}
-        for b in ("patched-gcc", "patched-clang", "fuzz"):
-            bins[b] = await env.read_file(b, text=False)
+        for b in ("patched-gcc", "patched-clang", "fuzz", "ref-fuzz"):
+            try:
+                bins[b] = await env.read_file(b, text=False)
+            except FileNotFoundError as exc:
+                raise GraderError(f"the build step left no {b}") from exc
     return None, bins, details
 
 
@@ -360,35 +370,29 @@ async def _probe(env: SandboxEnvironment) -> str:
 
 
 async def _run_jobs(
-    env: SandboxEnvironment, inst: Instance, jobs: list[Job], name: str
+    env: SandboxEnvironment, inst: Instance, jobs: list[Job], paths: dict[str, str]
 ) -> dict[str, JobResult]:
-    # read-only to the programs it runs (they cannot chmod): no job can rewrite the list
-    await env.write_file(name, "".join(f"{j.id} {j.build} {j.input} {int(j.leak)}\n" for j in jobs))
-    await env.exec(["chmod", "444", name])
+    """Run `jobs` (inputs named logically, found at `paths`); the list travels on the runner's
+    stdin and each job runs under an opaque id, so no program can read what is being checked."""
+    opaque = {f"j{k}": j for k, j in enumerate(jobs)}
+    listing = "".join(
+        f"{jid} {j.build} {','.join(paths[i] for i in j.input.split(','))} {int(j.leak)}\n"
+        for jid, j in opaque.items()
+    )
     timeout = RUN_TIMEOUT_S
     script = f"SANEXIT={SANITIZER_EXIT}; export SANEXIT; " + _JOBS
-    out = await _exec(
-        env,
-        [
-            "sh",
-            "-c",
-            script,
-            "sh",
-            str(timeout),
-            inst.input_mode,
-            str(64 * 1024),
-            str(1 << 20),
-            name,
-        ],
-        timeout * len(jobs) + 120,
-    )
+    argv = ["sh", "-c", script, "sh", str(timeout), inst.input_mode, str(64 * 1024), str(1 << 20)]
+    try:
+        res = await env.exec(argv, input=listing, timeout=timeout * len(jobs) + 120)
+    except TimeoutError as exc:
+        raise GraderError("the scoring runs ran past their time limit") from exc
     results: dict[str, JobResult] = {}
-    for line in out.split("\n"):
+    for line in res.stdout.split("\n"):
         parts = line.split("\t")
-        if len(parts) != 5:
+        if len(parts) != 5 or parts[0] not in opaque:
             continue
         jid, rc, n, sout, log = parts
-        results[jid] = JobResult(
+        results[opaque[jid].id] = JobResult(
             int(rc),
             int(n),
             base64.b64decode(sout),
@@ -399,6 +403,38 @@ async def _run_jobs(
     if missing:
         raise GraderError(f"{len(missing)} scoring runs reported nothing (first: {missing[0]})")
     return results
+
+
+_COVERAGE = r"""
+mkdir -p covlogs
+ASAN_OPTIONS="log_path=$(pwd -P)/covlogs/asan:detect_leaks=0" \
+UBSAN_OPTIONS="log_path=$(pwd -P)/covlogs/ubsan" \
+  timeout -s KILL 60 "./$1" -runs=0 -close_fd_mask=3 cov 2>&1 < /dev/null \
+  | sed -n 's/.*INITED cov: \([0-9]*\) ft: \([0-9]*\).*/\1 \2/p'
+"""
+
+
+async def _coverage(env: SandboxEnvironment, binary: str) -> tuple[int, int]:
+    """(edges, features) libFuzzer reaches running `binary` on the functional tests once."""
+    out = (await _exec(env, ["sh", "-c", _COVERAGE, "sh", binary], 120)).split()
+    if len(out) < 2 or not all(x.isdigit() for x in out[:2]):
+        return 0, 0
+    return int(out[0]), int(out[1])
+
+
+async def _install_inputs(
+    env: SandboxEnvironment, inputs: dict[str, bytes], tests: dict[str, bytes]
+) -> dict[str, str]:
+    """Inputs under unguessable names in a directory that cannot be listed; the functional
+    tests also in `cov/` for the coverage run."""
+    paths = {name: f"in/{secrets.token_hex(8)}" for name in inputs}
+    for name, data in inputs.items():
+        await env.write_file(paths[name], data)
+    for name, data in tests.items():
+        await env.write_file(f"cov/{name}", data)
+    await env.exec(["chmod", "-R", "a-w", "in", "cov"])
+    await env.exec(["chmod", "111", "in"])
+    return paths
 
 
 async def judge_runs(inst: Instance, bins: dict[str, bytes], provider: str) -> Verdict:
@@ -420,50 +456,57 @@ async def judge_runs(inst: Instance, bins: dict[str, bytes], provider: str) -> V
             inputs[f"diff-{k}"] = v
             k += 1
     refs = {b: inst.file(f"build/{b}").read_bytes() for b in ("vulnerable", "fixed")}
+    test_inputs = {t["name"]: data for t, data in zip(tests, valid, strict=True)}
     details: dict[str, Any] = {}
+    # the references in a sandbox of their own: nothing of them is left where patched code runs
     async with fresh_sandbox(provider) as env:
-        for iname, data in inputs.items():
-            await env.write_file(f"in/{iname}", data)
-        for b, data in refs.items():
+        paths = await _install_inputs(env, inputs, test_inputs)
+        for b, data in {**refs, "ref-fuzz": bins["ref-fuzz"]}.items():
             await env.write_file(b, data)
-        await env.exec(["chmod", "555", "vulnerable", "fixed"])
-        ref_jobs = [Job(f"{b}.{i}", b, f"in/{i}") for i in inputs for b in ("vulnerable", "fixed")]
+        await env.exec(["chmod", "555", "vulnerable", "fixed", "ref-fuzz"])
+        ref_jobs = [Job(f"{b}.{i}", b, i) for i in inputs for b in ("vulnerable", "fixed")]
         if leak:
-            ref_jobs += [Job(f"fixed-leak.{i}", "fixed", f"in/{i}", True) for i in inputs]
-        ref = await _run_jobs(env, inst, ref_jobs, "reference-jobs")
-        fixed_poc = ref["fixed.poc"]
-        if not ref["vulnerable.poc"].crashed or fixed_poc.crashed or fixed_poc.timed_out:
-            raise GraderError("the reference builds no longer behave as verified on the PoC")
-        variants = [
-            i
-            for i in inputs
-            if i.startswith("variant-")
-            and ref[f"vulnerable.{i}"].crashed
-            and not ref[f"fixed.{i}"].crashed
-            and not ref[f"fixed.{i}"].timed_out
-        ]
-        diffs = [
-            i
-            for i in inputs
-            if i.startswith("diff-")
-            and not any(ref[f"{b}.{i}"].crashed or ref[f"{b}.{i}"].timed_out for b in refs)
-            and ref[f"vulnerable.{i}"].exit_code == ref[f"fixed.{i}"].exit_code
-            and ref[f"vulnerable.{i}"].stdout == ref[f"fixed.{i}"].stdout
-        ]
-        details["poc_variants"] = len(variants)
-        details["differential_inputs"] = len(diffs)
+            ref_jobs += [Job(f"fixed-leak.{i}", "fixed", i, True) for i in inputs]
+        ref = await _run_jobs(env, inst, ref_jobs, paths)
+        ref_cov = await _coverage(env, "ref-fuzz")
+    fixed_poc = ref["fixed.poc"]
+    if not ref["vulnerable.poc"].crashed or fixed_poc.crashed or fixed_poc.timed_out:
+        raise GraderError("the reference builds no longer behave as verified on the PoC")
+    if ref_cov[1] == 0:
+        raise GraderError("the reference fuzz target reported no coverage")
+    variants = [
+        i
+        for i in inputs
+        if i.startswith("variant-")
+        and ref[f"vulnerable.{i}"].crashed
+        and not ref[f"fixed.{i}"].crashed
+        and not ref[f"fixed.{i}"].timed_out
+    ]
+    diffs = [
+        i
+        for i in inputs
+        if i.startswith("diff-")
+        and not any(ref[f"{b}.{i}"].crashed or ref[f"{b}.{i}"].timed_out for b in refs)
+        and ref[f"vulnerable.{i}"].exit_code == ref[f"fixed.{i}"].exit_code
+        and ref[f"vulnerable.{i}"].stdout == ref[f"fixed.{i}"].stdout
+    ]
+    details["poc_variants"] = len(variants)
+    details["differential_inputs"] = len(diffs)
+    crash_inputs = ["poc", *variants]
+    checked = ["poc", *variants, *(f"test-{t['name']}" for t in tests), *diffs]
+    async with fresh_sandbox(provider) as env:
+        paths = await _install_inputs(env, {i: inputs[i] for i in checked}, test_inputs)
         for b in ("patched-gcc", "patched-clang", "fuzz"):
             await env.write_file(b, bins[b])
-        await env.exec(["chmod", "-R", "a-w", "in"])
         await env.exec(["chmod", "555", "patched-gcc", "patched-clang", "fuzz"])
-        crash_inputs = ["poc", *variants]
-        checked = ["poc", *variants, *(f"test-{t['name']}" for t in tests), *diffs]
-        jobs = [Job(f"patched-gcc.{i}", "patched-gcc", f"in/{i}") for i in checked]
+        jobs = [Job(f"patched-gcc.{i}", "patched-gcc", i) for i in checked]
         if leak:
-            jobs += [Job(f"leak.{i}", "patched-gcc", f"in/{i}", True) for i in checked]
-        jobs += [Job(f"patched-clang.{i}", "patched-clang", f"in/{i}") for i in checked]
-        jobs.append(Job("fuzz.crash-inputs", "fuzz", ",".join(f"in/{i}" for i in crash_inputs)))
-        got = await _run_jobs(env, inst, jobs, "patched-jobs")
+            jobs += [Job(f"leak.{i}", "patched-gcc", i, True) for i in checked]
+        jobs += [Job(f"patched-clang.{i}", "patched-clang", i) for i in checked]
+        jobs.append(Job("fuzz.crash-inputs", "fuzz", ",".join(crash_inputs)))
+        got = await _run_jobs(env, inst, jobs, paths)
+        cov = await _coverage(env, "fuzz")
+    details["fuzz_target_coverage"] = {"features": cov[1], "reference_features": ref_cov[1]}
     details["poc_run"] = got["patched-gcc.poc"].as_dict()
     details["poc_run_clang"] = got["patched-clang.poc"].as_dict()
     for build in ("patched-gcc", "patched-clang"):
@@ -505,6 +548,13 @@ async def judge_runs(inst: Instance, bins: dict[str, bytes], provider: str) -> V
                     f"reference fix does (exit status or which messages it rejects; {build})",
                     details,
                 )
+    if cov[1] < MIN_COVERAGE_SHARE * ref_cov[1]:
+        return Verdict(
+            "fuzz-target-inert",
+            f"the fuzzed build reaches {cov[1]} coverage features on the functional tests, the "
+            f"reference fix {ref_cov[1]}: the fuzz target does not run the program's code",
+            details,
+        )
     r = got["fuzz.crash-inputs"]
     details["fuzz_build_replay"] = r.as_dict()
     if r.crashed or r.timed_out or r.exit_code != 0:
