@@ -105,6 +105,50 @@ def test_sarif_per_result_lists_are_counted_before_they_are_built(tmp_path: Path
     )
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "where", "problem"),
+    [
+        ("taxa", [{}] * 30, "$.runs[0].results[1]", "over 20 taxa"),
+        ("suppressions", [{"status": "rejected"}] * 30, "$.runs[0].results[1]", "over 20 suppr"),
+        ("stacks", [{"frames": []}] * 30, "$.runs[0].results[1]", "over 20 stacks"),
+        (
+            "stacks",
+            [{"frames": []}, {"frames": [{}] * 30}],
+            "$.runs[0].results[1]",
+            "over 20 stack frames",
+        ),
+        (
+            "locations",
+            [{"logicalLocations": [{}] * 30}],
+            "$.runs[0].results[1]",
+            "over 20 logicalLocations",
+        ),
+    ],
+)
+def test_sarif_other_lists_in_a_result_are_bounded_before_they_are_built(
+    tmp_path: Path, field: str, value: list[object], where: str, problem: str
+) -> None:
+    log = sarif_log([result(0), result(1)])
+    log["runs"][0]["results"][1][field] = value
+    path = write_json(tmp_path / "lists.sarif", log)
+    read_findings(path)  # within the default limits
+    with pytest.raises(IntakeError) as info:
+        read_findings(path, limits=IntakeLimits(max_list_items=20))
+    assert info.value.where == where and info.value.problem.startswith(problem)
+
+
+def test_sarif_rule_relationships_are_bounded(tmp_path: Path) -> None:
+    log = sarif_log([result(0)])
+    log["runs"][0]["tool"]["driver"]["rules"][1]["relationships"] *= 30
+    path = write_json(tmp_path / "rels.sarif", log)
+    with pytest.raises(IntakeError) as info:
+        read_findings(path, limits=IntakeLimits(max_list_items=20))
+    assert (info.value.where, info.value.problem) == (
+        "$.runs[0].tool.driver.rules[1].relationships",
+        "over 20 relationships",
+    )
+
+
 def test_sarif_artifact_count_is_bounded(tmp_path: Path) -> None:
     log = sarif_log([result(0)])
     log["runs"][0]["artifacts"] = [{}] * 50

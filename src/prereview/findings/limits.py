@@ -36,6 +36,7 @@ class IntakeLimits:
     max_stack_frames: int = 256
     max_locations: int = 64
     max_fingerprints: int = 32
+    max_list_items: int = 10_000  # any other list inside one result or rule (taxa, stacks, …)
     # soft limits, in characters
     max_title: int = 200
     max_message: int = 8_192

@@ -195,29 +195,51 @@ class _Tick(msgspec.Struct, frozen=True, gc=False):
         _CURRENT.census.tick(type(self))
 
 
-class _RuleTick(_Tick, frozen=True, gc=False):
+class _RelationshipTick(_Tick, frozen=True, gc=False):
     pass
+
+
+class _RuleTick(_Tick, frozen=True, gc=False):
+    relationships: frozenset[_RelationshipTick] = frozenset()
 
 
 class _ArtifactTick(_Tick, frozen=True, gc=False):
     pass
 
 
-class _LocationTick(_Tick, frozen=True, gc=False):
+class _LogicalTick(_Tick, frozen=True, gc=False):
     pass
+
+
+class _LocationTick(_Tick, frozen=True, gc=False):
+    logicalLocations: frozenset[_LogicalTick] = frozenset()
+
+
+class _FrameLocation(msgspec.Struct, frozen=True, gc=False):
+    logicalLocations: frozenset[_LogicalTick] = frozenset()
 
 
 class _FrameTick(_Tick, frozen=True, gc=False):
-    pass
+    location: _FrameLocation | None = None
 
 
 class _StackTick(_Tick, frozen=True, gc=False):
     frames: frozenset[_FrameTick]
 
 
+class _TaxonTick(_Tick, frozen=True, gc=False):
+    pass
+
+
+class _SuppressionTick(_Tick, frozen=True, gc=False):
+    pass
+
+
 class _ResultTick(_Tick, frozen=True, gc=False):
     locations: frozenset[_LocationTick] = frozenset()
     stacks: frozenset[_StackTick] = frozenset()
+    taxa: frozenset[_TaxonTick] = frozenset()
+    suppressions: frozenset[_SuppressionTick] = frozenset()
 
 
 class _DriverCensus(msgspec.Struct, frozen=True, gc=False):
@@ -239,6 +261,17 @@ class _LogCensus(msgspec.Struct, gc=False):
     runs: frozenset[_RunTick] = frozenset()
 
 
+# Lists inside one result (or rule) that have no limit of their own, by what they are called in
+# messages: the census bounds each by `max_list_items`.
+_LISTS: dict[type[_Tick], str] = {
+    _TaxonTick: "taxa",
+    _SuppressionTick: "suppressions",
+    _StackTick: "stacks",
+    _FrameTick: "stack frames",
+    _LogicalTick: "logicalLocations",
+}
+
+
 @dataclass
 class _Census:
     """Counts of one file, and its first result over a per-result limit, as (where, problem)."""
@@ -249,36 +282,55 @@ class _Census:
     rules: list[int] = field(default_factory=list)
     artifacts: list[int] = field(default_factory=list)
     over: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    rule_over: tuple[str, str] | None = None
     _n: dict[type[_Tick], int] = field(default_factory=dict)
     _first_frames: int = 0
+    _frames: int = 0  # in all of the result's stacks
 
     def tick(self, kind: type[_Tick]) -> None:
         n = self._n
         if kind is _StackTick:
             if n.get(_StackTick, 0) == 0:
                 self._first_frames = n.get(_FrameTick, 0)
+            self._frames += n.get(_FrameTick, 0)
             n[_FrameTick] = 0
         elif kind is _ResultTick:
             self._end_result()
+        elif kind is _RuleTick:
+            self._end_rule()
         elif kind is _RunTick:
             self._end_run()
             return
         n[kind] = n.get(kind, 0) + 1
 
+    def _end_rule(self) -> None:
+        n, lim = self._n, self.limits
+        if n.get(_RelationshipTick, 0) > lim.max_list_items and self.rule_over is None:
+            where = f"$.runs[{self.runs}].tool.driver.rules[{n.get(_RuleTick, 0)}].relationships"
+            self.rule_over = (where, f"over {lim.max_list_items} relationships")
+        n[_RelationshipTick] = 0
+
     def _end_result(self) -> None:
         n, lim = self._n, self.limits
-        if not self.over:
-            where = f"$.runs[{self.runs}].results[{n.get(_ResultTick, 0)}]"
-            if n.get(_LocationTick, 0) > lim.max_locations:
-                problem = f"over {lim.max_locations} locations"
-                self.over[(self.runs, n.get(_ResultTick, 0))] = (f"{where}.locations", problem)
-            elif self._first_frames > lim.max_stack_frames:
-                problem = f"over {lim.max_stack_frames} frames"
-                self.over[(self.runs, n.get(_ResultTick, 0))] = (
-                    f"{where}.stacks[0].frames",
-                    problem,
-                )
-        n[_LocationTick] = n[_StackTick] = n[_FrameTick] = self._first_frames = 0
+        index = n.get(_ResultTick, 0)
+        where = f"$.runs[{self.runs}].results[{index}]"
+        problem: tuple[str, str] | None = None
+        if n.get(_LocationTick, 0) > lim.max_locations:
+            problem = (f"{where}.locations", f"over {lim.max_locations} locations")
+        elif self._first_frames > lim.max_stack_frames:
+            problem = (f"{where}.stacks[0].frames", f"over {lim.max_stack_frames} frames")
+        else:
+            self._n[_FrameTick] = self._frames
+            for kind, name in _LISTS.items():
+                if n.get(kind, 0) > lim.max_list_items:
+                    problem = (where, f"over {lim.max_list_items} {name}")
+                    break
+        if problem is not None and not self.over:
+            self.over[(self.runs, index)] = problem
+        n[_LocationTick] = 0
+        for kind in _LISTS:
+            n[kind] = 0
+        self._first_frames = self._frames = 0
 
     def _end_run(self) -> None:
         n = self._n
@@ -412,6 +464,8 @@ class SarifSource(FindingSource):
             raise IntakeError(
                 path, "$.runs", f"{total} results, over the limit of {lim.max_results}"
             )
+        if census.rule_over is not None:
+            raise IntakeError(path, *census.rule_over)
         for r, (rules, artifacts) in enumerate(zip(census.rules, census.artifacts, strict=True)):
             if rules > lim.max_rules:
                 raise IntakeError(
