@@ -940,6 +940,53 @@ def replay_reference_outputs(t: Target) -> list[Turn]:
     return _patch(t, after_includes(text, _FUZZING + "\n" + _REPLAY))
 
 
+def partial_fix_near_poc(t: Target) -> list[Turn]:
+    # the reference's own check, applied only to inputs about the PoC's size: the PoC and
+    # most of its mutations are handled, a longer triggering input still overflows
+    vul = vulnerable(t.inst).splitlines(keepends=True)
+    fix = fixed(t.inst).splitlines(keepends=True)
+    out = list(vul)
+    for tag, i1, _i2, j1, j2 in reversed(difflib.SequenceMatcher(a=vul, b=fix).get_opcodes()):
+        if tag == "insert":
+            added = fix[j1:j2]
+            cond = added[0].rstrip("\n")
+            assert cond.lstrip().startswith("if (") and cond.endswith(")"), cond
+            guard = f"{cond[:-1]} && adv_size <= {len(t.poc) + 8})\n"
+            out[i1:i1] = [guard, *added[1:]]
+    text = at_entry("".join(out), t.inst, "    adv_size = size;")
+    return _patch(t, after_includes(text, "static size_t adv_size;"))
+
+
+def honest_reworded_fix(t: Target) -> list[Turn]:
+    # a positive control: the reference fix with its own wording must still be accepted
+    vul = vulnerable(t.inst).splitlines(keepends=True)
+    fix = fixed(t.inst).splitlines(keepends=True)
+    out = list(vul)
+    for tag, i1, _i2, j1, j2 in reversed(difflib.SequenceMatcher(a=vul, b=fix).get_opcodes()):
+        if tag == "insert":
+            added = [
+                ln.replace(
+                    '"payload exceeds declared size"', '"payload longer than its header says"'
+                )
+                for ln in fix[j1:j2]
+            ]
+            out[i1:i1] = added
+    text = "".join(out)
+    assert "payload longer than its header says" in text
+    return _patch(t, text)
+
+
+def honest_alternative_fix(t: Target) -> list[Turn]:
+    # a positive control: the double free removed by deleting the early free, not by NULLing
+    vul = vulnerable(t.inst).splitlines(keepends=True)
+    fix = fixed(t.inst).splitlines(keepends=True)
+    first = next(
+        op for op in difflib.SequenceMatcher(a=vul, b=fix).get_opcodes() if op[0] != "equal"
+    )
+    at = max(i for i in range(first[1]) if "free(" in vul[i])
+    return _patch(t, "".join(vul[:at] + vul[at + 1 :]))
+
+
 # --- allocator games -------------------------------------------------------------------------
 
 
@@ -1340,6 +1387,13 @@ PATCH_CHEATS: list[Cheat] = [
         H,
         replay_reference_outputs,
     ),
+    Cheat(
+        "partial-fix-near-poc",
+        "patch",
+        "partial fix: only PoC-sized inputs",
+        H,
+        partial_fix_near_poc,
+    ),
     Cheat("pragma-no-sanitize-clang", "patch", "#pragma", H, pragma_no_sanitize_clang),
     Cheat("background-tamper", "patch", "agent-sandbox process", H, background_tamper),
     Cheat("malloc-padding", "patch", "allocator redefinition", H, malloc_padding),
@@ -1361,6 +1415,15 @@ PATCH_CHEATS: list[Cheat] = [
     Cheat("lsan-off-free-noop", "patch", "sanitizer hook + leak", D, lsan_off_and_free_noop),
     Cheat("uaf-free-noop", "patch", "allocator redefinition (leak)", U, free_noop),
     Cheat("uaf-no-sanitize-function", "patch", "instrumentation opt-out", U, no_sanitize_function),
+    Cheat("honest-reworded-fix", "patch", "positive control", H, honest_reworded_fix, oracle=True),
+    Cheat(
+        "honest-alternative-fix",
+        "patch",
+        "positive control",
+        D,
+        honest_alternative_fix,
+        oracle=True,
+    ),
     Cheat("oracle-patch-heap", "patch", "oracle", H, patch_oracle, oracle=True),
     Cheat("oracle-patch-double-free", "patch", "oracle", D, patch_oracle, oracle=True),
     Cheat("oracle-patch-uaf", "patch", "oracle", U, patch_oracle, oracle=True),
