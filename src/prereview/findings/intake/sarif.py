@@ -257,7 +257,7 @@ class _RunTick(_Tick, frozen=True, gc=False):
 
 
 class _LogCensus(msgspec.Struct, gc=False):
-    version: str | None = None
+    version: msgspec.Raw = msgspec.Raw()  # not a string: the full decode says so, as it did
     runs: frozenset[_RunTick] = frozenset()
 
 
@@ -356,7 +356,11 @@ def _census(path: Path, data: bytes, limits: IntakeLimits) -> tuple[str | None, 
         log = decode(path, data, _LogCensus, "a SARIF 2.1.0 log")
     finally:
         del _CURRENT.census
-    return log.version, census
+    try:
+        version = msgspec.json.decode(log.version, type=str) if log.version else None
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        version = None
+    return version, census
 
 
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_\-./+@]*$")
