@@ -1,7 +1,8 @@
 """Engines and sessions for the configured database: a SQLite file by default, PostgreSQL by URL.
 
 SQLite gets foreign keys enforced, WAL journaling (a running assessment writes while `status`
-reads) and a busy timeout, so two prereview processes on one data dir wait rather than fail.
+reads), a busy timeout, so two prereview processes on one data dir wait rather than fail, and
+secure_delete on every connection (deleted and overwritten rows are zeroed in the file).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # freed pages are zeroed, so a row rewritten or deleted (a redacted identity, a shredded
+    # result) leaves no old copy in the file's free pages, not only during a shred
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
