@@ -247,7 +247,7 @@ def test_patch_oracle_passes_and_bad_patches_fail(
         "broken": (fixed.replace("return 0;", "return 0", 1), {"does-not-compile"}),
         "silenced": (
             fixed.replace('printf("summary:', 'printf("total:'),
-            {"functional-tests-fail", "differential-mismatch"},
+            {"functional-tests-fail", "differential-mismatch", "poc-behaviour-differs"},
         ),
         "dodges-the-poc": (dodge, {"variant-crashes", "fuzz-build-crashes", "fuzz-crash"}),
         "sanitizer-hook": (vulnerable + hook, {"integrity-violation"}),
