@@ -110,6 +110,7 @@ def test_invalid_submissions_name_the_field_and_store_nothing(
         "--model-arg": body(model_arg=["no-equals"]),
         "window": body(release_date=(date.today() + timedelta(days=2)).isoformat()),
         "api_key_env": body(api_key=SECRET),
+        "api_key": body(api_key_env="PATH"),  # never a variable of the server's environment
     }
     for field, data in cases.items():
         response = client.post("/api/v1/submissions", json=data, headers=headers)

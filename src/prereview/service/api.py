@@ -187,12 +187,23 @@ def list_submissions(request: Request, session: Session) -> list[Any]:
 @router.post("/submissions", status_code=201, summary="Submit a model for review (`submit`)")
 def create_submission(request: Request, session: Session, body: SubmissionBody) -> Any:
     service = context_of(request).review_service(session)
-    if body.api_key is not None and not body.api_key_env:
+    check_credential_fields(body)
+    record = service.submit(submission_request(body), credential=body.api_key or None)
+    return encoded(record.as_dict())
+
+
+def check_credential_fields(body: SubmissionBody) -> None:
+    """The key comes in the body or not at all: the service never reads a variable of its own
+    environment for a remote client (that would hand the server's secrets to the model's URL)."""
+    if body.api_key and not body.api_key_env:
         raise InvalidSubmissionError(
             "api_key needs api_key_env: the name under which the assessment hands it to the model"
         )
-    record = service.submit(submission_request(body), credential=body.api_key or None)
-    return encoded(record.as_dict())
+    if body.api_key_env and not body.api_key:
+        raise InvalidSubmissionError(
+            "api_key_env needs api_key: send the key itself (it is sealed on arrival); the "
+            "service never reads its own environment for it"
+        )
 
 
 @router.get("/submissions/{ident}", summary="A submission with history, plan, results (`status`)")
@@ -273,6 +284,27 @@ def progress_of(ctx: ServiceContext, session: VaultSession, submission_id: str) 
     }
 
 
+async def progress_stream(
+    request: Request, ctx: ServiceContext, session: VaultSession, submission_id: str
+) -> AsyncIterator[bytes]:
+    """`progress` events whenever the counts or states change, `end` once nothing runs."""
+    last = None
+    for _ in range(3600):  # bounded: an hour at most, then the client reconnects
+        if await request.is_disconnected():
+            return
+        try:
+            state = await asyncio.to_thread(progress_of, ctx, session, submission_id)
+        except PrereviewError:
+            return
+        if state != last:
+            yield f"event: progress\ndata: {json.dumps(state)}\n\n".encode()
+            last = state
+        if state["job"] not in ("queued", "running", "cancel_requested"):
+            yield b"event: end\ndata: {}\n\n"
+            return
+        await asyncio.sleep(1.0)
+
+
 @router.get(
     "/submissions/{ident}/events",
     summary="Live progress as server-sent events (`progress` events until nothing runs)",
@@ -281,25 +313,10 @@ async def events(request: Request, session: Session, ident: str) -> StreamingRes
     ctx = context_of(request)
     handle = await asyncio.to_thread(session.guard.authorize, Operation.SUBMISSION_READ, ident)
 
-    async def stream() -> AsyncIterator[bytes]:
-        last = None
-        for _ in range(3600):  # bounded: an hour at most, then the client reconnects
-            if await request.is_disconnected():
-                return
-            try:
-                state = await asyncio.to_thread(progress_of, ctx, session, handle.submission_id)
-            except PrereviewError:
-                return
-            if state != last:
-                yield f"event: progress\ndata: {json.dumps(state)}\n\n".encode()
-                last = state
-            if state["job"] not in ("queued", "running", "cancel_requested"):
-                yield b"event: end\ndata: {}\n\n"
-                return
-            await asyncio.sleep(1.0)
-
     return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        progress_stream(request, ctx, session, handle.submission_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store"},
     )
 
 

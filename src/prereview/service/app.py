@@ -155,8 +155,10 @@ def create_app(
         return {"status": "ok"}
 
     from prereview.service.api import router
+    from prereview.service.portal import mount_portal
 
     app.include_router(router)
+    mount_portal(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders, tls=tls)
     return app
