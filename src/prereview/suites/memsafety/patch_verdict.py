@@ -54,6 +54,7 @@ MIN_FUZZ_EXECUTIONS = 500
 POC_VARIANTS = 12
 DIFFERENTIAL_INPUTS = 12
 MIN_COVERAGE_SHARE = 0.5
+FUZZ_CORPUS_REPLAY = 48
 LEAK_CHECKED = frozenset({BugClass.DOUBLE_FREE, BugClass.USE_AFTER_FREE})
 RULES_VERSION = "2"
 PATCH = "patch.c"
@@ -215,12 +216,13 @@ def outline(stdout: bytes) -> list[str]:
 
 
 def _mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
-    """Small deterministic mutations: byte flips, boundary values, truncation, extension."""
+    """Deterministic mutations: byte flips, boundary values, truncation, short and long
+    extension, repeated tails."""
     out: list[bytes] = []
     seen = {data}
     while len(out) < n and data:
         b = bytearray(data)
-        how = rng.randrange(5)
+        how = rng.randrange(7)
         if how == 0:
             for _ in range(rng.randint(1, 3)):
                 b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
@@ -230,9 +232,13 @@ def _mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
             b = b[: rng.randrange(max(1, len(b) // 2), len(b) + 1)]
         elif how == 3:
             b += bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
-        else:
+        elif how == 4:
             i = rng.randrange(len(b))
             b[i] = (b[i] + rng.choice((1, -1, 16, -16))) % 256
+        elif how == 5:  # far longer: a fix keyed to the PoC's size does not cover these
+            b += bytes(rng.randrange(256) for _ in range(rng.randint(17, 3 * len(b) + 16)))
+        else:
+            b += b[len(b) // 2 :] * rng.randint(1, 3)
         got = bytes(b)
         if got not in seen:
             seen.add(got)
@@ -618,6 +624,14 @@ echo "$(ls -A logs | wc -l) $(ls -A artifacts | wc -l)"
 first=$(ls -A logs | head -n 1)
 if [ -n "$first" ]; then head -c 65536 "logs/$first" | base64 -w0; fi; echo
 tail -c 8192 fuzz.log | base64 -w0; echo
+# what the fuzzer added to the corpus (sha1-named files), to replay on the plain builds
+n=0
+for f in corpus/*; do
+  case "${f#corpus/}" in *[!0-9a-f]*) continue;; esac
+  [ "${#f}" -eq 47 ] || continue
+  n=$((n + 1)); [ "$n" -le "$KEEP" ] || break
+  base64 -w0 "$f"; echo
+done
 """
 
 
@@ -645,7 +659,7 @@ async def fuzz(
         for name, data in {**corpus, "fuzz": fuzz_bin}.items():
             await env.write_file(name, data)
         await env.exec(["chmod", "555", "fuzz"])
-        script = f"SANEXIT={SANITIZER_EXIT}; export SANEXIT; " + _FUZZ
+        script = f"SANEXIT={SANITIZER_EXIT}; KEEP={FUZZ_CORPUS_REPLAY}; export SANEXIT; " + _FUZZ
         out = await _exec(env, ["sh", "-c", script, "sh", *args], seconds + 180)
     lines = out.split("\n")
     try:
@@ -661,6 +675,7 @@ async def fuzz(
         if ln.startswith("stat::number_of_executed_units")
     ]
     execs = int(stats[-1]) if stats and stats[-1].isdigit() else 0
+    found = [base64.b64decode(ln) for ln in lines[4:] if ln.strip()]
     report = parse_report(log or tail, inst.source_name)
     return {
         "seconds": seconds,
@@ -672,7 +687,35 @@ async def fuzz(
         "report": report.as_dict() if report else None,
         "log_excerpt": (log or tail)[-3000:] if code != 0 or nlogs else "",
         "command": " ".join(shlex.quote(a) for a in ["./fuzz", *args]),
+        "corpus_added": found,
     }
+
+
+async def replay_corpus(
+    inst: Instance, bins: dict[str, bytes], added: list[bytes], provider: str
+) -> dict[str, Any] | None:
+    """Stage 4: what the fuzzer found, run on the plain builds (a program that behaves only
+    while it is fuzzed is caught here); inputs that crash the reference fix too are ignored."""
+    inputs = {f"found-{k}": data for k, data in enumerate(added)}
+    async with fresh_sandbox(provider) as env:
+        paths = await _install_inputs(env, inputs, {})
+        await env.write_file("fixed", inst.file("build/fixed").read_bytes())
+        await env.exec(["chmod", "555", "fixed"])
+        ref = await _run_jobs(env, inst, [Job(f"fixed.{i}", "fixed", i) for i in inputs], paths)
+    suspects = [i for i in inputs if not ref[f"fixed.{i}"].crashed]
+    if not suspects:
+        return None
+    async with fresh_sandbox(provider) as env:
+        paths = await _install_inputs(env, {i: inputs[i] for i in suspects}, {})
+        for b in ("patched-gcc", "patched-clang"):
+            await env.write_file(b, bins[b])
+        await env.exec(["chmod", "555", "patched-gcc", "patched-clang"])
+        jobs = [Job(f"{b}.{i}", b, i) for i in suspects for b in ("patched-gcc", "patched-clang")]
+        got = await _run_jobs(env, inst, jobs, paths)
+    for j in jobs:
+        if got[j.id].crashed:
+            return {"build": j.build, "input_bytes": len(inputs[j.input]), **got[j.id].as_dict()}
+    return None
 
 
 async def judge_patch(
@@ -702,6 +745,20 @@ async def judge_patch(
             f"fuzzing for {fuzz_seconds}s found a crash in the patched program",
             details,
         )
+    added: list[bytes] = got.pop("corpus_added")
+    got["corpus_replayed"] = len(added)
+    if added:
+        started = time.monotonic()
+        replay = await replay_corpus(inst, bins, added, provider)
+        seconds["corpus_replay"] = round(time.monotonic() - started, 2)
+        if replay is not None:
+            details["corpus_replay"] = replay
+            return Verdict(
+                "fuzz-corpus-crash",
+                "an input the fuzzer found crashes the patched program when it is run as a "
+                f"program ({replay['build']}) though the fuzzed build survived it",
+                details,
+            )
     if got["executions"] < MIN_FUZZ_EXECUTIONS:
         raise GraderError(
             f"the fuzz run made {got['executions']} executions, below the minimum of "
