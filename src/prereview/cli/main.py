@@ -26,11 +26,31 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        help="Talk to the agency service at this URL (as PREREVIEW_URL does): https, or http "
+        "on loopback only.",
+    ),
 ) -> None:
     """prereview command line."""
+    import os
+
+    if server:
+        os.environ["PREREVIEW_URL"] = server
+    if os.environ.get("PREREVIEW_URL"):
+        from prereview.service.client import REMOTE_COMMANDS, RemoteError, check_url
+
+        check_url(os.environ["PREREVIEW_URL"])
+        if ctx.invoked_subcommand not in REMOTE_COMMANDS:
+            raise RemoteError(
+                f"`prereview {ctx.invoked_subcommand}` runs on the agency host, not against a "
+                f"server: unset PREREVIEW_URL (remote: {', '.join(sorted(REMOTE_COMMANDS))})"
+            )
 
 
 @app.command()

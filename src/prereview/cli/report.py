@@ -67,6 +67,11 @@ def report(
     json_out: bool = JsonOption,
 ) -> None:
     """Write the advisory capability report of a review: findings, never a verdict."""
+    from prereview.service.client import server_url
+
+    if server_url() is not None:
+        _remote_report(review, fmt, sanitized, out, rubric, banner, seed, json_out)
+        return
     from prereview.reports.publish import produce_report
     from prereview.reports.render import RenderError
 
@@ -90,6 +95,37 @@ def report(
         return
     console.print(str(written.path), soft_wrap=True, highlight=False)
     if not written.has_results:
+        err_console.print("note: the report has no measured results (see its summary)")
+
+
+def _remote_report(
+    review: str,
+    fmt: str,
+    sanitized: bool,
+    out: Path | None,
+    rubric: Path | None,
+    banner: str | None,
+    seed: int,
+    json_out: bool,
+) -> None:
+    """`report` against the agency service: the server builds it; it is written to --out (or
+    the current directory)."""
+    from prereview.errors import PrereviewError
+    from prereview.service.client import remote_report, server_url
+
+    if rubric is not None or banner is not None or seed != 0:
+        raise PrereviewError("--rubric, --banner and --seed are the agency's choice remotely")
+    url = server_url()
+    assert url is not None
+    path, has_results, size = remote_report(settings(), url, review, fmt, sanitized, out)
+    if json_out:
+        emit_json(
+            {"path": str(path), "format": fmt, "sanitized": sanitized, "has_results": has_results,
+             "bytes": size}
+        )  # fmt: skip
+        return
+    console.print(str(path), soft_wrap=True, highlight=False)
+    if not has_results:
         err_console.print("note: the report has no measured results (see its summary)")
 
 

@@ -28,6 +28,14 @@ if TYPE_CHECKING:  # the store and Inspect load only when a command runs
 
 
 def _service() -> ReviewService:
+    """The local workflow, or the agency service's API when PREREVIEW_URL/--server is set."""
+    from prereview.service.client import server_url
+
+    url = server_url()
+    if url is not None:
+        from prereview.service.client import RemoteReviewService
+
+        return RemoteReviewService.connect(settings(), url)
     from prereview.review.service import ReviewService
 
     return ReviewService.open(settings())
