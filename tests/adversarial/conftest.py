@@ -22,7 +22,7 @@ from .runner import run_agents
 
 SEED = 20251203
 BUGS = (BugClass.HEAP_OVERFLOW, BugClass.DOUBLE_FREE, BugClass.USE_AFTER_FREE)
-FUZZ_SECONDS = 4
+FUZZ_SECONDS = 2
 
 Verdicts = dict[str, Score | str]
 

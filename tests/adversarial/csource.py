@@ -41,6 +41,12 @@ def at_entry(text: str, inst: Instance, code: str) -> str:
     return text[:at] + code.rstrip() + "\n" + text[at:]
 
 
+def at_main(text: str, code: str) -> str:
+    """Insert `code` as the first statements of `main` (`argc`, `argv` in scope)."""
+    at = _body_start(text, re.compile(r"^int main\(int argc, char \*\*argv\)", re.M))
+    return text[:at] + code.rstrip() + "\n" + text[at:]
+
+
 def at_function(text: str, function: str, code: str) -> str:
     """Insert `code` as the first statements of a `static int function(...)` definition."""
     at = _body_start(text, re.compile(rf"^static int {function}\(", re.M))
