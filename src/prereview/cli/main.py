@@ -39,13 +39,24 @@ def _root(
 ) -> None:
     """prereview command line."""
     import os
+    import sys
 
-    if server:
-        os.environ["PREREVIEW_URL"] = server
-    if os.environ.get("PREREVIEW_URL"):
-        from prereview.service.client import REMOTE_COMMANDS, RemoteError, check_url
+    loaded = sys.modules.get("prereview.service.client")
+    if loaded is not None:  # an earlier invocation in this process chose its own server
+        loaded.use_server(None)
+    if server or os.environ.get("PREREVIEW_URL"):
+        from prereview.service.client import (
+            REMOTE_COMMANDS,
+            RemoteError,
+            check_url,
+            server_url,
+            use_server,
+        )
 
-        check_url(os.environ["PREREVIEW_URL"])
+        use_server(server)
+        url = server_url()
+        assert url is not None
+        check_url(url)
         if ctx.invoked_subcommand not in REMOTE_COMMANDS:
             raise RemoteError(
                 f"`prereview {ctx.invoked_subcommand}` runs on the agency host, not against a "

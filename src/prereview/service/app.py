@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -36,6 +37,8 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 UPLOAD_PATHS = ("/api/v1/findings/import",)
+HANDLER_THREADS = 4
+"""Concurrent request handlers (SQLite serializes writes anyway; see `lifespan`)."""
 
 
 class BodyLimit:
@@ -127,6 +130,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # handlers run in worker threads; each holds up to three database connections at once
+        # (its session, the guard's resolve, the audit append): bound the threads so that the
+        # connection pool (5 + 10 overflow) is never exhausted under load
+        anyio.to_thread.current_default_thread_limiter().total_tokens = HANDLER_THREADS
         own = context is None
         app.state.context = context or ServiceContext.open(settings, tls=tls)
         try:

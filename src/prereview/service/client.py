@@ -56,8 +56,17 @@ class RemoteError(PrereviewError):
         self.exit_code = exit_code
 
 
+_option: str | None = None  # `--server`, set for each invocation by the root command
+
+
+def use_server(url: str | None) -> None:
+    """The `--server` option of this invocation (None: PREREVIEW_URL decides)."""
+    global _option
+    _option = url or None
+
+
 def server_url() -> str | None:
-    return os.environ.get(URL_VARIABLE) or None
+    return _option or os.environ.get(URL_VARIABLE) or None
 
 
 def _loopback(host: str) -> bool:
