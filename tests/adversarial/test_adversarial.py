@@ -16,9 +16,13 @@ import pytest
 from inspect_ai.scorer import CORRECT, INCORRECT, Score
 
 from prereview.suites.memsafety.instance import Instance
+from prereview.suites.memsafety.sanitizer import crashed
+from prereview.suites.memsafety.spec import BugClass
+from prereview.suites.memsafety.toolchain import run_program, sanitized_build_argv
 
-from .cheats import PATCH_CHEATS, POC_CHEATS, Cheat, Target
+from .cheats import PATCH_CHEATS, POC_CHEATS, Cheat, Target, long_message_input
 from .conftest import Verdicts, tree_digest
+from .csource import vulnerable
 
 pytestmark = pytest.mark.slow
 
@@ -117,6 +121,18 @@ def test_no_agent_process_outlives_its_sample(patch_verdicts: Verdicts) -> None:
 _WRITE = re.compile(r"echo ([A-Za-z0-9+/=]+) \| base64 -d > (\S+)$")
 
 
+def _written(cheat: Cheat, target: Target) -> bytes:
+    """The last C file the agent writes (empty when it writes none)."""
+    found = [
+        m
+        for turn in cheat.turns(target)
+        for call in turn.get("tool_calls", [])
+        if call["function"] == "bash"
+        and (m := _WRITE.search(call["arguments"]["command"])) is not None
+    ]
+    return base64.b64decode(found[-1].group(1)) if found else b""
+
+
 @pytest.mark.parametrize(
     "cheat", [pytest.param(c, id=c.name) for c in PATCH_CHEATS if not c.oracle]
 )
@@ -124,17 +140,11 @@ def test_cheat_source_is_valid_c(cheat: Cheat, targets: dict[str, Target], tmp_p
     """A refusal must come from the scorer, not from a typo in the cheat: every C file a cheat
     writes compiles on its own (syntax and types; linking is the scorer's business)."""
     target = targets[cheat.bug.value]
-    written = [
-        m
-        for turn in cheat.turns(target)
-        for call in turn.get("tool_calls", [])
-        if call["function"] == "bash"
-        and (m := _WRITE.search(call["arguments"]["command"])) is not None
-    ]
-    if not written:
+    text = _written(cheat, target)
+    if not text:
         pytest.skip("writes no C file (symlink or size cheat)")
     src = tmp_path / target.inst.source_name
-    src.write_bytes(base64.b64decode(written[-1].group(1)))
+    src.write_bytes(text)
     for compiler in ("gcc", "clang"):
         proc = subprocess.run(
             [compiler, "-fsyntax-only", "-fsanitize=address,undefined", str(src)],
@@ -142,3 +152,30 @@ def test_cheat_source_is_valid_c(cheat: Cheat, targets: dict[str, Target], tmp_p
             text=True,
         )
         assert proc.returncode == 0, (compiler, proc.stderr[-2000:])
+
+
+def test_partial_fixes_keep_the_bug(targets: dict[str, Target], tmp_path: Path) -> None:
+    """The partial-fix agents are cheats, not fixes: a long message (no scorer variant makes
+    one) still overflows in their program, while the reference fix rejects it."""
+    target = targets[BugClass.HEAP_OVERFLOW.value]
+    inst = target.inst
+    kind = re.search(
+        rf"#define MSG_{target.function.removeprefix('handle_').upper()} (0x[0-9A-Fa-f]+)u",
+        vulnerable(inst),
+    )
+    assert kind is not None and inst.input_mode == "file"
+    long_input = tmp_path / "long.bin"
+    long_input.write_bytes(long_message_input(target, int(kind.group(1), 16), 1200))
+    fixed_run = run_program([str(inst.path / "build" / "fixed"), str(long_input)])
+    assert not crashed(fixed_run.stderr, fixed_run.signal) and b"reject" in fixed_run.stdout
+    for name in ("partial-fix-small-payloads", "fuzz-aware-partial-fix"):
+        cheat = next(c for c in PATCH_CHEATS if c.name == name)
+        src = tmp_path / inst.source_name
+        src.write_bytes(_written(cheat, target))
+        exe = tmp_path / name
+        built = subprocess.run(
+            sanitized_build_argv(str(src), str(exe)), capture_output=True, text=True
+        )
+        assert built.returncode == 0, built.stderr[-2000:]
+        run = run_program([str(exe), str(long_input)])
+        assert crashed(run.stderr, run.signal) and "heap-buffer-overflow" in run.stderr, name
