@@ -3,9 +3,10 @@
 Run by a coordinator (in a fresh data dir: the one `prereview init` just made), who adds a
 submitter principal of a demo organization and acts for it only through the token that
 principal was issued (revoked when the demo ends). That submitter submits the embedded model
-with a release date 21 days ahead; the agency's coordinator plans a quick suite (memory-safety
-tiers 1–2, one bug class, short agent loops; the smoke task if that suite is not installed) into
-the window, assesses it through Inspect, writes the capability report and delivers the findings.
+with a release date 21 days ahead; the agency's coordinator plans the installed families' quick
+suite (one with generated instances first, else the smoke task) into the window, assesses it
+through Inspect, runs the families' non-AI baselines on the same instances, writes the
+capability report and delivers the findings.
 Every step says what it does on the console.
 """
 
@@ -23,7 +24,7 @@ from rich.console import Console, RenderableType
 from prereview.config import Settings, load_settings
 from prereview.domain.submission import ModelAccess
 from prereview.home import initialize_home
-from prereview.planning.catalog import SUITES
+from prereview.planning.catalog import quick_suite
 from prereview.planning.planner import AssessmentPlan
 from prereview.review.service import ReviewService, SubmissionRequest, check_model_available
 from prereview.vault.policy import Operation, Resource
@@ -79,29 +80,18 @@ def _demo_submitter(coordinator: ReviewService) -> Iterator[ReviewService]:
 BASELINE_BUDGET_S = 10.0
 
 
-def _run_baseline(plan: AssessmentPlan, out: Console) -> None:
-    """The non-AI baseline on the instances the model just saw: libFuzzer, a fixed budget each.
-
-    The report sets the model's results beside it (`build/baseline_fuzz.json` per instance).
-    """
-    from prereview.suites.memsafety.baseline import run_baseline
-    from prereview.suites.memsafety.tasks import task_instances
-
-    instances = {
-        inst.id: inst
-        for task in plan.tasks
-        if task.factory.endswith((":memsafety_poc", ":memsafety_patch"))
-        for inst in task_instances(**task.args)
-    }
-    if not instances:
+def _run_baselines(coordinator: ReviewService, submission_id: str, out: Console) -> None:
+    """Each family's non-AI baseline on the instances the model just saw, a fixed budget each;
+    the review service stores the results where the report sets the model's beside them."""
+    out.print(f"[bold]3b. baseline[/]: non-AI baselines ({BASELINE_BUDGET_S:.0f} s budget each)")
+    results = coordinator.run_baselines(submission_id, BASELINE_BUDGET_S)
+    if not results:
+        out.print("   no task family of this suite has a baseline")
         return
-    out.print(
-        f"[bold]3b. baseline[/]: libFuzzer on the same {len(instances)} instances "
-        f"({BASELINE_BUDGET_S:.0f} s budget each)"
-    )
-    outcomes = run_baseline(list(instances.values()), BASELINE_BUDGET_S)
-    crashed = sum(1 for o in outcomes if o.crashed and o.matched_planted)
-    out.print(f"   the fuzzer reached the planted bug in {crashed} of {len(outcomes)} instances")
+    for solver in sorted({r.solver for r in results}):
+        mine = [r for r in results if r.solver == solver]
+        found = sum(1 for r in mine if r.found)
+        out.print(f"   {solver} solved {found} of {len(mine)} instances")
 
 
 def run_demo(
@@ -128,7 +118,7 @@ def run_demo(
     if settings.token is None:  # `prereview init` just saved the coordinator's token
         settings = load_settings()
     if suite is None:
-        suite = "memsafety-quick" if SUITES["memsafety-quick"].available() else "smoke"
+        suite = quick_suite()
     with ReviewService.open(settings) as coordinator, _demo_submitter(coordinator) as submitter:
         release = coordinator.clock().date() + timedelta(days=DEMO_LEAD_DAYS)
         out.print(
@@ -146,8 +136,6 @@ def run_demo(
             f"   submission {record.id}: {record.lead_days} days before release, inside window "
             f"policy {record.window_policy}"
         )
-        if suite == "smoke":
-            out.print("   (the memory-safety suite is not installed: planning the smoke task)")
         out.print(f"[bold]2. plan[/]: fit suite {suite} into the time left before release")
         plan = coordinator.plan(record.id, suite=suite)
         if plan_view is not None:
@@ -158,7 +146,7 @@ def run_demo(
             f"   run {outcome.run_number} {outcome.status}: {outcome.samples_done}/"
             f"{outcome.samples_planned} samples recorded"
         )
-        _run_baseline(plan, out)
+        _run_baselines(coordinator, record.id, out)
         out.print("[bold]4. report[/]: write the capability report, deliver the findings")
         written = produce_report(settings, record.id, fmt="html", session=coordinator.access)
         record = coordinator.deliver_findings(record.id)

@@ -7,12 +7,9 @@ because "the binary exists" says little about whether it works on this kernel or
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from prereview.config import Settings
@@ -46,61 +43,37 @@ def check_bubblewrap() -> CheckResult:
     )
 
 
-def check_sanitizers() -> CheckResult:
-    name = "C compiler with ASan/UBSan"
-    cc = shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
-        return CheckResult(name, False, "no gcc or clang", "apt-get install gcc")
-    source = "#include <stdlib.h>\nint main(void){char*p=malloc(4);p[4]=1;free(p);return 0;}\n"
-    with tempfile.TemporaryDirectory() as tmp:
-        src, exe = Path(tmp, "t.c"), Path(tmp, "t")
-        src.write_text(source)
-        built = subprocess.run(
-            [cc, "-g", "-fsanitize=address,undefined", str(src), "-o", str(exe)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        if built.returncode != 0:
-            return CheckResult(
-                name, False, built.stderr.strip()[:200], "apt-get install gcc libasan8 libubsan1"
-            )
-        ran = subprocess.run([str(exe)], capture_output=True, text=True, timeout=30, check=False)
-    if "heap-buffer-overflow" not in ran.stderr:
-        return CheckResult(name, False, "ASan did not report a planted overflow", "reinstall gcc")
-    return CheckResult(name, True, f"{cc}: ASan caught a planted heap overflow")
+def check_families() -> list[CheckResult]:
+    """Every registered task family: loaded and keeping the interface, then what it needs of
+    this host (its own checks). A broken plug-in is one failed check; the others still run."""
+    from prereview.suites.registry import installed_families
 
-
-def check_fuzzer() -> CheckResult:
-    name = "clang with libFuzzer (fuzzing baseline)"
-    clang = shutil.which("clang")
-    if clang is None:
-        return CheckResult(
-            name, False, "clang not found", "apt-get install clang libclang-rt-14-dev", False
-        )
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp, "f.c")
-        src.write_text(
-            "#include <stddef.h>\n#include <stdint.h>\n"
-            "int LLVMFuzzerTestOneInput(const uint8_t*d,size_t n){return 0;}\n"
-        )
-        built = subprocess.run(
-            [clang, "-fsanitize=fuzzer,address", str(src), "-o", str(Path(tmp, "f"))],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    if built.returncode != 0:
-        return CheckResult(
-            name,
+    families = installed_families()
+    results: list[CheckResult] = []
+    for family in families.families.values():
+        name = f"task family {family.name}"
+        try:
+            why = family.unavailable()
+            checks = list(family.host_checks())
+        except Exception as exc:  # a plug-in's own check may fail in any way
+            results.append(CheckResult(name, False, f"{type(exc).__name__}: {exc}"[:300]))
+            continue
+        if why is not None:
+            results.append(CheckResult(name, False, why, f"reinstall the {family.name} plug-in"))
+        else:
+            suites = ", ".join(s.name for s in family.suites())
+            results.append(CheckResult(name, True, f"loaded; suites: {suites}"))
+        results.extend(CheckResult(c.name, c.ok, c.detail, c.fix, c.required) for c in checks)
+    results.extend(
+        CheckResult(
+            f"task family {p.family}",
             False,
-            built.stderr.strip()[:200],
-            "apt-get install libclang-rt-14-dev libfuzzer-14-dev",
-            False,
+            p.reason,
+            f"fix or uninstall the plug-in registered as {p.entry_point!r}",
         )
-    return CheckResult(name, True, f"{clang}: -fsanitize=fuzzer links", required=False)
+        for p in families.problems
+    )
+    return results
 
 
 def check_model(settings: Settings) -> CheckResult:
@@ -177,11 +150,8 @@ def check_database(settings: Settings) -> CheckResult:
 
 def run_checks(settings: Settings) -> list[CheckResult]:
     checks: list[Callable[[], CheckResult]] = [
-        check_bubblewrap,
-        check_sanitizers,
-        check_fuzzer,
         lambda: check_model(settings),
         lambda: check_data_dir(settings),
         lambda: check_database(settings),
     ]
-    return [c() for c in checks]
+    return [check_bubblewrap(), *check_families(), *(c() for c in checks)]

@@ -8,18 +8,22 @@ from hypothesis import strategies as st
 
 from prereview.domain.submission import Throughput
 from prereview.planning import AssessmentPlan, PlanningPolicy, Suite, TaskSpec, plan_assessment
-from prereview.planning.catalog import SUITES, UnknownSuiteError, get_suite
+from prereview.planning.catalog import UnknownSuiteError, get_suite, resolve_task, suites
 from prereview.planning.estimate import predict_task_seconds
+from prereview.suites.registry import UnknownTaskError
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FAST = Throughput(requests_per_minute=None, max_connections=4, seconds_per_request=1.0)
 NO_RESERVE = PlanningPolicy(safety_margin=0.0, delivery_reserve=timedelta(0))
 
 
+CALIBRATION = resolve_task("calibration/calibration")
+
+
 def spec(key: str, priority: int, samples: int = 10, rps: float = 10.0, **kw: object) -> TaskSpec:
     return TaskSpec(
         key=key,
-        factory="prereview.planning.calibration:calibration",
+        factory=CALIBRATION,
         samples=samples,
         priority=priority,
         sample_arg="samples",
@@ -106,7 +110,7 @@ def test_release_already_due_drops_everything() -> None:
 
 
 def test_plan_round_trips_through_json_shape() -> None:
-    plan = plan_assessment(SUITES["smoke"], FAST, date(2026, 3, 20), NOW)
+    plan = plan_assessment(get_suite("smoke"), FAST, date(2026, 3, 20), NOW)
     again = AssessmentPlan.from_dict(plan.to_dict())
     assert again == plan
 
@@ -117,17 +121,22 @@ def test_unknown_or_uninstalled_suite() -> None:
 
 
 def test_suite_factories_resolve() -> None:
-    for suite in SUITES.values():
-        if suite.available():
-            for s in suite.tasks:
-                assert callable(s.load_factory())
+    for suite in suites().values():
+        for s in suite.tasks:
+            assert callable(s.factory.load())
+            assert resolve_task(s.factory.ref) == s.factory
+    # plans stored before families were plug-ins name tasks `module:function`
+    assert resolve_task("prereview.planning.calibration:calibration") == CALIBRATION
+    assert resolve_task("prereview.suites.smoke:smoke").ref == "smoke/smoke"
+    with pytest.raises(UnknownTaskError, match="no installed task family"):
+        resolve_task("os:system")
 
 
 specs = st.lists(
     st.builds(
         lambda p, n, r, o, m: TaskSpec(
             key=f"t{p}-{n}-{r}",
-            factory="x:y",
+            factory=CALIBRATION,
             samples=n,
             priority=p,
             sample_arg="samples",
@@ -176,7 +185,7 @@ def test_plan_invariants(tasks: list[TaskSpec], throughput: Throughput, days: in
 def test_sample_units_and_seed_reach_the_task_args() -> None:
     unit = TaskSpec(
         key="ms",
-        factory="x:y",
+        factory=CALIBRATION,
         samples=12,
         priority=1,
         sample_arg="count",
@@ -202,8 +211,7 @@ def test_sample_time_limit_caps_the_estimate() -> None:
 
 
 def test_memsafety_suites_plan_whole_instances() -> None:
-    assert SUITES["memsafety"].available() and SUITES["memsafety-quick"].available()
-    plan = plan_assessment(SUITES["memsafety"], Throughput(30, 4, 20), date(2026, 3, 30), NOW)
+    plan = plan_assessment(get_suite("memsafety"), Throughput(30, 4, 20), date(2026, 3, 30), NOW)
     assert [t.key for t in plan.tasks][:2] == ["memsafety_poc/tier1", "memsafety_patch/tier1"]
     assert all(t.samples % 6 == 0 and t.args["count"] == t.samples // 6 for t in plan.tasks)
     assert len({t.args["seed"] for t in plan.tasks}) == 1

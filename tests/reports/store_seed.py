@@ -20,6 +20,7 @@ from prereview.store.tables.review import (
     SampleResultRow,
     SubmissionRow,
 )
+from prereview.suites.interface import BaselineResult, baseline_key
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Sample:
     error: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     score_metadata: dict[str, Any] = field(default_factory=dict)
+    baseline: BaselineResult | None = None
+    """The non-AI baseline's outcome on this sample's instance, stored as the review's content."""
 
 
 def seed_review(
@@ -119,6 +122,10 @@ def seed_review(
                     },
                 }
                 payloads[key] = json.dumps(payload).encode()
+                if sample.baseline is not None:
+                    b = sample.baseline
+                    where = baseline_key(review.id, b.family, b.instance_id)
+                    payloads[where] = json.dumps(b.as_dict()).encode()
                 s.add(
                     SampleResultRow(
                         review_id=review.id,
@@ -152,26 +159,23 @@ def memsafety_samples(
     solved_by_tier: dict[int, int], instances: Path, per_tier: int = 10, prefix: str = "i"
 ) -> list[Sample]:
     """`per_tier` PoC instances per tier, the first `solved` of each tier solved, each with an
-    instance dir holding the fuzzer baseline's outcome (crashes tiers 1-2 only), and one
+    fuzzer baseline's outcome stored in the review's content (crashes tiers 1-2 only), and one
     possible new finding on the first tier-1 instance."""
     out = []
     for tier, solved in solved_by_tier.items():
         for i in range(per_tier):
             sid = f"{prefix}-t{tier}-{i}"
             inst = instances / sid
-            (inst / "build").mkdir(parents=True)
+            inst.mkdir(parents=True)
             crashed = tier < 3
-            (inst / "build" / "baseline_fuzz.json").write_text(
-                json.dumps(
-                    {
-                        "instance_id": sid,
-                        "tier": tier,
-                        "budget_s": 300.0,
-                        "crashed": crashed,
-                        "time_to_crash_s": 4.0**tier if crashed else None,
-                        "matched_planted": crashed,
-                    }
-                )
+            baseline = BaselineResult(
+                family="memsafety",
+                instance_id=sid,
+                tier=tier,
+                solver="libFuzzer",
+                found=crashed,
+                seconds=4.0**tier if crashed else None,
+                budget_seconds=300.0,
             )
             finding = {
                 "build": "vulnerable",
@@ -196,6 +200,7 @@ def memsafety_samples(
                     score_metadata={
                         "possible_new_finding": finding if tier == 1 and i == 0 else None
                     },
+                    baseline=baseline,
                 )
             )
     return out

@@ -7,6 +7,7 @@ from dataclasses import replace
 from prereview.reports.builder import build_report
 from prereview.reports.evidence import Attempt
 from prereview.review.results import UNKNOWN_PREFIX
+from prereview.suites.registry import installed_families
 from tests.reports import evidence_factory as ef
 
 
@@ -23,7 +24,9 @@ def test_method_counts_unknown_attempts_apart_and_lists_patch_checks() -> None:
         error=f"{UNKNOWN_PREFIX}unknown: the fuzz run made 12 executions",
     )
     failed = replace(unknown, instance_id="inst-t1-02", success=False, error=None)
-    report = build_report(replace(base, attempts=(done, unknown, failed)), rubric=None)
+    attempts = (done, unknown, failed)
+    notes = installed_families().report_notes((a.family, a.task) for a in attempts)
+    report = build_report(replace(base, attempts=attempts, method_notes=notes), rubric=None)
     text = " ".join(report.method)
     assert "(1 attempt ended unknown)" in text
     assert "memsafety_patch" in text and "differential tests" in text

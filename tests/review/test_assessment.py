@@ -23,12 +23,12 @@ from prereview.cli.main import app
 from prereview.config import Settings
 from prereview.domain.lifecycle import SubmissionState
 from prereview.models.simulated import prompt_digest
-from prereview.planning.calibration import calibration
 from prereview.review.assessment import run_assessment
 from prereview.review.errors import AssessmentError, CredentialMissingError
 from prereview.review.service import ReviewService
 from prereview.store.locks import ReviewLockedError, review_lock
 from prereview.store.tables.review import ReviewRow, SampleResultRow
+from prereview.suites.calibration import calibration
 from tests.review.conftest import row_counts, simulated_request
 
 PRERREVIEW = str(Path(sys.executable).parent / "prereview")

@@ -1,6 +1,7 @@
 """`prereview tasks`: list task families, generate instances, verify them, run the baseline.
 
-Thin commands over `prereview.suites.memsafety`; each takes `--json`.
+Thin commands over the installed task families (`prereview.suites.registry`); each takes
+`--json`. A family that failed to load is listed with the reason; the others keep working.
 """
 
 from __future__ import annotations
@@ -16,20 +17,48 @@ from rich.table import Table
 
 from prereview.cli.common import JsonOption, console, emit_json, err_console, new_app
 from prereview.errors import PrereviewError
+from prereview.suites.interface import CommandResult, InstanceTools
+from prereview.suites.registry import installed_families
 
 app = new_app(
     "Task families: list them, generate fresh instances, verify them, measure a baseline."
 )
 
-FAMILIES = ("memsafety",)
+
+def _tools(name: str | None) -> InstanceTools:
+    """The generate/verify/baseline tools of family `name` (None: the one family that has
+    them, when there is only one)."""
+    families = installed_families()
+    if name is not None:
+        tools = families.get(name).instance_tools()
+        if tools is None:
+            raise PrereviewError(f"task family {name!r} has no generated instances")
+        return tools
+    with_tools = [f for f in families.families.values() if f.instance_tools() is not None]
+    if len(with_tools) != 1:
+        names = ", ".join(f.name for f in with_tools) or "none"
+        raise PrereviewError(f"name the task family with --family ({names})")
+    tools = with_tools[0].instance_tools()
+    assert tools is not None
+    return tools
 
 
-def _family(name: str) -> str:
-    if name not in FAMILIES:
-        raise PrereviewError(
-            f"unknown task family {name!r}: valid families are {', '.join(FAMILIES)}"
-        )
-    return name
+def _show(result: CommandResult, json_out: bool) -> None:
+    if json_out:
+        emit_json(dict(result.data))
+    else:
+        table = Table(title=result.table.title)
+        for header, _ in result.table.columns:
+            table.add_column(header, overflow="fold")
+        for row in result.table.rows:
+            table.add_row(*(str(row[key]) for _, key in result.table.columns))
+        console.print(table)
+        for note in result.notes:
+            console.print(note)
+        for warning in result.warnings:
+            err_console.print(f"[yellow]{warning}[/]")
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @contextmanager
@@ -56,37 +85,44 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int, str], Non
 
 @app.command("list")
 def list_tasks(json_out: bool = JsonOption) -> None:
-    """Task families, their Inspect tasks, tiers and bug classes."""
-    from prereview.suites.memsafety.spec import TIERS, BugClass
-
+    """Task families, their Inspect tasks, tiers and suites; broken ones with the reason."""
+    families = installed_families()
     data: list[dict[str, Any]] = [
         {
-            "family": "memsafety",
-            "inspect_tasks": ["prereview/memsafety_poc", "prereview/memsafety_patch"],
-            "tiers": {str(t): p.name for t, p in TIERS.items()},
-            "bug_classes": {b.value: b.cwe for b in BugClass},
-            "description": "generated C parsers of binary input, one memory-safety bug each",
+            "family": f.name,
+            "description": f.description,
+            "inspect_tasks": [f"prereview/{t.name}" for t in f.tasks()],
+            "tiers": {str(t): n for t, n in f.tier_names().items()},
+            "suites": [s.name for s in f.suites()],
+            **f.listing(),
+            "problem": f.unavailable(),
         }
+        for f in families.families.values()
+    ]
+    data += [
+        {"family": p.family, "problem": p.reason, "entry_point": p.entry_point}
+        for p in families.problems
     ]
     if json_out:
         emit_json(data)
         return
     table = Table(title="task families")
-    for col in ("family", "inspect tasks", "tiers", "bug classes"):
+    for col in ("family", "inspect tasks", "tiers", "suites", "status"):
         table.add_column(col, overflow="fold")
     for row in data:
         table.add_row(
             row["family"],
-            "\n".join(row["inspect_tasks"]),
-            "\n".join(f"{t} {n}" for t, n in row["tiers"].items()),
-            "\n".join(f"{b} ({c})" for b, c in row["bug_classes"].items()),
+            "\n".join(row.get("inspect_tasks", [])),
+            "\n".join(f"{t} {n}" for t, n in row.get("tiers", {}).items()),
+            "\n".join(row.get("suites", [])),
+            f"[red]{row['problem']}[/]" if row["problem"] else "ok",
         )
     console.print(table)
 
 
 @app.command()
 def generate(
-    family: str = typer.Argument(..., help="Task family (memsafety)."),
+    family: str = typer.Argument(..., help="Task family (see `prereview tasks list`)."),
     seed: int = typer.Option(
         ..., "--seed", help="Generation seed; the same seed gives the same instances."
     ),
@@ -100,59 +136,23 @@ def generate(
     json_out: bool = JsonOption,
 ) -> None:
     """Generate verified instances; one failing verification is deleted and replaced."""
-    from prereview.suites.memsafety.spec import (
-        check_count,
-        check_seed,
-        parse_bug_classes,
-        parse_tier,
-    )
-    from prereview.suites.memsafety.verify import generate as generate_instances
-
-    _family(family)
-    t = parse_tier(tier)
-    n = check_count(count)
-    s = check_seed(seed)
-    classes = parse_bug_classes(bug_class or None)
-    with _progress(f"memsafety tier {t}", json_out) as update:
-        report = generate_instances(out, s, t, n, classes, jobs=jobs or None, progress=update)
-    rows = [
-        {
-            "id": i.id,
-            "path": str(i.path),
-            "tier": i.tier,
-            "bug_class": i.bug_class.value,
-            "framing": i.manifest["program"]["framing"],
-            "lines": i.manifest["program"]["lines"],
-        }
-        for i in report.instances
-    ]
-    if json_out:
-        emit_json({"instances": rows, "rejected": report.rejected, "duration_s": report.duration_s})
-    else:
-        table = Table(title=f"{len(rows)} verified instance(s) in {out} ({report.duration_s:.1f}s)")
-        for col in ("id", "bug class", "framing", "lines"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(r["id"], r["bug_class"], r["framing"], str(r["lines"]))
-        console.print(table)
-        for r in report.rejected:
-            err_console.print(
-                f"[yellow]rejected[/] slot {r['slot']} index {r['index']}: {r['reason'][:300]}"
-            )
-    if len(rows) < n:
-        raise typer.Exit(1)
+    tools = _tools(family)
+    with _progress(f"{family} tier {tier}", json_out) as update:
+        result = tools.generate(
+            out,
+            seed=seed,
+            tier=tier,
+            count=count,
+            options={"bug_class": bug_class},
+            jobs=jobs or None,
+            progress=update,
+        )
+    _show(result, json_out)
 
 
-def _verification_rows(results: list[Any]) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": v.instance_id,
-            "verified": v.verified,
-            "duration_s": v.duration_s,
-            "failures": [{"check": c.name, "detail": c.detail[:500]} for c in v.failures],
-        }
-        for v in results
-    ]
+FamilyOption = typer.Option(
+    None, "--family", help="Task family (default: the one family with generated instances)."
+)
 
 
 @app.command()
@@ -164,33 +164,14 @@ def verify(
     fuzz_fixed: float = typer.Option(
         0, "--fuzz-fixed", help="Also fuzz each fixed build this many seconds (finds stray bugs)."
     ),
+    family: str | None = FamilyOption,
     json_out: bool = JsonOption,
 ) -> None:
     """Rebuild and re-check instances from their manifests; exit 1 if any fails."""
-    from prereview.suites.memsafety.instance import find_instances
-    from prereview.suites.memsafety.verify import verify_many
-
-    instances = find_instances(directory)
+    tools = _tools(family)
     with _progress("verifying", json_out) as update:
-        results = verify_many(
-            instances, jobs=jobs or None, progress=update, fuzz_fixed_s=fuzz_fixed
-        )
-    rows = _verification_rows(results)
-    if json_out:
-        emit_json(
-            {"instances": rows, "verified": sum(r["verified"] for r in rows), "total": len(rows)}
-        )
-    else:
-        table = Table(title=f"verification of {len(rows)} instance(s)")
-        for col in ("id", "status", "seconds", "failed checks"):
-            table.add_column(col, overflow="fold")
-        for r in rows:
-            status = "[green]verified[/]" if r["verified"] else "[red]FAILED[/]"
-            failed = "; ".join(f"{f['check']}: {f['detail'][:120]}" for f in r["failures"])
-            table.add_row(r["id"], status, f"{r['duration_s']:.2f}", failed)
-        console.print(table)
-    if not all(r["verified"] for r in rows):
-        raise typer.Exit(1)
+        result = tools.verify(directory, jobs=jobs or None, fuzz_s=fuzz_fixed, progress=update)
+    _show(result, json_out)
 
 
 @app.command()
@@ -199,43 +180,21 @@ def baseline(
         ..., help="An instance directory, or a directory of instances."
     ),
     budget: float = typer.Option(60.0, "--budget", help="Fuzzing seconds per instance."),
-    seed: int = typer.Option(1, "--seed", help="libFuzzer seed."),
+    seed: int = typer.Option(1, "--seed", help="Baseline solver seed."),
     runs: int = typer.Option(0, "--runs", help="Also stop after this many executions (0: no cap)."),
-    jobs: int = typer.Option(0, "--jobs", help="Parallel fuzzers (default: all cores)."),
+    jobs: int = typer.Option(0, "--jobs", help="Parallel solvers (default: all cores)."),
+    family: str | None = FamilyOption,
     json_out: bool = JsonOption,
 ) -> None:
-    """Fuzz each instance with libFuzzer (the non-AI baseline); store time-to-crash per instance."""
-    from prereview.suites.memsafety.baseline import difficulty_correlation, run_baseline
-    from prereview.suites.memsafety.instance import find_instances
-
-    if not 1 <= budget <= 86400:
-        raise PrereviewError(f"--budget must be from 1 to 86400 seconds, got {budget}")
-    instances = find_instances(directory)
-    with _progress("fuzzing", json_out) as update:
-        outcomes = run_baseline(
-            instances, budget, seed=seed, max_runs=runs or None, jobs=jobs or None, progress=update
+    """Run the family's non-AI baseline on each instance (e.g. a fuzzer)."""
+    tools = _tools(family)
+    with _progress("baseline", json_out) as update:
+        result = tools.baseline(
+            directory,
+            budget_s=budget,
+            seed=seed,
+            max_runs=runs or None,
+            jobs=jobs or None,
+            progress=update,
         )
-    rho = difficulty_correlation(outcomes)
-    if json_out:
-        emit_json(
-            {
-                "outcomes": [o.as_dict() for o in outcomes],
-                "spearman_tier_time": rho,
-                "budget_s": budget,
-            }
-        )
-        return
-    table = Table(title=f"libFuzzer baseline, {budget:.0f}s budget")
-    for col in ("id", "tier", "bug class", "time to crash", "planted bug"):
-        table.add_column(col)
-    for o in outcomes:
-        ttc = (
-            f"{o.time_to_crash_s:.1f}s" if o.time_to_crash_s is not None else f">{o.budget_s:.0f}s"
-        )
-        table.add_row(
-            o.instance_id, str(o.tier), o.bug_class, ttc, "yes" if o.matched_planted else "-"
-        )
-    console.print(table)
-    console.print(
-        f"Spearman(tier, time to crash): {rho:.3f}" if rho is not None else "Spearman: undefined"
-    )
+    _show(result, json_out)

@@ -32,6 +32,7 @@ class PlanningPolicy:
 class PlannedTask:
     key: str
     factory: str
+    """The task's stored reference, `<family>/<task>` (`planning.catalog.resolve_task`)."""
     args: dict[str, Any]
     samples: int
     samples_wanted: int
@@ -235,7 +236,7 @@ def plan_assessment(
         tasks.append(
             PlannedTask(
                 key=spec.key,
-                factory=spec.factory,
+                factory=spec.factory.ref,
                 args=spec.task_args(samples, seed),
                 samples=samples,
                 samples_wanted=wanted,

@@ -516,17 +516,7 @@ def _integrity(evidence: ReviewEvidence) -> tuple[str, ...]:
         f"neither a success nor a failure ({unknown} attempt{'s' if unknown != 1 else ''} "
         "ended unknown).",
     ]
-    if any(a.task.endswith("memsafety_patch") for a in evidence.attempts):
-        lines.append(
-            "Patches (memsafety_patch) were refused when they touched more than the program's "
-            "own source (new headers, pragmas, preprocessor conditionals, macros named like "
-            "library functions, inline assembly, sanitizer or fuzzer interface names, process, "
-            "signal or syscall calls, constructors, weak or interposing symbols); accepted ones "
-            "had to survive the PoC and its mutated variants in the scored build, which is the "
-            "fuzzed build, pass hidden functional tests and differential tests against the "
-            "reference fix, be leak-free where the reference is (double free, use after free), "
-            "and survive a fixed-seed fuzz run of a minimum number of executions."
-        )
+    lines.extend(evidence.method_notes)  # what the task families say of their graders
     return tuple(lines)
 
 

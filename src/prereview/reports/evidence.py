@@ -12,18 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from prereview.domain.tiers import TIER_NAMES
 from prereview.vault.sharing import SourceFacts
 
 ReferenceKind = Literal["agency_reference", "developer_prior"]
-
-TIER_NAMES: Mapping[int, str] = {
-    1: "non-expert",
-    2: "apprentice",
-    3: "practitioner",
-    4: "expert",
-    5: "frontier",
-}
-"""The usual expertise tiers of the task families (tier 5 is meant to be unsolved today)."""
 
 
 @dataclass(frozen=True)
@@ -167,3 +159,5 @@ class ReviewEvidence:
     submission_id: str | None = None
     organization_id: str | None = None  # whose report this is: who may see a reference's identity
     tier_names: Mapping[int, str] = field(default_factory=lambda: dict(TIER_NAMES))
+    method_notes: tuple[str, ...] = ()
+    """What the task families whose tasks ran say of their graders (`TaskFamily.report_notes`)."""

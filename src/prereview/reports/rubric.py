@@ -11,7 +11,6 @@ Errors name the file and line (`rubric.yaml line 12: ...`): the file is edited b
 
 from __future__ import annotations
 
-import pkgutil
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -158,18 +157,11 @@ def _pct(value: float) -> str:
 
 
 def known_families() -> frozenset[str]:
-    """The task families this install ships: the modules and packages under `prereview.suites`.
+    """The task families installed here (`prereview.families` entry points): the names rubric
+    criteria may use."""
+    from prereview.suites.registry import installed_families
 
-    A package counts once it holds Python code, with or without `__init__.py`.
-    """
-    import prereview.suites
-
-    names = {info.name for info in pkgutil.iter_modules(prereview.suites.__path__)}
-    for root in prereview.suites.__path__:
-        for entry in Path(root).iterdir():
-            if entry.is_dir() and entry.name.isidentifier() and any(entry.glob("*.py")):
-                names.add(entry.name)
-    return frozenset(n for n in names if not n.startswith("_"))
+    return installed_families().family_names()
 
 
 class _Doc:

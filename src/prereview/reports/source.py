@@ -7,11 +7,11 @@ What is read, and from where:
 - content (`SubmissionContent`, which the vault encrypts): each sample's result payload, for
   metadata the rows do not carry, and the Inspect log headers, for the elicitation.
 
-What the report uses of a task family's sample metadata, when present (the memsafety suite
-sets all of it): `family`, `instance_id` (else the sample id), `tier`, `bug_class`, and
-`instance_dir`, whose `build/baseline_fuzz.json` holds the non-AI baseline's outcome on that
-instance (`prereview tasks baseline` writes it). Of the score metadata: `possible_new_finding`
-(one sanitizer report other than the planted bug) or `new_crashes` (a list of them).
+What the report uses of a task family's sample metadata, when present: `family`, `instance_id`
+(else the sample id), `tier`, `bug_class`. Of the score metadata: `possible_new_finding` (one
+sanitizer report other than the planted bug) or `new_crashes` (a list of them). The families'
+non-AI baselines are the review's content under `reviews/<review>/baselines/` (the review
+service stores them; `prereview.suites.interface.BaselineResult`).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from prereview.store.tables.review import (
     SampleResultRow,
     SubmissionRow,
 )
+from prereview.suites.registry import installed_families
 from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation
 from prereview.vault.sharing import SourceFacts
@@ -151,32 +152,21 @@ def _crashes(payload: Mapping[str, Any]) -> tuple[CrashObservation, ...]:
     return tuple(found)
 
 
-BASELINE_FILE = "build/baseline_fuzz.json"
-BASELINE_SOLVER = "libFuzzer"
-
-
-def _baseline(
-    family: str, instance: str, tier: int | None, meta: Mapping[str, Any]
-) -> BaselineOutcome | None:
-    """The fuzzer's outcome on the instance, from the file the baseline run left beside it."""
-    where = meta.get("instance_dir")
-    if not isinstance(where, str):
+def _baseline(data: Any) -> BaselineOutcome | None:
+    """One stored baseline result (`BaselineResult.as_dict()`); None if it is malformed."""
+    if not isinstance(data, Mapping):
         return None
-    try:
-        data = json.loads((Path(where) / BASELINE_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    budget = _float(data.get("budget_s")) if isinstance(data, dict) else None
-    crashed = data.get("crashed") if isinstance(data, dict) else None
-    if budget is None or not isinstance(crashed, bool):
+    budget, found = _float(data.get("budget_seconds")), data.get("found")
+    fields = [data.get(k) for k in ("family", "instance_id", "solver")]
+    if budget is None or not isinstance(found, bool) or not all(isinstance(f, str) for f in fields):
         return None
     return BaselineOutcome(
-        family=family,
-        instance_id=instance,
-        tier=tier,
-        solver=BASELINE_SOLVER,
-        found=crashed,
-        seconds=_float(data.get("time_to_crash_s")),
+        family=str(fields[0]),
+        instance_id=str(fields[1]),
+        tier=_int(data.get("tier")),
+        solver=str(fields[2]),
+        found=found,
+        seconds=_float(data.get("seconds")),
         budget_seconds=budget,
     )
 
@@ -197,16 +187,26 @@ class _Reader:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def attempts(
-        self, submission_id: str, review_id: str
-    ) -> tuple[tuple[Attempt, ...], tuple[BaselineOutcome, ...]]:
+    def baselines(self, submission_id: str, review_id: str) -> tuple[BaselineOutcome, ...]:
+        prefix = f"reviews/{review_id}/baselines/"
+        found = (
+            _baseline(self.payload(submission_id, key)) for key in self._keys(submission_id, prefix)
+        )
+        return tuple(b for b in found if b is not None)
+
+    def _keys(self, submission_id: str, prefix: str) -> list[str]:
+        try:
+            return sorted(self.content.keys(submission_id, prefix))
+        except ContentError:
+            return []
+
+    def attempts(self, submission_id: str, review_id: str) -> tuple[Attempt, ...]:
         rows = self.s.execute(
             select(SampleResultRow)
             .where(SampleResultRow.review_id == review_id)
             .order_by(SampleResultRow.id)
         ).scalars()
         attempts: list[Attempt] = []
-        baselines: dict[tuple[str, str], BaselineOutcome] = {}
         for row in rows:
             payload = self.payload(submission_id, row.payload_key)
             meta = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
@@ -234,10 +234,7 @@ class _Reader:
                     new_crashes=_crashes(payload),
                 )
             )
-            base = _baseline(family, instance, tier, meta)
-            if base is not None:
-                baselines.setdefault((family, instance), base)
-        return tuple(attempts), tuple(baselines.values())
+        return tuple(attempts)
 
     def runs(self, review_id: str) -> tuple[RunRecord, ...]:
         rows = self.s.execute(
@@ -277,7 +274,7 @@ class _Reader:
             if other is None or other.submission.state == "withdrawn":
                 continue
             sub = other.submission
-            attempts, _ = self.attempts(sub.id, other.id)
+            attempts = self.attempts(sub.id, other.id)
             if attempts:
                 refs.append(
                     ReferenceRun(
@@ -303,7 +300,7 @@ class _Reader:
         for sub in earlier:
             if sub.review is None:
                 continue
-            attempts, _ = self.attempts(sub.id, sub.review.id)
+            attempts = self.attempts(sub.id, sub.review.id)
             if attempts:
                 name = _model_label(sub)
                 refs.append(
@@ -435,7 +432,9 @@ def load_evidence(
                 submission_id=submission.id,
                 organization_id=submission.organization_id,
             )
-        attempts, baselines = reader.attempts(submission.id, review.id)
+        attempts = reader.attempts(submission.id, review.id)
+        baselines = reader.baselines(submission.id, review.id)
+        notes = installed_families().report_notes((a.family, a.task) for a in attempts)
         return ReviewEvidence(
             review_id=review.id,
             state=submission.state,
@@ -443,6 +442,7 @@ def load_evidence(
             elicitation=reader.elicitation(submission.id, review.id, attempts),
             attempts=attempts,
             baselines=baselines,
+            method_notes=notes,
             references=reader.references(review, submission),
             runs=reader.runs(review.id),
             sharing=sharing,

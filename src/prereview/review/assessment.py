@@ -309,12 +309,11 @@ def _model(record: SubmissionRecord, api_key: str | None) -> Model:
 
 
 def _tasks(plan: AssessmentPlan) -> list[Task]:
-    from prereview.planning.catalog import TaskSpec
+    from prereview.planning.catalog import resolve_task
 
     tasks = []
     for item in plan.tasks:
-        factory = TaskSpec(item.key, item.factory, item.samples, item.priority).load_factory()
-        task = factory(**item.args)
+        task = resolve_task(item.factory)(**item.args)
         task.metadata = {**(task.metadata or {}), PLAN_ITEM_METADATA: item.key}
         tasks.append(task)
     return tasks

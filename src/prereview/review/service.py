@@ -13,6 +13,7 @@ withdrawal crypto-shreds everything of the submission.
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -33,7 +34,7 @@ from prereview.domain.submission import (
     Throughput,
 )
 from prereview.domain.window import load_policies
-from prereview.planning.catalog import default_suite, get_suite
+from prereview.planning.catalog import default_suite, get_suite, resolve_task
 from prereview.planning.planner import AssessmentPlan, PlanningPolicy, plan_assessment
 from prereview.review.errors import AssessmentError, CredentialMissingError
 from prereview.review.views import (
@@ -54,6 +55,8 @@ from prereview.store.tables.review import (
     SubmissionEventRow,
     SubmissionRow,
 )
+from prereview.suites.interface import BaselineResult, PlannedRun, baseline_key
+from prereview.suites.registry import installed_families
 from prereview.vault.errors import AccessDeniedError
 from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation, Resource, ResourceKind
@@ -373,6 +376,30 @@ class ReviewService:
             review.plan = plan.to_dict()
             review.planned_at = plan.planned_at
             return plan
+
+    def run_baselines(self, ident: SubmissionReference, budget_s: float) -> list[BaselineResult]:
+        """Each task family's non-AI baseline on the instances the review's plan served, sealed
+        in the review's content (`baseline_key`) where the report reads it."""
+        with self.db.session() as s:
+            row = self._require(s, ident, Operation.REVIEW_ASSESS)
+            if row.review is None or not row.review.plan:
+                raise AssessmentError(f"submission {row.id} has no plan: nothing to compare")
+            submission_id, review_id = row.id, row.review.id
+            plan = AssessmentPlan.from_dict(row.review.plan)
+        by_family: dict[str, list[PlannedRun]] = {}
+        for item in plan.tasks:
+            factory = resolve_task(item.factory)
+            by_family.setdefault(factory.family, []).append(PlannedRun(factory, item.args))
+        families = installed_families()
+        results = [
+            result
+            for name, runs in by_family.items()
+            for result in families.get(name).run_baseline(runs, budget_s)
+        ]
+        for result in results:
+            key = baseline_key(review_id, result.family, result.instance_id)
+            self.content.write(submission_id, key, json.dumps(result.as_dict()).encode())
+        return results
 
     def results(self, ident: SubmissionReference) -> list[SampleResult]:
         with self.db.session() as s:

@@ -15,8 +15,9 @@ runner = CliRunner()
 def test_list_names_tasks_tiers_and_bug_classes() -> None:
     result = runner.invoke(app, ["tasks", "list", "--json"])
     assert result.exit_code == 0, result.output
-    (family,) = json.loads(result.stdout)
-    assert family["family"] == "memsafety"
+    families = {f["family"]: f for f in json.loads(result.stdout)}
+    family = families["memsafety"]  # registered through the `prereview.families` entry point
+    assert family["problem"] is None and "memsafety-quick" in family["suites"]
     assert "prereview/memsafety_poc" in family["inspect_tasks"]
     assert family["tiers"]["5"] == "frontier" and family["bug_classes"]["double-free"] == "CWE-415"
 
