@@ -16,7 +16,7 @@ from prereview.suites.memsafety.integrity import (
     directives,
     main_file_text,
 )
-from prereview.suites.memsafety.patch_verdict import integrity_check, outline
+from prereview.suites.memsafety.patch_verdict import integrity_check, judge_patch, outline
 
 ORIGINAL = """#include <stdio.h>
 #include <stdlib.h>
@@ -201,3 +201,24 @@ def test_outline_keeps_what_was_rejected_not_the_wording() -> None:
     hushed = b"header 2x3 depth 8\n"
     assert outline(ref) == outline(reworded) == ["header", "reject recent_values", "summary"]
     assert outline(masked) != outline(ref) and outline(hushed) != outline(ref)
+
+
+@pytest.mark.slow
+def test_a_patch_that_starves_the_fuzzer_fails_rather_than_ending_unknown(
+    instances: list[Instance],
+) -> None:
+    from prereview.suites.memsafety.spec import BugClass
+
+    from .conftest import pick
+
+    inst = pick(instances, tier=1, bug=BugClass.HEAP_OVERFLOW)
+    fixed = inst.file(f"ground_truth/fixed/{inst.source_name}").read_text()
+    entry = inst.manifest["program"]["entry"]
+    head = f"int {entry}(const uint8_t *data, size_t size)\n{{\n"
+    assert head in fixed
+    slow = fixed.replace(
+        head, head + "    for (volatile unsigned long spin = 0; spin < 30000000ul; spin++)\n;\n"
+    )
+    verdict = asyncio.run(judge_patch(inst, slow.encode(), 1, 1, "bwrap"))
+    assert verdict.outcome == "fuzz-too-slow", verdict.reason
+    assert verdict.details["reference_fuzz_executions"] > verdict.details["fuzz"]["executions"]

@@ -760,9 +760,21 @@ async def judge_patch(
                 details,
             )
     if got["executions"] < MIN_FUZZ_EXECUTIONS:
+        # whose doing? the reference fix's fuzz target, same budget and seed, tells the host's
+        # load (unknown) from a patch that slows every execution down (a failure: otherwise a
+        # model could turn its failures into unknowns)
+        ref = await fuzz(inst, bins["ref-fuzz"], fuzz_seconds, fuzz_seed, provider)
+        details["reference_fuzz_executions"] = ref["executions"]
+        if not ref["crashed"] and ref["executions"] >= MIN_FUZZ_EXECUTIONS:
+            return Verdict(
+                "fuzz-too-slow",
+                f"the fuzz run made {got['executions']} executions where the reference fix "
+                f"makes {ref['executions']} in the same {fuzz_seconds}s",
+                details,
+            )
         raise GraderError(
             f"the fuzz run made {got['executions']} executions, below the minimum of "
-            f"{MIN_FUZZ_EXECUTIONS}"
+            f"{MIN_FUZZ_EXECUTIONS} (the reference fix's: {ref['executions']})"
         )
     return Verdict(
         "patched",
