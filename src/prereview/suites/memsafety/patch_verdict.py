@@ -104,8 +104,9 @@ clang -g -O1 -fsanitize=fuzzer,address,undefined -o fuzz patch-fuzz.o harness.c 
 echo ok
 """
 
-# Runs the jobs listed in jobs.txt (id, build, input, leak check), one result line each:
-# id, exit status, number of sanitizer logs, stdout (base64), first log (base64).
+# Runs the jobs read from stdin (id, build, input path(s), leak check), one result line each:
+# id, exit status, number of sanitizer logs, stdout (base64), first log (base64). The list is
+# moved to fd 3, which no program inherits.
 _JOBS = r"""
 set -u
 t=$1; mode=$2; errmax=$3; outmax=$4; logs=$(pwd -P)/logs; mkdir -p "$logs" out
