@@ -254,3 +254,27 @@ def test_reports_full_and_sanitized(client: TestClient, world: World) -> None:
     )
     shared = client.get("/api/v1/shared/reports", headers=auth(world, "sector_partner")).json()
     assert [s["submission"] for s in shared] == [world.submission]
+
+
+def test_findings_notify_status_and_overdue(client: TestClient, world: World) -> None:
+    coordinator = auth(world, "coordinator")
+    notified = client.post(
+        "/api/v1/findings/F-1/notify",
+        json={"vendor": "Acme", "date": "2020-01-01"},
+        headers=coordinator,
+    )
+    assert notified.status_code == 200, notified.text
+    assert notified.json()["deadline"] is not None
+    bad = client.post(
+        "/api/v1/findings/F-1/status", json={"status": "approved"}, headers=coordinator
+    )
+    is_problem(bad, 400)
+    bad_date = client.post(
+        "/api/v1/findings/F-1/notify", json={"date": "soon"}, headers=coordinator
+    )
+    assert "--date 'soon'" in is_problem(bad_date, 400)["detail"]
+    late = client.get("/api/v1/findings-overdue", headers=auth(world, "submitter_own")).json()
+    assert [f["id"] for f in late] == ["F-1"]
+    assert (
+        client.get("/api/v1/findings-overdue", headers=auth(world, "submitter_other")).json() == []
+    )

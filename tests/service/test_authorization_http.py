@@ -119,6 +119,23 @@ ENDPOINTS: dict[str, Endpoint] = {
         finding=True,
         mutates=True,
     ),
+    "POST /api/v1/findings/{ref}/notify": Endpoint(
+        "POST",
+        "/api/v1/findings/{ref}/notify",
+        by_op(Op.FINDINGS_WRITE),
+        {"vendor": "V"},
+        finding=True,
+        mutates=True,
+    ),
+    "POST /api/v1/findings/{ref}/status": Endpoint(
+        "POST",
+        "/api/v1/findings/{ref}/status",
+        by_op(Op.FINDINGS_WRITE),
+        {"status": "published"},
+        finding=True,
+        mutates=True,
+    ),
+    "GET /api/v1/findings-overdue": Endpoint("GET", "/api/v1/findings-overdue", EVERYONE),
     "POST /api/v1/findings/import": Endpoint(
         "POST", "/api/v1/findings/import?submission={ref}", by_op(Op.FINDINGS_WRITE), mutates=True
     ),

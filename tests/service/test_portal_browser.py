@@ -210,6 +210,10 @@ def test_evaluator_plans_starts_and_follows_progress(
         page.get_by_role("button", name="Cancel the running assessment").click()
         v.check()
         assert "cancelled" in page.inner_text("main")
+        v.go("/findings")
+        page.get_by_role("link", name="F-1").click()
+        v.check()  # the SARIF message's markup is text: no dialog, no CSP violation
+        assert "<img src=x onerror=alert(1)>" in page.inner_text("main")
         report = page.request.get(f"{v.base_url}/submissions/{world.submission}/report?format=md")
         assert report.status == 200 and report.headers["content-disposition"].startswith("attach")
 

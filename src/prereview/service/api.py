@@ -508,6 +508,85 @@ def triage(request: Request, session: Session, ref: str, body: TriageBody) -> An
     return encoded(finding_dict(f))
 
 
+class NotifyBody(Body):
+    vendor: str | None = Field(None, max_length=200)
+    date: str | None = Field(None, max_length=40)
+    policy: str | None = Field(None, max_length=100)
+    contact: str | None = Field(None, max_length=300)
+
+
+class StatusBody(Body):
+    status: str = Field(min_length=1, max_length=40)
+    date: str | None = Field(None, max_length=40)
+    remediation: str | None = Field(None, max_length=2000)
+
+
+def _day(value: str | None, what: str) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PrereviewError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@router.post("/findings/{ref}/notify", summary="Record the vendor notification")
+def notify(request: Request, session: Session, ref: str, body: NotifyBody) -> Any:
+    from prereview.cli.findings import finding_dict
+    from prereview.findings.disclosure import DEFAULT_POLICY
+    from prereview.findings.repository import notify_vendor
+    from prereview.vault.findings import authorize_finding
+
+    db = context_of(request).vault.db
+    fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, ref).finding_id
+    f = notify_vendor(
+        db,
+        fid,
+        vendor=body.vendor,
+        notified_on=_day(body.date, "--date"),
+        contact=body.contact,
+        policy_name=body.policy or DEFAULT_POLICY,
+    )
+    return encoded(finding_dict(f))
+
+
+@router.post("/findings/{ref}/status", summary="Advance a finding's disclosure status")
+def finding_status(request: Request, session: Session, ref: str, body: StatusBody) -> Any:
+    from prereview.cli.findings import finding_dict
+    from prereview.findings.repository import advance_status
+    from prereview.vault.findings import authorize_finding
+
+    db = context_of(request).vault.db
+    fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, ref).finding_id
+    f = advance_status(
+        db, fid, body.status, on=_day(body.date, "--date"), remediation=body.remediation
+    )
+    return encoded(finding_dict(f))
+
+
+@router.get("/findings-overdue", summary="Findings past their publication deadline")
+def overdue(request: Request, session: Session, today: str | None = None) -> list[Any]:
+    from prereview.cli.findings import finding_dict
+    from prereview.findings.repository import overdue_findings
+    from prereview.vault.findings import may_see
+
+    ref = _day(today, "--today")
+    db = context_of(request).vault.db
+    late = [
+        f
+        for f in overdue_findings(db, ref)
+        if may_see(session.guard, db, f.id, Operation.FINDINGS_READ)
+    ]
+    session.guard.record(
+        "findings.read.list", "allowed", target="overdue findings", detail={"shown": len(late)}
+    )
+    return [
+        encoded({**finding_dict(f), "days_overdue": (ref - f.deadline).days})
+        for f in late
+        if f.deadline
+    ]
+
+
 # -- advisories and briefs -----------------------------------------------------------------------
 
 

@@ -424,6 +424,30 @@ async def events(request: Request, ident: str) -> Response:
         return Response(str(exc), status_code=status_of(exc), media_type="text/plain")
 
 
+@router.get("/findings")
+def findings(request: Request) -> Response:
+    user = current_user(request)
+    if user is None:
+        return to_signin(request)
+    try:
+        rows = api.findings(request, user.session, None, None, None, 200)
+    except PrereviewError as exc:
+        return failure(request, user, exc)
+    return page(request, "findings.html", user, findings=rows)
+
+
+@router.get("/findings/{ref}")
+def finding(request: Request, ref: str) -> Response:
+    user = current_user(request)
+    if user is None:
+        return to_signin(request)
+    try:
+        row = api.finding(request, user.session, ref)
+    except PrereviewError as exc:
+        return failure(request, user, exc)
+    return page(request, "finding.html", user, f=row)
+
+
 # -- coordinator ---------------------------------------------------------------------------------
 
 
