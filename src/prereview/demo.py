@@ -4,7 +4,7 @@ Run by a coordinator (in a fresh data dir: the one `prereview init` just made), 
 submitter principal of a demo organization and acts for it only through the token that
 principal was issued (revoked when the demo ends). That submitter submits the embedded model
 with a release date 21 days ahead; the agency's coordinator plans the installed families' quick
-suite (one with generated instances first, else the smoke task) into the window, assesses it
+suite (one with generated instances first, else any quick suite) into the window, assesses it
 through Inspect, runs the families' non-AI baselines on the same instances, writes the
 capability report and delivers the findings.
 Every step says what it does on the console.

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from prereview.config import Settings
 from prereview.store import Database, new_id
-from prereview.store.content import open_content
 from prereview.store.tables.review import (
     AssessmentRunRow,
     OrganizationRow,
@@ -21,6 +20,7 @@ from prereview.store.tables.review import (
     SubmissionRow,
 )
 from prereview.suites.interface import BaselineResult, baseline_key
+from prereview.vault.service import open_encrypted_content
 
 
 @dataclass
@@ -54,7 +54,7 @@ def seed_review(
     """A submission (and, unless `samples` is None, its review with runs and results)."""
     created = created_at or datetime.now(UTC)
     db = Database(settings.database_url)
-    content = open_content(settings)
+    content = open_encrypted_content(settings)
     payloads: dict[str, bytes] = {}  # sealed after the transaction: the vault writes in its own
     try:
         with db.session() as s:

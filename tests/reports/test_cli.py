@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from prereview.cli.main import app
 from prereview.config import Settings, load_settings
-from prereview.store.content import open_content
+from prereview.vault.service import open_encrypted_content
 from tests.reports.store_seed import Sample, memsafety_samples, seed_review
 
 runner = CliRunner()
@@ -73,7 +73,9 @@ def test_report_from_store_results(settings: Settings, tmp_path: Path) -> None:
     assert path.parent == settings.reports_dir
     assert path.name == f"{review_id}.md"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    kept = open_content(settings).read(sub_id, f"reviews/{review_id}/reports/{review_id}.md")
+    kept = open_encrypted_content(settings).read(
+        sub_id, f"reviews/{review_id}/reports/{review_id}.md"
+    )
     assert kept == path.read_bytes()  # the submission keeps its own copy (the vault encrypts it)
     assert info["has_results"] is True
     assert info["advisory_level"] == "CL1"  # tiers 1-2: 15 of 20, lower bound ≥ 25%

@@ -18,11 +18,10 @@ from prereview.cli.main import app
 from prereview.config import load_settings
 from prereview.domain.submission import Confidentiality
 from prereview.reports.source import family_of, load_evidence, parse_log_ref
-from prereview.store.content import open_content
 from prereview.vault.errors import AccessDeniedError
 from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation
-from prereview.vault.service import Vault
+from prereview.vault.service import Vault, open_encrypted_content
 from tests.reports.store_seed import memsafety_samples, seed_review
 
 
@@ -69,13 +68,15 @@ def test_evidence_reads_payload_metadata_and_the_inspect_log_header(
         max_tokens=64,
     )
     log = Path(logs[0].location)  # stored as content: the vault seals it
-    open_content(settings).write(sub_id, f"reviews/{review_id}/logs/{log.name}", log.read_bytes())
+    open_encrypted_content(settings).write(
+        sub_id, f"reviews/{review_id}/logs/{log.name}", log.read_bytes()
+    )
 
     with Vault.open(settings) as vault:
         handle = vault.authenticate(settings.token).guard.authorize(
             Operation.REPORT_READ, review_id
         )
-        evidence = load_evidence(vault.db, open_content(settings), handle, {"memsafety"})
+        evidence = load_evidence(vault.db, open_encrypted_content(settings), handle, {"memsafety"})
     e = evidence.elicitation
     assert e.inspect_version == inspect_ai.__version__
     assert e.sampling["temperature"] == "0.25"

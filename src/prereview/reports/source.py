@@ -92,7 +92,7 @@ class UnknownReviewError(PrereviewError):
 
 
 def family_of(task: str, families: Iterable[str]) -> str:
-    """The task family of an Inspect task name: `memsafety_poc` → `memsafety`."""
+    """The task family of an Inspect task name: `<family>_<task>` → `<family>`."""
     name = task.rsplit("/", 1)[-1]
     for family in sorted(families, key=len, reverse=True):
         if name == family or name.startswith(family + "_"):
@@ -101,7 +101,7 @@ def family_of(task: str, families: Iterable[str]) -> str:
 
 
 def task_name(task: str) -> str:
-    """An Inspect task name without its registry package (`prereview/smoke` → `smoke`)."""
+    """An Inspect task name without its registry package (`prereview/<task>` → `<task>`)."""
     return task.rsplit("/", 1)[-1]
 
 

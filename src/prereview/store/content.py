@@ -3,8 +3,9 @@
 Content is everything that reveals what the model did or what the review found: Inspect logs and
 transcripts, per-sample result payloads, reports. Tables hold only metadata and keys into this
 store, so the vault (per-submission data keys, crypto-shredding on withdrawal or retention) can
-wrap `SubmissionContent` without touching the rest of prereview. `open_content()` is the one
-place that picks the implementation.
+wrap `SubmissionContent` without touching the rest of prereview. The vault picks the
+implementation (`prereview.vault.service`: `VaultSession.content`, or `open_encrypted_content`
+for trusted code that checked access itself); the store never imports the vault.
 
 Keys are relative POSIX paths (`reviews/rev-1/results/smoke/add-1.json`); `..`, absolute paths
 and empty parts are refused.
@@ -20,7 +21,6 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path, PurePosixPath
 
-from prereview.config import Settings
 from prereview.errors import PrereviewError
 
 
@@ -147,12 +147,3 @@ class FileSubmissionContent(SubmissionContent):
 
     def erase(self, submission_id: str) -> None:
         shutil.rmtree(self._dir(submission_id), ignore_errors=True)
-
-
-def open_content(settings: Settings) -> SubmissionContent:
-    """The content store of this install: the vault's, sealing every artifact with its
-    submission's data key. No principal is attached: commands go through a `VaultSession`
-    (`prereview.vault.service`), which checks and records every access."""
-    from prereview.vault.service import open_encrypted_content
-
-    return open_encrypted_content(settings)
