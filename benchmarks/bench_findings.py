@@ -174,12 +174,13 @@ def _intake(path: str) -> tuple[int, float, float]:
 
 
 def _import(path: str, url: str) -> tuple[dict[str, Any], float, float]:
+    from prereview.findings.details import PLAIN_CODECS
     from prereview.findings.ingest import import_findings
     from prereview.store import Database
 
     start, cpu = time.perf_counter(), time.process_time()
     with Database(url) as db:
-        summary = import_findings(db, Path(path))
+        summary = import_findings(db, Path(path), codecs=PLAIN_CODECS)
     return summary.as_dict(), time.perf_counter() - start, time.process_time() - cpu
 
 

@@ -17,6 +17,7 @@ from prereview.advisories.brief import (
     render_brief,
 )
 from prereview.cli.main import app
+from prereview.findings.details import PLAIN_CODECS
 from prereview.findings.ingest import import_findings
 from prereview.findings.repository import list_findings, notify_vendor, triage_finding
 from prereview.store import Database
@@ -54,7 +55,7 @@ def _shared(db: Database) -> frozenset[int]:
 
 
 def _findings(db: Database, tmp_path: Path) -> None:
-    import_findings(db, write_sarif(tmp_path / "a.sarif", 4))
+    import_findings(db, write_sarif(tmp_path / "a.sarif", 4), codecs=PLAIN_CODECS)
     ids = sorted(f.id for f in list_findings(db))
     triage_finding(db, ids[0], cvss=[V31], cwe="CWE-122", product=MODBUS)
     triage_finding(db, ids[1], cwe="CWE-416", product=MODBUS, evidence="poc")
@@ -100,7 +101,7 @@ def test_brief_content_in_both_formats(db: Database, tmp_path: Path) -> None:
 
 def test_untriaged_findings_are_counted_not_named(db: Database, tmp_path: Path) -> None:
     log = sarif_log([result(i, properties={"purl": MODBUS}) for i in range(3)])
-    import_findings(db, write_json(tmp_path / "a.sarif", log))
+    import_findings(db, write_json(tmp_path / "a.sarif", log), codecs=PLAIN_CODECS)
     brief = build_brief("water", list_findings(db), [], nameable=_shared(db))
     assert brief.findings == () and brief.untriaged == 3
     md = render_brief(brief, "md")

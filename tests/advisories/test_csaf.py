@@ -18,6 +18,7 @@ from prereview.advisories.interface import Publisher
 from prereview.advisories.tracking import export_advisories
 from prereview.cli.main import app
 from prereview.errors import PrereviewError
+from prereview.findings.details import PLAIN_CODECS
 from prereview.findings.ingest import import_findings
 from prereview.findings.repository import (
     advance_status,
@@ -65,7 +66,7 @@ def assert_valid_21(path: Path) -> dict[str, Any]:
 @pytest.fixture
 def triaged(db: Database, tmp_path: Path) -> Database:
     """Five findings: three of libmodbus (two versions), one Siemens, one left untriaged."""
-    import_findings(db, write_sarif(tmp_path / "a.sarif", 5))
+    import_findings(db, write_sarif(tmp_path / "a.sarif", 5), codecs=PLAIN_CODECS)
     ids = sorted(f.id for f in list_findings(db))
     triage_finding(db, ids[0], cvss=[V31, V40], cwe="CWE-122", product=MODBUS, evidence="poc")
     triage_finding(db, ids[1], cvss=[V31], cwe="CWE-416", product=MODBUS_OLD)

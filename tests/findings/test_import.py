@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from prereview.findings import details as details_module
-from prereview.findings.details import DetailsCodec, FindingDetails, PlainDetailsCodec
+from prereview.findings.details import (
+    PLAIN_CODECS,
+    DetailsCodec,
+    DetailsCodecs,
+    DetailsError,
+    FindingDetails,
+    PlainDetailsCodec,
+)
 from prereview.findings.ingest import import_findings
 from prereview.findings.intake import IntakeError
 from prereview.findings.repository import list_findings, sightings
@@ -32,9 +38,9 @@ def counts(db: Database) -> dict[str, int]:
 def test_import_dedups_within_and_across_files(db: Database, tmp_path: Path) -> None:
     results = [result(i) for i in range(4)] + [result(2)]  # the third result twice
     path = write_json(tmp_path / "a.sarif", sarif_log(results))
-    first = import_findings(db, path, source="agent-run-1")
+    first = import_findings(db, path, codecs=PLAIN_CODECS, source="agent-run-1")
     assert (first.results, first.new_findings, first.duplicates) == (5, 4, 1)
-    again = import_findings(db, path)
+    again = import_findings(db, path, codecs=PLAIN_CODECS)
     assert (again.results, again.new_findings, again.duplicates) == (5, 0, 5)
     assert counts(db) == {
         "finding_imports": 2,
@@ -44,7 +50,7 @@ def test_import_dedups_within_and_across_files(db: Database, tmp_path: Path) -> 
     by_uri = {f.location_uri: f for f in list_findings(db)}
     assert by_uri["src/file2.c"].sighting_count == 4
     assert by_uri["src/file0.c"].sighting_count == 2
-    seen = sightings(db, by_uri["src/file2.c"].id)
+    seen = sightings(db, by_uri["src/file2.c"].id, PLAIN_CODECS)
     assert [s.duplicate for s in seen] == [False, True, True, True]
     assert {s.import_id for s in seen} == {first.import_id, again.import_id}
     assert seen[0].details.message == "overflow reachable from record 2"
@@ -61,7 +67,7 @@ def test_import_scores_and_maps_sectors(db: Database, tmp_path: Path) -> None:
             result(3, level="note"),
         ]
     )
-    import_findings(db, write_json(tmp_path / "a.sarif", log))
+    import_findings(db, write_json(tmp_path / "a.sarif", log), codecs=PLAIN_CODECS)
     f0, f1, f2, f3 = sorted(list_findings(db), key=lambda f: f.location_uri)
     assert f0.cvss_v3_score == 9.8 and f0.severity == "critical" and f0.severity_basis == "cvss_v3"
     assert f0.cwe_id == 122 and f0.vendor == "libmodbus project"
@@ -100,12 +106,12 @@ def test_import_scores_and_maps_sectors(db: Database, tmp_path: Path) -> None:
 def test_bad_input_imports_nothing(
     db: Database, tmp_path: Path, content: object, message: str
 ) -> None:
-    good = import_findings(db, write_sarif(tmp_path / "good.sarif", 3))
+    good = import_findings(db, write_sarif(tmp_path / "good.sarif", 3), codecs=PLAIN_CODECS)
     before = counts(db)
     path = tmp_path / "bad.sarif"
     path.write_text(content if isinstance(content, str) else __import__("json").dumps(content))
     with pytest.raises(IntakeError) as info:
-        import_findings(db, path)
+        import_findings(db, path, codecs=PLAIN_CODECS)
     assert message in str(info.value) and "nothing was imported" in str(info.value)
     assert counts(db) == before
     assert good.new_findings == 3
@@ -129,7 +135,7 @@ def test_a_failure_while_writing_rolls_everything_back(
         sarif_log([result(0, properties={"purl": "pkg:github/stephane/libmodbus@3"})]),
     )
     with pytest.raises(RuntimeError, match="disk full"):
-        import_findings(db, path)
+        import_findings(db, path, codecs=PLAIN_CODECS)
     assert set(counts(db).values()) == {0}
 
 
@@ -145,29 +151,23 @@ class _ReversingCodec(DetailsCodec):
         return PlainDetailsCodec().open(submission_id, sealed[::-1])
 
 
-@pytest.fixture
-def reversing_codec(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(details_module, "_CODECS", dict(details_module._CODECS))
-    monkeypatch.setattr(details_module, "_DEFAULT", details_module._DEFAULT)
-    details_module.register_codec(_ReversingCodec(), default=True)
-
-
-def test_details_are_stored_only_through_the_codec(
-    db: Database, tmp_path: Path, reversing_codec: None
-) -> None:
-    import_findings(db, write_sarif(tmp_path / "a.sarif", 1))
+def test_details_are_stored_only_through_the_callers_codec(db: Database, tmp_path: Path) -> None:
+    reversing = DetailsCodecs(_ReversingCodec())
+    import_findings(db, write_sarif(tmp_path / "a.sarif", 1), codecs=reversing)
     with db.session() as s:
         row = s.scalars(select(FindingSightingRow)).one()
         assert row.details_codec == "test-reversed"
         assert b"overflow reachable" not in row.details
         finding_id = row.finding_id
-    (seen,) = sightings(db, finding_id)
+    (seen,) = sightings(db, finding_id, reversing)
     assert seen.details.message == "overflow reachable from record 0"
+    with pytest.raises(DetailsError, match="unknown codec 'test-reversed'"):
+        sightings(db, finding_id, PLAIN_CODECS)  # another caller's codecs cannot open them
 
 
 def test_a_few_thousand_results_on_each_backend(db: Database, tmp_path: Path) -> None:
     path = write_sarif(tmp_path / "big.sarif", 3000)
-    assert import_findings(db, path).new_findings == 3000
-    again = import_findings(db, path)
+    assert import_findings(db, path, codecs=PLAIN_CODECS).new_findings == 3000
+    again = import_findings(db, path, codecs=PLAIN_CODECS)
     assert (again.new_findings, again.duplicates) == (0, 3000)
     assert counts(db)["finding_sightings"] == 6000

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from prereview.cli.main import app
 from prereview.errors import PrereviewError
 from prereview.findings.cwe import UnknownCweError
+from prereview.findings.details import PLAIN_CODECS
 from prereview.findings.disclosure import DisclosureError, policy
 from prereview.findings.ingest import import_findings
 from prereview.findings.products import ProductError
@@ -35,7 +36,7 @@ S7 = "cpe:2.3:o:siemens:simatic_s7-1200_firmware:4.5:*:*:*:*:*:*:*"
 
 @pytest.fixture
 def one(db: Database, tmp_path: Path) -> int:
-    import_findings(db, write_sarif(tmp_path / "a.sarif", 1))
+    import_findings(db, write_sarif(tmp_path / "a.sarif", 1), codecs=PLAIN_CODECS)
     return list_findings(db)[0].id
 
 

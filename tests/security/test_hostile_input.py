@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from prereview.cli.main import app
+from prereview.findings.details import PLAIN_CODECS
 from prereview.findings.ingest import import_findings
 from prereview.findings.intake import IntakeError, read_findings
 from prereview.findings.limits import IntakeLimits
@@ -63,7 +64,7 @@ def test_sarif_counts_are_refused_before_the_results_are_built(
     shutil.copyfile(_sqlite_template, tmp_path / "store.db")
     with Database(f"sqlite:///{tmp_path / 'store.db'}") as db:
         with pytest.raises(IntakeError, match="over the limit of 1000"):
-            import_findings(db, path, limits=IntakeLimits(max_results=1_000))
+            import_findings(db, path, codecs=PLAIN_CODECS, limits=IntakeLimits(max_results=1_000))
         assert _rows(db) == (0, 0)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from prereview.config import Settings, load_settings
 from prereview.domain.submission import Confidentiality, ModelAccess, Throughput
+from prereview.findings.access import session_codecs
 from prereview.findings.ingest import import_findings
 from prereview.findings.sectors import load_catalog
 from prereview.findings.triage import Triage
@@ -101,7 +102,11 @@ def build_world(base: Path) -> World:
         upload = base / "agent.sarif"
         upload.write_bytes(sarif_bytes())
         import_findings(
-            vault.db, upload, submission=findings, triage=Triage(load_catalog(settings))
+            vault.db,
+            upload,
+            codecs=session_codecs(c.access),
+            submission=findings,
+            triage=Triage(load_catalog(settings)),
         )
     (settings.home / "advisories").mkdir(exist_ok=True)
     (settings.home / "advisories" / "test.json").write_text('{"document": {}}')

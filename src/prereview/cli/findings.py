@@ -25,6 +25,12 @@ from prereview.cli.common import (
     shown,
 )
 from prereview.errors import PrereviewError
+from prereview.findings.access import (
+    authorize_finding,
+    may_see,
+    session_codecs,
+    visible_sighting,
+)
 from prereview.findings.disclosure import DEFAULT_POLICY, STATUSES, policies
 from prereview.findings.ingest import import_findings
 from prereview.findings.intake import SOURCES
@@ -41,7 +47,6 @@ from prereview.findings.repository import (
 from prereview.findings.scoring import SEVERITIES
 from prereview.findings.sectors import load_catalog, sectors
 from prereview.findings.triage import Triage
-from prereview.vault.findings import authorize_finding, may_see, visible_sighting
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.service import VaultSession, open_session
 
@@ -154,6 +159,7 @@ def import_(
         summary = import_findings(
             session.vault.db,
             file,
+            codecs=session_codecs(session),
             submission=handle,
             source=source,
             format=format,
@@ -208,7 +214,8 @@ def show(
         db = session.vault.db
         fid = authorize_finding(session.guard, db, Operation.FINDINGS_READ, finding).finding_id
         f = get_finding(db, fid)
-        seen = [s for s in sightings(db, fid) if visible_sighting(session.guard, s.submission_id)]
+        found = sightings(db, fid, session_codecs(session))
+        seen = [s for s in found if visible_sighting(session.guard, s.submission_id)]
     if json_out:
         emit_json({**finding_dict(f), "sighting_details": [s.as_dict() for s in seen]})
         return

@@ -2,8 +2,8 @@
 
 Details can reveal an unpatched vulnerability and what a model under review did, so they are the
 confidential part of a finding. Everything that stores or reads them goes through a
-`DetailsCodec`, chosen per submission by `details_codec()`; the row records the codec's name so
-sealed and plain rows can coexist while the vault (per-submission encryption) is rolled out.
+`DetailsCodec` of the caller's `DetailsCodecs` (from its vault session); the row records the
+codec's name so sealed and plain rows can coexist.
 """
 
 from __future__ import annotations
@@ -65,23 +65,21 @@ class PlainDetailsCodec(DetailsCodec):
         return FindingDetails(wire.message, wire.snippet, tuple(wire.stack))
 
 
-_CODECS: dict[str, DetailsCodec] = {PlainDetailsCodec.name: PlainDetailsCodec()}
+@dataclass(frozen=True)
+class DetailsCodecs:
+    """The codecs one caller holds: `writer` seals new details; each codec (the writer and the
+    `readers`) opens the rows that name it. Taken from the caller's vault session
+    (`prereview.findings.access.session_codecs`), never from process-wide state."""
+
+    writer: DetailsCodec
+    readers: tuple[DetailsCodec, ...] = ()
+
+    def reader(self, name: str) -> DetailsCodec:
+        for codec in (self.writer, *self.readers):
+            if codec.name == name:
+                return codec
+        raise DetailsError(f"finding details sealed with unknown codec {name!r}")
 
 
-def register_codec(codec: DetailsCodec, default: bool = False) -> None:
-    """Make `codec` available for reading (and, with `default`, for writing new details)."""
-    global _DEFAULT
-    _CODECS[codec.name] = codec
-    if default:
-        _DEFAULT = codec.name
-
-
-_DEFAULT = PlainDetailsCodec.name
-
-
-def details_codec(name: str | None = None) -> DetailsCodec:
-    """The codec called `name`, or the one new details are written with."""
-    key = name or _DEFAULT
-    if key not in _CODECS:
-        raise DetailsError(f"finding details sealed with unknown codec {key!r}")
-    return _CODECS[key]
+PLAIN_CODECS = DetailsCodecs(PlainDetailsCodec())
+"""Unencrypted details: for installs and tests without a vault."""

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from prereview.errors import PrereviewError
 from prereview.findings._bulk import bulk_insert
-from prereview.findings.details import FindingDetails, details_codec
+from prereview.findings.details import DetailsCodec, DetailsCodecs, FindingDetails
 from prereview.findings.fingerprint import fingerprint
 from prereview.findings.intake import IncomingFinding, IntakeError, read_findings
 from prereview.findings.limits import DEFAULT_LIMITS, IntakeLimits, clean_line
@@ -142,6 +142,7 @@ def import_findings(
     db: Database,
     path: Path,
     *,
+    codecs: DetailsCodecs,
     submission: AuthorizedSubmission | None = None,
     source: str | None = None,
     format: str | None = None,
@@ -150,7 +151,7 @@ def import_findings(
 ) -> ImportSummary:
     """Import one file: all of its findings or, on any error, none. Findings of a submission
     need its `findings.write` handle (see `AccessGuard.authorize`); without one they are the
-    agency's own."""
+    agency's own. Details are sealed with `codecs.writer` (the caller's vault session's)."""
     submission_id = None
     if submission is not None:
         from prereview.vault.policy import Operation
@@ -164,13 +165,29 @@ def import_findings(
     )
     try:
         return _store(
-            db, path, batch.format, batch.sha256, batch.tools, prepared, submission_id, source_name
+            db,
+            path,
+            batch.format,
+            batch.sha256,
+            batch.tools,
+            prepared,
+            submission_id,
+            source_name,
+            codecs.writer,
         )
     except IntegrityError:
         # a concurrent import created one of our fingerprints first: the rollback left nothing
         # behind, and a second attempt sees those findings as duplicates
         return _store(
-            db, path, batch.format, batch.sha256, batch.tools, prepared, submission_id, source_name
+            db,
+            path,
+            batch.format,
+            batch.sha256,
+            batch.tools,
+            prepared,
+            submission_id,
+            source_name,
+            codecs.writer,
         )
 
 
@@ -183,6 +200,7 @@ def _store(
     prepared: list[_Prepared],
     submission_id: str | None,
     source: str,
+    codec: DetailsCodec,
 ) -> ImportSummary:
     now = utcnow()
     occurrences = Counter(p.fingerprint for p in prepared)
@@ -197,7 +215,6 @@ def _store(
                 )
     # Seal the details before the write transaction: a sealing codec may need a data key created
     # (its own short transaction), and crypto has no business holding the database's write lock.
-    codec = details_codec()
     sealed = [
         codec.seal(
             submission_id, FindingDetails(p.incoming.message, p.incoming.snippet, p.incoming.stack)

@@ -14,7 +14,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from prereview.errors import PrereviewError
-from prereview.findings.details import FindingDetails, details_codec
+from prereview.findings.details import DetailsCodecs, FindingDetails
 from prereview.findings.disclosure import (
     DEFAULT_POLICY,
     STATUSES,
@@ -316,8 +316,11 @@ class Sighting:
         }
 
 
-def sightings(db: Database, finding_id: int, limit: int = 20) -> list[Sighting]:
-    """The first `limit` sightings of a finding with their details opened by their codec."""
+def sightings(
+    db: Database, finding_id: int, codecs: DetailsCodecs, limit: int = 20
+) -> list[Sighting]:
+    """The first `limit` sightings of a finding with their details opened by their codec, of
+    the caller's `codecs` (its vault session's)."""
     stmt = (
         select(FindingSightingRow)
         .where(FindingSightingRow.finding_id == finding_id)
@@ -332,7 +335,7 @@ def sightings(db: Database, finding_id: int, limit: int = 20) -> list[Sighting]:
                 s.submission_id,
                 s.location,
                 s.duplicate,
-                details_codec(s.details_codec).open(s.submission_id, s.details),
+                codecs.reader(s.details_codec).open(s.submission_id, s.details),
             )
             for s in session.scalars(stmt)
         ]

@@ -401,8 +401,8 @@ def findings(
     limit: Annotated[int, Query(ge=0, le=100_000)] = 100,
 ) -> list[Any]:
     from prereview.cli.findings import finding_dict
+    from prereview.findings.access import may_see
     from prereview.findings.repository import list_findings
-    from prereview.vault.findings import may_see
 
     db = context_of(request).vault.db
     found = list_findings(
@@ -418,13 +418,14 @@ def findings(
 @router.get("/findings/{ref}", summary="One finding and its visible sightings (`findings show`)")
 def finding(request: Request, session: Session, ref: str) -> Any:
     from prereview.cli.findings import finding_dict
+    from prereview.findings.access import authorize_finding, session_codecs, visible_sighting
     from prereview.findings.repository import get_finding, sightings
-    from prereview.vault.findings import authorize_finding, visible_sighting
 
     db = context_of(request).vault.db
     fid = authorize_finding(session.guard, db, Operation.FINDINGS_READ, ref).finding_id
     f = get_finding(db, fid)
-    seen = [s for s in sightings(db, fid) if visible_sighting(session.guard, s.submission_id)]
+    found = sightings(db, fid, session_codecs(session))
+    seen = [s for s in found if visible_sighting(session.guard, s.submission_id)]
     return encoded({**finding_dict(f), "sighting_details": [s.as_dict() for s in seen]})
 
 
@@ -456,6 +457,7 @@ def _import(
     source: str | None,
     format: str | None,
 ) -> Any:
+    from prereview.findings.access import session_codecs
     from prereview.findings.ingest import import_findings
     from prereview.findings.sectors import load_catalog
     from prereview.findings.triage import Triage
@@ -477,6 +479,7 @@ def _import(
         summary = import_findings(
             ctx.vault.db,
             path,
+            codecs=session_codecs(session),
             submission=handle,
             source=source,
             format=format,
@@ -488,10 +491,10 @@ def _import(
 @router.post("/findings/{ref}/triage", summary="Record CVSS, CWE, product (`findings triage`)")
 def triage(request: Request, session: Session, ref: str, body: TriageBody) -> Any:
     from prereview.cli.findings import finding_dict
+    from prereview.findings.access import authorize_finding
     from prereview.findings.repository import triage_finding
     from prereview.findings.sectors import load_catalog
     from prereview.findings.triage import Triage
-    from prereview.vault.findings import authorize_finding
 
     ctx = context_of(request)
     db = ctx.vault.db
@@ -533,9 +536,9 @@ def _day(value: str | None, what: str) -> date:
 @router.post("/findings/{ref}/notify", summary="Record the vendor notification")
 def notify(request: Request, session: Session, ref: str, body: NotifyBody) -> Any:
     from prereview.cli.findings import finding_dict
+    from prereview.findings.access import authorize_finding
     from prereview.findings.disclosure import DEFAULT_POLICY
     from prereview.findings.repository import notify_vendor
-    from prereview.vault.findings import authorize_finding
 
     db = context_of(request).vault.db
     fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, ref).finding_id
@@ -553,8 +556,8 @@ def notify(request: Request, session: Session, ref: str, body: NotifyBody) -> An
 @router.post("/findings/{ref}/status", summary="Advance a finding's disclosure status")
 def finding_status(request: Request, session: Session, ref: str, body: StatusBody) -> Any:
     from prereview.cli.findings import finding_dict
+    from prereview.findings.access import authorize_finding
     from prereview.findings.repository import advance_status
-    from prereview.vault.findings import authorize_finding
 
     db = context_of(request).vault.db
     fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, ref).finding_id
@@ -567,8 +570,8 @@ def finding_status(request: Request, session: Session, ref: str, body: StatusBod
 @router.get("/findings-overdue", summary="Findings past their publication deadline")
 def overdue(request: Request, session: Session, today: str | None = None) -> list[Any]:
     from prereview.cli.findings import finding_dict
+    from prereview.findings.access import may_see
     from prereview.findings.repository import overdue_findings
-    from prereview.vault.findings import may_see
 
     ref = _day(today, "--today")
     db = context_of(request).vault.db

@@ -23,7 +23,6 @@ from sqlalchemy import func, select
 
 from prereview.config import Settings
 from prereview.domain.markings import DocumentMarking, marking_for
-from prereview.findings.details import PlainDetailsCodec, register_codec
 from prereview.store.base import utcnow
 from prereview.store.content import FileSubmissionContent
 from prereview.store.database import Database, open_database
@@ -32,7 +31,6 @@ from prereview.vault.audit import AuditChain, AuditEvent, AuditHeadAnchor
 from prereview.vault.content import EncryptedSubmissionContent, GuardedSubmissionContent
 from prereview.vault.datakeys import DataKeyRing, ShredRecord
 from prereview.vault.errors import AuthenticationError, KeyFileError
-from prereview.vault.findings import VaultDetailsCodec
 from prereview.vault.guard import AccessGuard, ResourceResolver
 from prereview.vault.keys.interface import CheckpointSigner, KeyProvider
 from prereview.vault.keys.local import (
@@ -311,7 +309,6 @@ class Vault:
             shredder=CryptoShredder(keys, content, audit, settings.reports_dir),
             retention=RetentionPolicy(db, settings.retention_days),
         )
-        register_codec(VaultDetailsCodec(keys), default=True)  # finding details sealed too
         workspace.confine_inspect_traces()
         workspace.sweep_abandoned()
         for scope in [*content.recover_orphans(), *_recover_legacy_work_dir(settings, content)]:
@@ -329,7 +326,6 @@ class Vault:
         return vault
 
     def close(self) -> None:
-        register_codec(PlainDetailsCodec(), default=True)  # only an open vault can seal
         self.db.dispose()
 
     def __enter__(self) -> Vault:

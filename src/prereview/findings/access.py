@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from prereview.findings.details import DetailsCodec, DetailsError, FindingDetails, PlainDetailsCodec
+from prereview.findings.details import (
+    DetailsCodec,
+    DetailsCodecs,
+    DetailsError,
+    FindingDetails,
+    PlainDetailsCodec,
+)
 from prereview.store.database import Database
 from prereview.store.tables.findings import FindingRow, FindingSightingRow
 from prereview.vault.datakeys import DataKeyRing
@@ -24,6 +30,7 @@ from prereview.vault.envelope import open_sealed, seal
 from prereview.vault.errors import AccessDeniedError, IntegrityError, ShreddedError
 from prereview.vault.guard import AccessGuard, canonical_finding_ref, shown
 from prereview.vault.policy import Operation, Resource
+from prereview.vault.service import VaultSession
 
 AGENCY_SCOPE = "agency-findings"
 """Data-key scope of findings that belong to no submission (imported from tools)."""
@@ -59,6 +66,12 @@ class VaultDetailsCodec(DetailsCodec):
         except IntegrityError as exc:
             raise DetailsError(str(exc)) from None
         return self._wire.open(submission_id, plain)
+
+
+def session_codecs(session: VaultSession) -> DetailsCodecs:
+    """The codecs of the caller's vault session: new details sealed with its data keys, older
+    plain rows still readable."""
+    return DetailsCodecs(VaultDetailsCodec(session.vault.keys), (PlainDetailsCodec(),))
 
 
 def sighting_resources(guard: AccessGuard, db: Database, finding_id: int) -> list[Resource]:
