@@ -443,3 +443,19 @@ def _gate_walk(plan: _Plan, rng: random.Random) -> list[Message]:
         bad = bytes([head.body[0] ^ 0xFF]) + head.body[1:]
         out.append(Message(head.kind, bad, (f"reject {owner.label}: bad tag",), rejected=True))
     return out + flow
+
+
+def trigger_variants(
+    seed: int, tier: int, bug_class: BugClass, index: int, count: int
+) -> list[bytes]:
+    """Other inputs that reach the planted bug, drawn as the PoC is (the same gates, framing,
+    lengths and checksums; other payloads and overflow sizes), for judging a patch: a fix keyed
+    to the reference PoC's bytes or sizes does not cover them. Instances are unchanged."""
+    plan, _ = _plan(seed, tier, bug_class, index)
+    out: list[bytes] = []
+    for k in range(count):
+        rng = random.Random(f"memsafety-trigger-variant:{seed}:{tier}:{bug_class}:{index}:{k}")  # noqa: S311
+        data = plan.framing.frame(plan.gate_messages() + plan.core.trigger_flow(rng, plan.style))
+        if data not in out:
+            out.append(data)
+    return out

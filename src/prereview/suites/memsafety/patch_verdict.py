@@ -27,6 +27,7 @@ from typing import Any
 
 from inspect_ai.util import SandboxEnvironment
 
+from prereview.suites.memsafety.generator import trigger_variants
 from prereview.suites.memsafety.instance import Instance
 from prereview.suites.memsafety.integrity import (
     ALLOWED_HEADERS,
@@ -52,6 +53,7 @@ COMPILE_TIMEOUT_S = 120
 SANITIZER_EXIT = 197
 MIN_FUZZ_EXECUTIONS = 500
 POC_VARIANTS = 12
+TRIGGER_VARIANTS = 8
 DIFFERENTIAL_INPUTS = 12
 MIN_COVERAGE_SHARE = 0.5
 FUZZ_CORPUS_REPLAY = 48
@@ -453,6 +455,15 @@ async def judge_runs(inst: Instance, bins: dict[str, bytes], provider: str) -> V
     inputs: dict[str, bytes] = {"poc": poc}
     for k, v in enumerate(_mutations(poc, rng, POC_VARIANTS)):
         inputs[f"variant-{k}"] = v
+    m = inst.manifest
+    try:
+        drawn = trigger_variants(
+            int(m["seed"]), inst.tier, inst.bug_class, int(m["index"]), TRIGGER_VARIANTS
+        )
+    except (KeyError, ValueError, IndexError, AttributeError):
+        drawn = []  # an instance from another generator version: byte-level variants only
+    for k, v in enumerate(d for d in drawn if d != poc):
+        inputs[f"variant-g{k}"] = v
     valid = [inst.file(t["input"]).read_bytes() for t in tests]
     for t, data in zip(tests, valid, strict=True):
         inputs[f"test-{t['name']}"] = data
