@@ -14,8 +14,6 @@ vendor of an affected product.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -32,6 +30,7 @@ from prereview.advisories.brief import (
 )
 from prereview.config import Settings
 from prereview.domain.markings import DocumentMarking
+from prereview.files import write_private_atomic
 from prereview.findings.repository import list_findings
 from prereview.findings.sectors import sector as lookup_sector
 from prereview.findings.sectors import sectors
@@ -125,19 +124,6 @@ class WrittenBrief:
     reviews: int
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def produce_briefs(
     settings: Settings,
     *,
@@ -176,6 +162,7 @@ def produce_briefs(
         text = render_brief(brief, fmt)
         check_disclosure(text, terms, f"{code} sector brief")
         path = target / f"sector-brief-{code}.{fmt}"
-        _write_private(path, text)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_private_atomic(path, text.encode("utf-8"))
         written.append(WrittenBrief(code, path, len(brief.findings), brief.reviews))
     return written

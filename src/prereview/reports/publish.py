@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from prereview.config import Settings
 from prereview.domain.markings import DocumentMarking
+from prereview.files import write_private_atomic
 from prereview.reports.builder import build_report
 from prereview.reports.disclosure import check_disclosure, identity_terms, secret_terms
 from prereview.reports.document import CapabilityReport
@@ -87,20 +87,6 @@ def default_name(review_id: str, fmt: Format, sanitized: bool) -> str:
     return f"{review_id}{'-sanitized' if sanitized else ''}{SUFFIX[fmt]}"
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write atomically, readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".report-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def produce_report(
     settings: Settings,
     ident: str | AuthorizedSubmission,
@@ -141,7 +127,8 @@ def produce_report(
         if evidence.submission_id is not None:
             key = f"reviews/{evidence.review_id}/reports/{name}"
             content.write(evidence.submission_id, key, data)
-        write_private(target, data)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_private_atomic(target, data)
         session.guard.record(
             "report.exported",
             "ok",

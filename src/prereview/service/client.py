@@ -308,9 +308,10 @@ def remote_report(
     target = out or Path.cwd()
     if target.is_dir():
         target = target / name
-    from prereview.reports.publish import write_private
+    from prereview.files import write_private_atomic
 
-    write_private(target, response.content)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_private_atomic(target, response.content)
     return (
         target.absolute(),
         response.headers.get("x-prereview-has-results") == "1",

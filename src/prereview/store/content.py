@@ -13,15 +13,14 @@ and empty parts are refused.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path, PurePosixPath
 
 from prereview.errors import PrereviewError
+from prereview.files import write_private_atomic
 
 
 class ContentError(PrereviewError):
@@ -104,16 +103,7 @@ class FileSubmissionContent(SubmissionContent):
     def write(self, submission_id: str, key: str, data: bytes) -> None:
         path = self._path(submission_id, key)
         self._mkdirs(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_private_atomic(path, data)
 
     def read(self, submission_id: str, key: str) -> bytes:
         path = self._path(submission_id, key)

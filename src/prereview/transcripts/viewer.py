@@ -36,6 +36,7 @@ from types import FrameType
 from urllib.parse import quote
 
 from prereview.config import Settings
+from prereview.files import create_private
 from prereview.store.base import utcnow
 from prereview.transcripts.catalog import SealedLog, TranscriptError, log_prefix
 from prereview.transcripts.server import LOOPBACK
@@ -109,12 +110,6 @@ class _Signals:
             signal.signal(sig, old if old is not None else signal.SIG_DFL)  # type: ignore[arg-type]
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
 def _child_env(workspace: Path, inspect_data: Path) -> dict[str, str]:
     env = {
         k: v
@@ -175,7 +170,7 @@ class TranscriptViewer:
             view_dir.mkdir(mode=0o700)
             (ws.path / TMP_DIR).mkdir(mode=0o700)
             for log, data in plain:
-                _write_private(view_dir / log.name, data)
+                create_private(view_dir / log.name, data)
             del plain
             token = secrets.token_urlsafe(32)
             child = subprocess.Popen(

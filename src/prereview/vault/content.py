@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from prereview.files import write_private_atomic
 from prereview.store.content import ContentNotFoundError, SubmissionContent, check_key
 from prereview.vault.datakeys import DataKeyRing
 from prereview.vault.envelope import open_sealed, seal
@@ -41,9 +41,7 @@ def _digest(data: bytes) -> str:
 
 def _write_private(path: Path, data: bytes) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    write_private_atomic(path, data)
 
 
 class EncryptedSubmissionContent(SubmissionContent):

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from prereview.files import create_private, write_private_atomic
 from prereview.vault.errors import IntegrityError, KeyFileError
 from prereview.vault.keys.interface import CheckpointSigner, KeyProvider, WrappedKey
 
@@ -42,12 +43,7 @@ _NONCE_BYTES = 12
 def write_private_file(path: Path, data: bytes) -> None:
     """Create `path` 0600 with `data`; fails if it exists (a key is never silently replaced)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    create_private(path, data)
 
 
 def replace_private_file(path: Path, data: bytes) -> None:
@@ -55,18 +51,7 @@ def replace_private_file(path: Path, data: bytes) -> None:
     over it. A crash leaves the old content or the new, never a torn file. The directory is not
     fsync'd: after a power loss the rename may be lost, which only leaves the older content."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_private_atomic(path, data)
 
 
 @contextlib.contextmanager
