@@ -3,6 +3,7 @@ input named and nothing stored, tokens throttled, request sizes bounded, API key
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -278,3 +279,14 @@ def test_findings_notify_status_and_overdue(client: TestClient, world: World) ->
     assert (
         client.get("/api/v1/findings-overdue", headers=auth(world, "submitter_other")).json() == []
     )
+
+
+def test_findings_json_is_the_clis(
+    client: TestClient, world: World, context: ServiceContext
+) -> None:
+    from prereview.cli.findings import finding_dict
+    from prereview.findings.repository import get_finding
+
+    shown = client.get("/api/v1/findings/F-1", headers=auth(world, "coordinator")).json()
+    cli = json.loads(json.dumps(finding_dict(get_finding(context.vault.db, 1)), default=str))
+    assert {k: v for k, v in shown.items() if k != "sighting_details"} == cli

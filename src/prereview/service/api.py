@@ -36,6 +36,7 @@ from prereview.service.problems import ServiceProblem
 from prereview.store.tables.review import SubmissionRow
 from prereview.store.tables.vault import DataKeyRow, VaultKeyRow
 from prereview.vault.errors import AccessDeniedError
+from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.principals import Role
 from prereview.vault.service import VaultSession, plaintext_base
@@ -270,10 +271,13 @@ def cancel(request: Request, session: Session, ident: str) -> Any:
     return encoded(job.as_dict())
 
 
-def progress_of(ctx: ServiceContext, session: VaultSession, submission_id: str) -> dict[str, Any]:
-    """What a progress view shows (no model identity: the counts and states)."""
-    record = ctx.review_service(session).get(submission_id)
-    jobs = JobQueue(ctx.vault.db).jobs(submission_id)
+def progress_of(
+    ctx: ServiceContext, session: VaultSession, handle: AuthorizedSubmission
+) -> dict[str, Any]:
+    """What a progress view shows (no model identity: the counts and states). Polled with
+    the handle authorized (and audited) once when the stream opened."""
+    record = ctx.review_service(session).get(handle)
+    jobs = JobQueue(ctx.vault.db).jobs(handle.submission_id)
     review = record.review
     return {
         "state": record.state.value,
@@ -285,7 +289,7 @@ def progress_of(ctx: ServiceContext, session: VaultSession, submission_id: str) 
 
 
 async def progress_stream(
-    request: Request, ctx: ServiceContext, session: VaultSession, submission_id: str
+    request: Request, ctx: ServiceContext, session: VaultSession, handle: AuthorizedSubmission
 ) -> AsyncIterator[bytes]:
     """`progress` events whenever the counts or states change, `end` once nothing runs."""
     last = None
@@ -293,7 +297,7 @@ async def progress_stream(
         if await request.is_disconnected():
             return
         try:
-            state = await asyncio.to_thread(progress_of, ctx, session, submission_id)
+            state = await asyncio.to_thread(progress_of, ctx, session, handle)
         except PrereviewError:
             return
         if state != last:
@@ -314,7 +318,7 @@ async def events(request: Request, session: Session, ident: str) -> StreamingRes
     handle = await asyncio.to_thread(session.guard.authorize, Operation.SUBMISSION_READ, ident)
 
     return StreamingResponse(
-        progress_stream(request, ctx, session, handle.submission_id),
+        progress_stream(request, ctx, session, handle),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store"},
     )
@@ -400,9 +404,9 @@ def findings(
     status: str | None = None,
     limit: Annotated[int, Query(ge=0, le=100_000)] = 100,
 ) -> list[Any]:
-    from prereview.cli.findings import finding_dict
     from prereview.findings.access import may_see
     from prereview.findings.repository import list_findings
+    from prereview.service.records import finding_dict
 
     db = context_of(request).vault.db
     found = list_findings(
@@ -417,9 +421,9 @@ def findings(
 
 @router.get("/findings/{ref}", summary="One finding and its visible sightings (`findings show`)")
 def finding(request: Request, session: Session, ref: str) -> Any:
-    from prereview.cli.findings import finding_dict
     from prereview.findings.access import authorize_finding, session_codecs, visible_sighting
     from prereview.findings.repository import get_finding, sightings
+    from prereview.service.records import finding_dict
 
     db = context_of(request).vault.db
     fid = authorize_finding(session.guard, db, Operation.FINDINGS_READ, ref).finding_id
@@ -490,11 +494,11 @@ def _import(
 
 @router.post("/findings/{ref}/triage", summary="Record CVSS, CWE, product (`findings triage`)")
 def triage(request: Request, session: Session, ref: str, body: TriageBody) -> Any:
-    from prereview.cli.findings import finding_dict
     from prereview.findings.access import authorize_finding
     from prereview.findings.repository import triage_finding
     from prereview.findings.sectors import load_catalog
     from prereview.findings.triage import Triage
+    from prereview.service.records import finding_dict
 
     ctx = context_of(request)
     db = ctx.vault.db
@@ -535,10 +539,10 @@ def _day(value: str | None, what: str) -> date:
 
 @router.post("/findings/{ref}/notify", summary="Record the vendor notification")
 def notify(request: Request, session: Session, ref: str, body: NotifyBody) -> Any:
-    from prereview.cli.findings import finding_dict
     from prereview.findings.access import authorize_finding
     from prereview.findings.disclosure import DEFAULT_POLICY
     from prereview.findings.repository import notify_vendor
+    from prereview.service.records import finding_dict
 
     db = context_of(request).vault.db
     fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, ref).finding_id
@@ -555,9 +559,9 @@ def notify(request: Request, session: Session, ref: str, body: NotifyBody) -> An
 
 @router.post("/findings/{ref}/status", summary="Advance a finding's disclosure status")
 def finding_status(request: Request, session: Session, ref: str, body: StatusBody) -> Any:
-    from prereview.cli.findings import finding_dict
     from prereview.findings.access import authorize_finding
     from prereview.findings.repository import advance_status
+    from prereview.service.records import finding_dict
 
     db = context_of(request).vault.db
     fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, ref).finding_id
@@ -569,9 +573,9 @@ def finding_status(request: Request, session: Session, ref: str, body: StatusBod
 
 @router.get("/findings-overdue", summary="Findings past their publication deadline")
 def overdue(request: Request, session: Session, today: str | None = None) -> list[Any]:
-    from prereview.cli.findings import finding_dict
     from prereview.findings.access import may_see
     from prereview.findings.repository import overdue_findings
+    from prereview.service.records import finding_dict
 
     ref = _day(today, "--today")
     db = context_of(request).vault.db
