@@ -12,8 +12,8 @@ import pytest
 
 from prereview.domain.submission import Confidentiality
 from prereview.reports.builder import build_report
-from prereview.reports.disclosure import DisclosureError, find_disclosures, identity_terms
 from prereview.reports.evidence import ReferenceRun, ReviewEvidence
+from prereview.reports.leak_check import LeakError, find_leaks, identity_terms
 from prereview.reports.publish import render_checked
 from prereview.reports.render import Format
 from prereview.reports.rubric import load_rubric
@@ -69,7 +69,7 @@ def test_a_credential_value_in_any_field_stops_the_report_without_echoing_it() -
     leaky = replace(evidence, elicitation=replace(evidence.elicitation, scaffold=f"agent {CANARY}"))
     report = build_report(leaky, rubric=RUBRIC, replicates=50)
     for fmt in ("md", "html"):
-        with pytest.raises(DisclosureError) as info:
+        with pytest.raises(LeakError) as info:
             render_checked(report, leaky, fmt, ENV)  # type: ignore[arg-type]
         assert "a credential value" in str(info.value)
         assert CANARY not in str(info.value)
@@ -89,7 +89,7 @@ def test_identity_in_free_text_stops_the_sanitized_variant() -> None:
     )
     leaky = replace(evidence, references=(labelled,))
     report = build_report(leaky, rubric=RUBRIC, sanitized=True, replicates=50)
-    with pytest.raises(DisclosureError, match="the developer's name") as info:
+    with pytest.raises(LeakError, match="the developer's name") as info:
         render_checked(report, leaky, "html", ENV)
     assert ef.DEVELOPER not in str(info.value)
 
@@ -98,11 +98,9 @@ def test_search_sees_through_html_and_markdown_escaping() -> None:
     evidence: ReviewEvidence = ef.many_results()
     evidence = replace(evidence, model=replace(evidence.model, developer="Quill & Feather_Labs"))
     terms = identity_terms(evidence)
-    assert find_disclosures("made by Quill &amp; Feather_Labs", terms)
-    assert find_disclosures("made by Quill & Feather\\_Labs", terms)
-    assert not find_disclosures("made by Quill", terms)
+    assert find_leaks("made by Quill &amp; Feather_Labs", terms)
+    assert find_leaks("made by Quill & Feather\\_Labs", terms)
+    assert not find_leaks("made by Quill", terms)
     # a term only counts standing alone, not inside a longer word
     plain = replace(evidence.model, name="Ion")
-    assert not find_disclosures(
-        "the region of interest", identity_terms(replace(evidence, model=plain))
-    )
+    assert not find_leaks("the region of interest", identity_terms(replace(evidence, model=plain)))

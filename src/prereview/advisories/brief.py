@@ -26,7 +26,7 @@ import jinja2
 from prereview.advisories.mitigations import Mitigation, mitigations
 from prereview.findings.cwe import cwe_catalog
 from prereview.findings.disclosure import is_overdue
-from prereview.findings.model import Finding
+from prereview.findings.records import Finding
 from prereview.findings.scoring import SEVERITIES
 from prereview.findings.sectors import Sector, sector
 

@@ -27,7 +27,7 @@ from prereview.advisories.interface import (
 )
 from prereview.advisories.mitigations import mitigations
 from prereview.findings.cwe import cwe_catalog
-from prereview.findings.model import Finding
+from prereview.findings.records import Finding
 from prereview.findings.sectors import sectors
 
 _EVIDENCE = {

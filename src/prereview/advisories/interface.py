@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from prereview.config import Settings
-from prereview.findings.model import Finding
+from prereview.findings.records import Finding
 
 EXPORTABLE = ("triaged", "vendor_notified", "fix_available", "published")
 TLP_LABELS = ("WHITE", "GREEN", "AMBER", "RED")

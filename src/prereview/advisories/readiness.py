@@ -34,7 +34,7 @@ from prereview.files import write_private_atomic
 from prereview.findings.repository import list_findings
 from prereview.findings.sectors import sector as lookup_sector
 from prereview.findings.sectors import sectors
-from prereview.reports.disclosure import ForbiddenTerm, check_disclosure
+from prereview.reports.leak_check import ForbiddenTerm, check_leaks
 from prereview.store import Database
 from prereview.store.content import SubmissionContent
 from prereview.store.tables.review import ReviewRow, SubmissionRow
@@ -160,7 +160,7 @@ def produce_briefs(
             tlp=tlp,
         )
         text = render_brief(brief, fmt)
-        check_disclosure(text, terms, f"{code} sector brief")
+        check_leaks(text, terms, f"{code} sector brief")
         path = target / f"sector-brief-{code}.{fmt}"
         path.parent.mkdir(parents=True, exist_ok=True)
         write_private_atomic(path, text.encode("utf-8"))

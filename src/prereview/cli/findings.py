@@ -34,7 +34,7 @@ from prereview.findings.access import (
 from prereview.findings.disclosure import DEFAULT_POLICY, STATUSES, policies
 from prereview.findings.ingest import import_findings
 from prereview.findings.intake import SOURCES
-from prereview.findings.model import Finding
+from prereview.findings.records import Finding
 from prereview.findings.repository import (
     advance_status,
     get_finding,

@@ -23,7 +23,7 @@ from prereview.findings.disclosure import (
     policy,
 )
 from prereview.findings.limits import clean_line, clean_text
-from prereview.findings.model import Finding
+from prereview.findings.records import Finding
 from prereview.findings.scoring import SEVERITIES
 from prereview.findings.sectors import sector as lookup_sector
 from prereview.findings.triage import Triage, split_vectors

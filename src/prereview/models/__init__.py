@@ -1,17 +1,4 @@
-"""Inspect model providers shipped with prereview: `local` (GGUF via llama.cpp) and `scripted`."""
-
-from prereview.models.catalog import (
-    InvalidModelFileError,
-    ModelResolutionError,
-    UnknownModelError,
-    available_models,
-    resolve_model,
-)
-
-__all__ = [
-    "InvalidModelFileError",
-    "ModelResolutionError",
-    "UnknownModelError",
-    "available_models",
-    "resolve_model",
-]
+"""Inspect model providers shipped with prereview: `local` (GGUF via llama.cpp), `scripted`
+(replayed turns) and `simulated` (scripted behind a latency and a rate limit); `catalog`
+resolves the embedded models. Import the modules themselves: loading a provider loads Inspect.
+"""

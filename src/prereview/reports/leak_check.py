@@ -23,7 +23,7 @@ MIN_SECRET_LENGTH = 8
 """Credential values shorter than this are not searched for (they would match ordinary text)."""
 
 
-class DisclosureError(PrereviewError):
+class LeakError(PrereviewError):
     """A report would carry something it must not; nothing was written."""
 
 
@@ -72,7 +72,7 @@ def _visible_text(text: str) -> str:
     return re.sub(r"\\([\\`*_\[\]#|{}()+.!>-])", r"\1", unescaped)
 
 
-def find_disclosures(text: str, terms: Sequence[ForbiddenTerm]) -> list[ForbiddenTerm]:
+def find_leaks(text: str, terms: Sequence[ForbiddenTerm]) -> list[ForbiddenTerm]:
     """The terms that occur in `text` (as rendered HTML or Markdown)."""
     haystacks = (text, _visible_text(text))
     found = []
@@ -85,12 +85,12 @@ def find_disclosures(text: str, terms: Sequence[ForbiddenTerm]) -> list[Forbidde
     return found
 
 
-def check_disclosure(text: str, terms: Sequence[ForbiddenTerm], variant: str) -> None:
-    """Raise DisclosureError naming what would leak (never the value itself)."""
-    found = find_disclosures(text, terms)
+def check_leaks(text: str, terms: Sequence[ForbiddenTerm], variant: str) -> None:
+    """Raise LeakError naming what would leak (never the value itself)."""
+    found = find_leaks(text, terms)
     if found:
         what = ", ".join(sorted({t.what for t in found}))
-        raise DisclosureError(
+        raise LeakError(
             f"the {variant} report would contain {what}; nothing was written. Check the labels, "
             "scaffold and tool names recorded for this review."
         )

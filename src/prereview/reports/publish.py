@@ -24,9 +24,9 @@ from prereview.config import Settings
 from prereview.domain.markings import DocumentMarking
 from prereview.files import write_private_atomic
 from prereview.reports.builder import build_report
-from prereview.reports.disclosure import check_disclosure, identity_terms, secret_terms
 from prereview.reports.document import CapabilityReport
 from prereview.reports.evidence import ReviewEvidence
+from prereview.reports.leak_check import check_leaks, identity_terms, secret_terms
 from prereview.reports.render import SUFFIX, Format, html_to_pdf, render_html, render_markdown
 from prereview.reports.rubric import known_families, load_rubric
 from prereview.reports.source import load_evidence
@@ -76,10 +76,10 @@ def render_checked(
     variant = "sanitized" if report.sanitized else "full"
     if fmt == "md":
         text = render_markdown(report)
-        check_disclosure(text, terms, variant)
+        check_leaks(text, terms, variant)
         return text.encode("utf-8")
     html = render_html(report)
-    check_disclosure(html, terms, variant)
+    check_leaks(html, terms, variant)
     return html.encode("utf-8") if fmt == "html" else html_to_pdf(html)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prereview.findings.model import Finding
+from prereview.findings.records import Finding
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:
