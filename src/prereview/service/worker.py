@@ -40,9 +40,23 @@ def worker_lock(settings: Settings) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())  # who holds it (for operators and tests)
         yield True
     finally:
         os.close(fd)
+
+
+def worker_pid(settings: Settings) -> int | None:
+    """The pid of the data dir's running worker, if one holds the lock."""
+    path = settings.home / "locks" / LOCK_NAME
+    with worker_lock(settings) as free:
+        if free:
+            return None
+    try:
+        return int(path.read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
 
 
 def spawn_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
