@@ -26,9 +26,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -55,12 +53,11 @@ from prereview.review.results import (
     outcomes_in_logs,
     record_outcomes,
 )
-from prereview.review.service import ReviewService, transition
+from prereview.review.service import ReviewService
 from prereview.review.views import SubmissionRecord
-from prereview.store import new_id, utcnow
 from prereview.store.content import ContentNotFoundError
 from prereview.store.locks import review_lock
-from prereview.store.tables.review import AssessmentRunRow, SubmissionRow
+from prereview.store.tables.review import SubmissionRow
 from prereview.vault.errors import ShreddedError
 from prereview.vault.policy import Operation
 from prereview.vault.workspace import PlaintextWindowError
@@ -353,41 +350,7 @@ def run_assessment(
             plan = service.plan(record.id, suite=suite, limit=limit, policy=planning)
         if on_planned is not None:
             on_planned(plan)
-        with service.db.session() as s:
-            row = s.get(SubmissionRow, record.id)
-            assert row is not None and row.review is not None
-            if row.state == SubmissionState.SUBMITTED.value:
-                transition(s, row, "start_review", service.access.principal.actor())
-                service.access.guard.record(
-                    "submission.start_review",
-                    "ok",
-                    submission_id=row.id,
-                    target=f"submission {row.id}",
-                    detail={"from": "submitted", "to": "in_review"},
-                )
-            review_id = row.review.id
-            previous = (
-                s.execute(select(AssessmentRunRow).where(AssessmentRunRow.review_id == review_id))
-                .scalars()
-                .all()
-            )
-            for stale in previous:
-                if stale.status == "running":  # its process died (SIGKILL, restart)
-                    stale.status = "interrupted"
-                    stale.ended_at = utcnow()
-                    stale.detail = "the process ended without finishing (killed or restarted)"
-            run = AssessmentRunRow(
-                id=new_id("run"),
-                review_id=review_id,
-                number=len(previous) + 1,
-                status="running",
-                resumed=resume,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                started_at=utcnow(),
-            )
-            s.add(run)
-            run_id, run_number = run.id, run.number
+        review_id, run_id, run_number = service.begin_run(record.id, resumed=resume)
         return _execute(
             service, record.id, review_id, run_id, run_number, plan, model, progress, poll_s
         )
@@ -467,12 +430,7 @@ def _execute(
     else:
         status = "failed"
         detail = f"{planned - finished} planned samples did not finish; see the logs, then --resume"
-    with service.db.session() as s:
-        run = s.get(AssessmentRunRow, run_id)
-        assert run is not None
-        run.status = status
-        run.ended_at = utcnow()
-        run.detail = detail
+    service.end_run(run_id, status, detail)
     return AssessmentOutcome(
         submission_id=submission_id,
         review_id=review_id,

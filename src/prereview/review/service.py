@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -376,6 +377,58 @@ class ReviewService:
             review.plan = plan.to_dict()
             review.planned_at = plan.planned_at
             return plan
+
+    def begin_run(self, submission_id: str, *, resumed: bool) -> tuple[str, str, int]:
+        """Bookkeeping of a run about to start, in one transaction: the submission enters
+        review (first run; audited), runs whose process died are marked interrupted, and a new
+        `running` row is added. Returns (review id, run id, run number)."""
+        with self.db.session() as s:
+            row = self._require(s, submission_id, Operation.REVIEW_ASSESS)
+            if row.review is None:
+                raise AssessmentError(f"submission {row.id} has no plan to run")
+            if row.state == SubmissionState.SUBMITTED.value:
+                transition(s, row, "start_review", self.access.principal.actor())
+                self.access.guard.record(
+                    "submission.start_review",
+                    "ok",
+                    submission_id=row.id,
+                    target=f"submission {row.id}",
+                    detail={"from": "submitted", "to": "in_review"},
+                )
+            review_id = row.review.id
+            previous = (
+                s.execute(select(AssessmentRunRow).where(AssessmentRunRow.review_id == review_id))
+                .scalars()
+                .all()
+            )
+            for stale in previous:
+                if stale.status == "running":  # its process died (SIGKILL, restart)
+                    stale.status = "interrupted"
+                    stale.ended_at = utcnow()
+                    stale.detail = "the process ended without finishing (killed or restarted)"
+            run = AssessmentRunRow(
+                id=new_id("run"),
+                review_id=review_id,
+                number=len(previous) + 1,
+                status="running",
+                resumed=resumed,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                started_at=utcnow(),
+            )
+            s.add(run)
+            s.flush()
+            return review_id, run.id, run.number
+
+    def end_run(self, run_id: str, status: str, detail: str | None) -> None:
+        """Record how a run ended."""
+        with self.db.session() as s:
+            run = s.get(AssessmentRunRow, run_id)
+            if run is None:
+                raise AssessmentError(f"no assessment run {run_id!r}")
+            run.status = status
+            run.ended_at = utcnow()
+            run.detail = detail
 
     def run_baselines(self, ident: SubmissionReference, budget_s: float) -> list[BaselineResult]:
         """Each task family's non-AI baseline on the instances the review's plan served, sealed
