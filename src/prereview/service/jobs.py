@@ -6,9 +6,9 @@ the principal who asked); the worker re-authorizes as that principal when it sta
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -152,7 +152,7 @@ class JobQueue:
     def recover(self, alive: Any = None) -> list[str]:
         """Requeue jobs whose worker process died (as resumes); a dead job asked to stop ends
         as cancelled. Returns the ids requeued."""
-        alive = alive or pid_alive
+        alive = alive or job_process_alive
         requeued = []
         with self.db.session() as s:
             rows = s.scalars(
@@ -161,7 +161,7 @@ class JobQueue:
                 )
             ).all()
             for row in rows:
-                if row.worker_pid is not None and alive(row.worker_pid):
+                if row.worker_pid is not None and alive(row.worker_pid, row.id):
                     continue
                 if row.status == "cancel_requested":
                     row.status, row.ended_at = "cancelled", utcnow()
@@ -220,11 +220,15 @@ class JobQueue:
             return _job(row)
 
 
-def pid_alive(pid: int) -> bool:
+def job_process_alive(pid: int, job_id: str) -> bool:
+    """Whether `pid` is still the process running `job_id`: a zombie nobody reaped (a dead
+    worker's child, in a container without an init) or a recycled pid running something
+    else is not."""
+    proc = Path("/proc") / str(pid)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = (proc / "stat").read_text()
+        cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    state = stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else "?"
+    return state not in ("Z", "X") and job_id.encode() in cmdline
