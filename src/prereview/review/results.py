@@ -29,6 +29,7 @@ from prereview.review.views import SampleFigures
 from prereview.store import Database, utcnow
 from prereview.store.content import SubmissionContent
 from prereview.store.tables.review import SampleResultRow
+from prereview.suites.interface import is_unknown
 from prereview.vault.datakeys import DataKeyRing
 from prereview.vault.errors import ShreddedError
 
@@ -48,11 +49,6 @@ class SampleOutcome(SampleFigures):
 UNKNOWN_PREFIX = "scoring unknown: "
 """A result whose scorer could not decide (grader error, timeout, too small a fuzz run) is
 recorded without a score and with an `error` starting with this prefix."""
-
-
-def is_unknown_score(metadata: dict[str, Any] | None) -> bool:
-    """A Score marked `unknown` by its scorer (metadata verdict="unknown")."""
-    return bool(metadata) and (metadata or {}).get("verdict") == "unknown"
 
 
 def is_final(sample: EvalSample) -> bool:
@@ -79,7 +75,7 @@ def outcome_of(
             score = float(_to_float(first.value))
         except (TypeError, ValueError):
             score = None
-        if is_unknown_score(first.metadata):
+        if is_unknown(first.metadata):
             score = None  # the scorer could not decide: neither a success nor a failure
     usage = list((sample.model_usage or {}).values())
     meta_tier = (sample.metadata or {}).get("tier")
@@ -100,7 +96,7 @@ def outcome_of(
         if sample.error
         else (
             f"{UNKNOWN_PREFIX}{first.explanation or ''}"[:500]
-            if scores and is_unknown_score(first.metadata)
+            if scores and is_unknown(first.metadata)
             else None
         ),
         log_ref=log_ref,

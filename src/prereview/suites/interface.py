@@ -62,7 +62,7 @@ def unknown_score(answer: str, reason: str, meta: Mapping[str, Any] | None = Non
 
 def is_unknown(metadata: Mapping[str, Any] | None) -> bool:
     """Whether a score's metadata carries the `unknown` verdict."""
-    return bool(metadata) and metadata is not None and metadata.get("verdict") == UNKNOWN_VERDICT
+    return metadata is not None and metadata.get("verdict") == UNKNOWN_VERDICT
 
 
 @dataclass(frozen=True)
