@@ -147,6 +147,10 @@ def test_submitter_submits_follows_reads_the_access_log_and_withdraws(
         assert HOSTILE_MODEL_NAME[:28] in v.page.inner_text("main")  # text, not markup
         v.go("/submit")
         page = v.page
+        release = page.get_by_label("Planned public release date")
+        accepted = (date.today() + timedelta(days=20)).isoformat()
+        assert release.get_attribute("min") <= accepted <= release.get_attribute("max")
+        assert (date.today() + timedelta(days=300)).isoformat() > release.get_attribute("max")
         page.get_by_label("Organization").fill("Org A")
         page.get_by_label("Inspect model string").fill("simulated/portal")
         page.get_by_label("Planned public release date").fill(

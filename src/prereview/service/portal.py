@@ -232,9 +232,23 @@ def submissions(request: Request) -> Response:
 
 
 def _window(ctx: ServiceContext) -> tuple[str, str]:
-    """The release dates the default window policy accepts today (for the date field)."""
+    """The first and last release dates the default window policy accepts today, for the
+    date field's min and max (the browser then checks them as the user types; the server
+    checks again)."""
+    from prereview.domain.window import load_policies
+
+    policy = load_policies(ctx.settings.extra.get("window_policies")).get(None)
     today = date.today()
-    return (today + timedelta(days=1)).isoformat(), (today + timedelta(days=365)).isoformat()
+    accepted = []
+    for days in range(0, 731):
+        try:
+            policy.check(today, today + timedelta(days=days))
+        except PrereviewError:
+            continue
+        accepted.append(today + timedelta(days=days))
+    if not accepted:
+        return today.isoformat(), today.isoformat()
+    return accepted[0].isoformat(), accepted[-1].isoformat()
 
 
 @router.get("/submit")
