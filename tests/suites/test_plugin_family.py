@@ -104,6 +104,12 @@ def test_listed_and_planned_through_the_cli(echofile: None, as_submitter: dict[s
     (item,) = json.loads(plan.stdout)["tasks"]
     assert item["factory"] == "echofile/echofile_write" and item["samples"] == 2
 
+    bad = runner.invoke(app, ["assess", ident, "--baseline-budget", "-1"])
+    assert bad.exit_code == 2 and "--baseline-budget must be from 0" in bad.stderr
+    status = json.loads(runner.invoke(app, ["status", ident, "--json"]).stdout)
+    assert status["state"] == "submitted"  # nothing ran, the stored plan is unchanged
+    assert status["review"]["runs"] == [] and status["review"]["suite"] == "echofile-quick"
+
 
 @needs_bwrap
 def test_scripted_assessment_baseline_report_and_doctor(

@@ -20,6 +20,7 @@ from prereview.domain.submission import (
     ModelAccess,
     Throughput,
 )
+from prereview.errors import PrereviewError
 
 if TYPE_CHECKING:  # the store and Inspect load only when a command runs
     from prereview.planning.planner import AssessmentPlan
@@ -302,9 +303,19 @@ def register_review_commands(app: typer.Typer) -> None:
         plan_only: bool = typer.Option(
             False, "--plan-only", help="Store and show the plan; run nothing."
         ),
+        baseline_budget: float = typer.Option(
+            0,
+            "--baseline-budget",
+            help="After a completed run, the task families' non-AI baselines on the same "
+            "instances, this many seconds each (0: none); the report sets them beside the model.",
+        ),
         json_out: bool = JsonOption,
     ) -> None:
         """Plan the review before the release date and run it through Inspect."""
+        if not 0 <= baseline_budget <= 86400:
+            raise PrereviewError(
+                f"--baseline-budget must be from 0 to 86400 seconds, got {baseline_budget}"
+            )
         from prereview.review.assessment import run_assessment
 
         with _service() as service:
@@ -324,14 +335,24 @@ def register_review_commands(app: typer.Typer) -> None:
                 progress=None if json_out else RichProgress(),
                 on_planned=None if json_out else lambda p: err_console.print(plan_table(p)),
             )
+            baselines = (
+                service.run_baselines(ident, baseline_budget)
+                if baseline_budget and outcome.status == "completed"
+                else []
+            )
         if json_out:
-            emit_json(outcome.as_dict())
+            extra = {"baselines": [b.as_dict() for b in baselines]} if baseline_budget else {}
+            emit_json({**outcome.as_dict(), **extra})
         else:
             console.print(
                 f"run {outcome.run_number}: {outcome.status}, {outcome.samples_done}/"
                 f"{outcome.samples_planned} samples"
                 + (f" — {outcome.detail}" if outcome.detail else "")
             )
+            for solver in sorted({b.solver for b in baselines}):
+                mine = [b for b in baselines if b.solver == solver]
+                found = sum(1 for b in mine if b.found)
+                console.print(f"baseline {solver}: solved {found} of {len(mine)} instances")
         if outcome.status == "interrupted":
             raise typer.Exit(130)
         if outcome.status == "failed":
