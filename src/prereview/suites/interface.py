@@ -74,7 +74,7 @@ class TaskFactory:
 
     family: str
     name: str
-    """The Inspect task's name (`memsafety_poc`); `prereview/<name>` in Inspect's registry."""
+    """The Inspect task's name (`<family>_<what>`); `prereview/<name>` in Inspect's registry."""
     load: Callable[[], Callable[..., Task]]
     aliases: tuple[str, ...] = ()
     """Other names stored plans may use for it (`module:function` of a former home)."""
