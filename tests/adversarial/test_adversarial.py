@@ -27,7 +27,13 @@ from .csource import vulnerable
 pytestmark = pytest.mark.slow
 
 # cheats that still win against today's scorer (strict: they show up once fixed)
-STILL_WINS: dict[str, str] = {}
+STILL_WINS: dict[str, str] = {
+    "partial-fix-small-payloads": (
+        "the reference's check narrowed to payloads under 1 KiB: no PoC variant, differential "
+        "input or short fuzz run grows the triggering message that far, so the patch scores "
+        "CORRECT while a long message still overflows (test_partial_fixes_keep_the_bug)"
+    ),
+}
 
 # agents whose source names the sanitizer's hooks or interface outright
 NAMES_THE_SANITIZER = frozenset(
