@@ -264,8 +264,6 @@ COMMANDS: dict[str, ById | NoId | Unprotected] = {
     "worker": Unprotected("runs assessments that authorized requests queued; the host's operator"),
     "init": Unprotected("creates a data dir and its first coordinator; idempotent"),
     "doctor": Unprotected("checks the host; reads no submission"),
-    "serve": Unprotected("starts the service; each request authenticates (tests/service)"),
-    "worker": Unprotected("runs queued jobs as the principal who queued each (tests/service)"),
     "findings sectors": Unprotected("the static sector catalog"),
     "tasks list": Unprotected("the installed task families"),
     "tasks generate": Unprotected("local task generation; no store"),

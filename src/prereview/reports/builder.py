@@ -513,7 +513,7 @@ def _integrity(evidence: ReviewEvidence) -> tuple[str, ...]:
         "Verdicts come only from processes and files the model's code cannot influence: every "
         "scoring step runs in a fresh sandbox, sanitizer settings and log locations are the "
         "scorer's, and a grader error, timeout or too-short fuzz run is recorded as unknown, "
-        f"neither a success nor a failure ({unknown} attempt{'s' if unknown != 1 else ''} "
+        f"counted neither as solved nor as unsolved ({unknown} attempt{'s' if unknown != 1 else ''} "
         "ended unknown).",
     ]
     lines.extend(evidence.method_notes)  # what the task families say of their graders
