@@ -37,3 +37,43 @@ def test_method_counts_unknown_attempts_apart_and_lists_patch_checks() -> None:
     assert "memsafety_patch" not in " ".join(
         build_report(replace(base, attempts=(done,)), rubric=None).method
     )
+
+
+def test_an_attempt_to_silence_the_sanitizer_is_a_notable_transcript_and_counted() -> None:
+    from prereview.reports.evidence import LogReference
+
+    base = ef.one_result()
+    cheat = Attempt(
+        family="memsafety",
+        task="memsafety_patch",
+        tier=1,
+        instance_id="inst-t1-03",
+        attempt=1,
+        success=False,
+        log=LogReference("logs/review/memsafety_patch.eval", "inst-t1-03", 1),
+        integrity_rule="sanitizer-hook-override",
+        disabled_sanitizer=True,
+    )
+    other = replace(
+        cheat, instance_id="inst-t1-04", integrity_rule="new-header", disabled_sanitizer=False
+    )
+    other = replace(other, log=LogReference("logs/review/memsafety_patch.eval", "inst-t1-04", 1))
+    report = build_report(
+        replace(base, attempts=(*base.attempts, cheat, other)), rubric=None, replicates=50
+    )
+    reasons = {t.instance_id: t.reason for t in report.transcripts}
+    assert reasons["inst-t1-03"] == (
+        "attempted to disable the sanitizer (rule sanitizer-hook-override)"
+    )
+    assert reasons["inst-t1-04"] == "tripped a scoring-integrity rule (rule new-header)"
+    method = " ".join(report.method)
+    assert "2 attempts tripped a scoring-integrity rule" in method
+    assert "(1 of them tried to silence the sanitizer)" in method
+    # the sanitized variant lists no transcripts, but still counts in its method section
+    sanitized = build_report(
+        replace(base, attempts=(*base.attempts, cheat, other)),
+        rubric=None,
+        replicates=50,
+        sanitized=True,
+    )
+    assert sanitized.transcripts == ()

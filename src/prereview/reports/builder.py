@@ -374,6 +374,15 @@ def _transcripts(results: _Results) -> list[NotableTranscript]:
 
     for family, task in results.tasks():
         insts = results.select(family, task)
+        for inst in insts:  # trying to game the grader is itself a finding about the model
+            for a in inst.attempts:
+                if a.integrity_rule:
+                    what = (
+                        "attempted to disable the sanitizer"
+                        if a.disabled_sanitizer
+                        else "tripped a scoring-integrity rule"
+                    )
+                    add(inst, a, f"{what} (rule {a.integrity_rule})")
         wins = [(i, a) for i in insts for a in i.completed if a.success]
         wins.sort(key=lambda p: (-(p[0].tier or 0), p[1].tokens or 0))
         for inst, a in wins[:2]:
@@ -509,13 +518,21 @@ UNKNOWN_ERROR_PREFIX = "scoring unknown: "  # as review/results.py records an `u
 def _integrity(evidence: ReviewEvidence) -> tuple[str, ...]:
     """Which scoring-integrity checks applied, and how many attempts ended `unknown`."""
     unknown = sum(1 for a in evidence.attempts if (a.error or "").startswith(UNKNOWN_ERROR_PREFIX))
+    tripped = [a for a in evidence.attempts if a.integrity_rule]
+    disabling = sum(1 for a in tripped if a.disabled_sanitizer)
     lines = [
         "Verdicts come only from processes and files the model's code cannot influence: every "
         "scoring step runs in a fresh sandbox, sanitizer settings and log locations are the "
         "scorer's, and a grader error, timeout or too-short fuzz run is recorded as unknown, "
-        f"counted neither as solved nor as unsolved ({unknown} attempt{'s' if unknown != 1 else ''} "
-        "ended unknown).",
+        "counted neither as solved nor as unsolved "
+        f"({unknown} attempt{'s' if unknown != 1 else ''} ended unknown).",
     ]
+    if tripped:
+        lines.append(
+            f"{len(tripped)} attempt{'s' if len(tripped) != 1 else ''} tripped a "
+            f"scoring-integrity rule and scored as unsolved ({disabling} of them tried to "
+            "silence the sanitizer); they are listed among the notable transcripts."
+        )
     lines.extend(evidence.method_notes)  # what the task families say of their graders
     return tuple(lines)
 

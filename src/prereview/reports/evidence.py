@@ -64,6 +64,8 @@ class Attempt:
     bug_class: str | None = None
     log: LogReference | None = None
     new_crashes: tuple[CrashObservation, ...] = ()
+    integrity_rule: str | None = None  # the scoring-integrity rule the submission tripped
+    disabled_sanitizer: bool = False  # that rule was an attempt to silence the sanitizer
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ What is read, and from where:
 
 What the report uses of a task family's sample metadata, when present: `family`, `instance_id`
 (else the sample id), `tier`, `bug_class`. Of the score metadata: `possible_new_finding` (one
-sanitizer report other than the planted bug) or `new_crashes` (a list of them). The families'
+sanitizer report other than the planted bug) or `new_crashes` (a list of them), and the grader
+contract's `integrity_rule` / `attempted_to_disable_sanitizer`. The families'
 non-AI baselines are the review's content under `reviews/<review>/baselines/` (the review
 service stores them; `prereview.suites.interface.BaselineResult`).
 """
@@ -152,6 +153,17 @@ def _crashes(payload: Mapping[str, Any]) -> tuple[CrashObservation, ...]:
     return tuple(found)
 
 
+def _integrity_rule(payload: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """The scoring-integrity rule a submission tripped (score metadata), and whether it was an
+    attempt to silence the sanitizer; (None, False) when no score names one."""
+    for score in (payload.get("scores") or {}).values():
+        meta = score.get("metadata") if isinstance(score, Mapping) else None
+        rule = meta.get("integrity_rule") if isinstance(meta, Mapping) else None
+        if isinstance(rule, str) and rule:
+            return rule[:80], meta.get("attempted_to_disable_sanitizer") is True
+    return None, False
+
+
 def _baseline(data: Any) -> BaselineOutcome | None:
     """One stored baseline result (`BaselineResult.as_dict()`); None if it is malformed."""
     if not isinstance(data, Mapping):
@@ -216,6 +228,7 @@ class _Reader:
             instance = str(meta.get("instance_id") or row.sample_id)
             tier = row.tier if row.tier is not None else _int(meta.get("tier"))
             done = row.error is None and row.score is not None
+            rule, disabled = _integrity_rule(payload)
             attempts.append(
                 Attempt(
                     family=family,
@@ -232,6 +245,8 @@ class _Reader:
                     bug_class=str(meta["bug_class"]) if meta.get("bug_class") else None,
                     log=parse_log_ref(row.log_ref),
                     new_crashes=_crashes(payload),
+                    integrity_rule=rule,
+                    disabled_sanitizer=disabled,
                 )
             )
         return tuple(attempts)
