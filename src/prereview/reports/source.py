@@ -158,7 +158,9 @@ def _integrity_rule(payload: Mapping[str, Any]) -> tuple[str | None, bool]:
     attempt to silence the sanitizer; (None, False) when no score names one."""
     for score in (payload.get("scores") or {}).values():
         meta = score.get("metadata") if isinstance(score, Mapping) else None
-        rule = meta.get("integrity_rule") if isinstance(meta, Mapping) else None
+        if not isinstance(meta, Mapping):
+            continue
+        rule = meta.get("integrity_rule")
         if isinstance(rule, str) and rule:
             return rule[:80], meta.get("attempted_to_disable_sanitizer") is True
     return None, False
