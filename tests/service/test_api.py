@@ -284,9 +284,8 @@ def test_findings_notify_status_and_overdue(client: TestClient, world: World) ->
 def test_findings_json_is_the_clis(
     client: TestClient, world: World, context: ServiceContext
 ) -> None:
-    from prereview.cli.findings import finding_dict
     from prereview.findings.repository import get_finding
 
     shown = client.get("/api/v1/findings/F-1", headers=auth(world, "coordinator")).json()
-    cli = json.loads(json.dumps(finding_dict(get_finding(context.vault.db, 1)), default=str))
+    cli = json.loads(json.dumps(get_finding(context.vault.db, 1).as_dict(), default=str))
     assert {k: v for k, v in shown.items() if k != "sighting_details"} == cli

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
@@ -74,41 +73,6 @@ def _date(value: str | None, what: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise PrereviewError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def finding_dict(f: Finding) -> dict[str, Any]:
-    return {
-        "id": f.ref,
-        "title": f.title,
-        "rule": f.rule_id,
-        "tool": f.tool,
-        "location": f.location,
-        "evidence": f.evidence,
-        "cwe": f"CWE-{f.cwe_id}" if f.cwe_id else None,
-        "cvss_v3": {"vector": f.cvss_v3_vector, "score": f.cvss_v3_score}
-        if f.cvss_v3_vector
-        else None,
-        "cvss_v4": {"vector": f.cvss_v4_vector, "score": f.cvss_v4_score}
-        if f.cvss_v4_vector
-        else None,
-        "severity": f.severity,
-        "severity_score": f.severity_score,
-        "severity_basis": f.severity_basis,
-        "product": f.product,
-        "vendor": f.vendor,
-        "sectors": list(f.sectors),
-        "priority": f.priority,
-        "priority_score": f.priority_score,
-        "status": f.status,
-        "disclosure_policy": f.disclosure_policy,
-        "notified_on": f.notified_on,
-        "deadline": f.deadline,
-        "fixed_on": f.fixed_on,
-        "published_on": f.published_on,
-        "sightings": f.sighting_count,
-        "fingerprint": f.fingerprint,
-        "fingerprint_kind": f.fingerprint_kind,
-    }
 
 
 def _table(findings: list[Finding], title: str) -> Table:
@@ -196,7 +160,7 @@ def list_(
             "findings.read.list", "allowed", target="findings", detail={"shown": len(found)}
         )
     if json_out:
-        emit_json([finding_dict(f) for f in found])
+        emit_json([f.as_dict() for f in found])
     elif not found:
         console.print("no findings match")
     else:
@@ -217,7 +181,7 @@ def show(
         found = sightings(db, fid, session_codecs(session))
         seen = [s for s in found if visible_sighting(session.guard, s.submission_id)]
     if json_out:
-        emit_json({**finding_dict(f), "sighting_details": [s.as_dict() for s in seen]})
+        emit_json({**f.as_dict(), "sighting_details": [s.as_dict() for s in seen]})
         return
     console.print(_table([f], f.ref))
     for s in seen:
@@ -251,7 +215,7 @@ def triage(
             triage=Triage(load_catalog(settings())),
         )
     if json_out:
-        emit_json(finding_dict(f))
+        emit_json(f.as_dict())
     else:
         console.print(_table([f], f"{f.ref} triaged"))
 
@@ -281,7 +245,7 @@ def notify(
             policy_name=policy,
         )
     if json_out:
-        emit_json(finding_dict(f))
+        emit_json(f.as_dict())
     else:
         console.print(
             f"{shown(f.ref)}: {shown(f.vendor)} notified {f.notified_on}; "
@@ -305,7 +269,7 @@ def status(
         fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, finding).finding_id
         f = advance_status(db, fid, new_status, on=_date(on, "--date"), remediation=remediation)
     if json_out:
-        emit_json(finding_dict(f))
+        emit_json(f.as_dict())
     else:
         due = f" (publication due {f.deadline})" if f.status == "fix_available" else ""
         console.print(f"{shown(f.ref)}: {shown(f.status)}{due}")
@@ -331,11 +295,7 @@ def overdue(
         )
     if json_out:
         emit_json(
-            [
-                {**finding_dict(f), "days_overdue": (ref - f.deadline).days}
-                for f in late
-                if f.deadline
-            ]
+            [{**f.as_dict(), "days_overdue": (ref - f.deadline).days} for f in late if f.deadline]
         )
     elif not late:
         console.print(f"nothing overdue on {ref}")

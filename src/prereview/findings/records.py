@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from prereview.findings.scoring import SEVERITIES
 
@@ -69,6 +70,41 @@ class Finding:
 
     def at_least(self, severity: str) -> bool:
         return SEVERITIES.index(self.severity) >= SEVERITIES.index(severity)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The finding as `findings --json` and the REST API show it."""
+        return {
+            "id": self.ref,
+            "title": self.title,
+            "rule": self.rule_id,
+            "tool": self.tool,
+            "location": self.location,
+            "evidence": self.evidence,
+            "cwe": f"CWE-{self.cwe_id}" if self.cwe_id else None,
+            "cvss_v3": {"vector": self.cvss_v3_vector, "score": self.cvss_v3_score}
+            if self.cvss_v3_vector
+            else None,
+            "cvss_v4": {"vector": self.cvss_v4_vector, "score": self.cvss_v4_score}
+            if self.cvss_v4_vector
+            else None,
+            "severity": self.severity,
+            "severity_score": self.severity_score,
+            "severity_basis": self.severity_basis,
+            "product": self.product,
+            "vendor": self.vendor,
+            "sectors": list(self.sectors),
+            "priority": self.priority,
+            "priority_score": self.priority_score,
+            "status": self.status,
+            "disclosure_policy": self.disclosure_policy,
+            "notified_on": self.notified_on,
+            "deadline": self.deadline,
+            "fixed_on": self.fixed_on,
+            "published_on": self.published_on,
+            "sightings": self.sighting_count,
+            "fingerprint": self.fingerprint,
+            "fingerprint_kind": self.fingerprint_kind,
+        }
 
 
 def parse_finding_ref(text: str | int) -> int:

@@ -406,7 +406,6 @@ def findings(
 ) -> list[Any]:
     from prereview.findings.access import may_see
     from prereview.findings.repository import list_findings
-    from prereview.service.records import finding_dict
 
     db = context_of(request).vault.db
     found = list_findings(
@@ -416,21 +415,20 @@ def findings(
     session.guard.record(
         "findings.read.list", "allowed", target="findings", detail={"shown": len(found)}
     )
-    return encoded([finding_dict(f) for f in found])  # type: ignore[no-any-return]
+    return encoded([f.as_dict() for f in found])  # type: ignore[no-any-return]
 
 
 @router.get("/findings/{ref}", summary="One finding and its visible sightings (`findings show`)")
 def finding(request: Request, session: Session, ref: str) -> Any:
     from prereview.findings.access import authorize_finding, session_codecs, visible_sighting
     from prereview.findings.repository import get_finding, sightings
-    from prereview.service.records import finding_dict
 
     db = context_of(request).vault.db
     fid = authorize_finding(session.guard, db, Operation.FINDINGS_READ, ref).finding_id
     f = get_finding(db, fid)
     found = sightings(db, fid, session_codecs(session))
     seen = [s for s in found if visible_sighting(session.guard, s.submission_id)]
-    return encoded({**finding_dict(f), "sighting_details": [s.as_dict() for s in seen]})
+    return encoded({**f.as_dict(), "sighting_details": [s.as_dict() for s in seen]})
 
 
 @router.post(
@@ -498,7 +496,6 @@ def triage(request: Request, session: Session, ref: str, body: TriageBody) -> An
     from prereview.findings.repository import triage_finding
     from prereview.findings.sectors import load_catalog
     from prereview.findings.triage import Triage
-    from prereview.service.records import finding_dict
 
     ctx = context_of(request)
     db = ctx.vault.db
@@ -512,7 +509,7 @@ def triage(request: Request, session: Session, ref: str, body: TriageBody) -> An
         evidence=body.evidence,
         triage=Triage(load_catalog(ctx.settings)),
     )
-    return encoded(finding_dict(f))
+    return encoded(f.as_dict())
 
 
 class NotifyBody(Body):
@@ -542,7 +539,6 @@ def notify(request: Request, session: Session, ref: str, body: NotifyBody) -> An
     from prereview.findings.access import authorize_finding
     from prereview.findings.disclosure import DEFAULT_POLICY
     from prereview.findings.repository import notify_vendor
-    from prereview.service.records import finding_dict
 
     db = context_of(request).vault.db
     fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, ref).finding_id
@@ -554,28 +550,26 @@ def notify(request: Request, session: Session, ref: str, body: NotifyBody) -> An
         contact=body.contact,
         policy_name=body.policy or DEFAULT_POLICY,
     )
-    return encoded(finding_dict(f))
+    return encoded(f.as_dict())
 
 
 @router.post("/findings/{ref}/status", summary="Advance a finding's disclosure status")
 def finding_status(request: Request, session: Session, ref: str, body: StatusBody) -> Any:
     from prereview.findings.access import authorize_finding
     from prereview.findings.repository import advance_status
-    from prereview.service.records import finding_dict
 
     db = context_of(request).vault.db
     fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, ref).finding_id
     f = advance_status(
         db, fid, body.status, on=_day(body.date, "--date"), remediation=body.remediation
     )
-    return encoded(finding_dict(f))
+    return encoded(f.as_dict())
 
 
 @router.get("/findings-overdue", summary="Findings past their publication deadline")
 def overdue(request: Request, session: Session, today: str | None = None) -> list[Any]:
     from prereview.findings.access import may_see
     from prereview.findings.repository import overdue_findings
-    from prereview.service.records import finding_dict
 
     ref = _day(today, "--today")
     db = context_of(request).vault.db
@@ -588,7 +582,7 @@ def overdue(request: Request, session: Session, today: str | None = None) -> lis
         "findings.read.list", "allowed", target="overdue findings", detail={"shown": len(late)}
     )
     return [
-        encoded({**finding_dict(f), "days_overdue": (ref - f.deadline).days})
+        encoded({**f.as_dict(), "days_overdue": (ref - f.deadline).days})
         for f in late
         if f.deadline
     ]
