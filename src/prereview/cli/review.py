@@ -6,7 +6,6 @@ the new id on stdout (for scripts) and the details on stderr.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -16,9 +15,10 @@ from rich.table import Table
 from prereview.cli.common import JsonOption, console, emit_json, err_console, settings, shown
 from prereview.domain.submission import (
     Confidentiality,
-    InvalidSubmissionError,
     ModelAccess,
     Throughput,
+    parse_model_args,
+    parse_release_date,
 )
 from prereview.errors import PrereviewError
 
@@ -40,30 +40,6 @@ def _service() -> ReviewService:
     from prereview.review.service import ReviewService
 
     return ReviewService.open(settings())
-
-
-def _parse_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidSubmissionError(f"release date {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def _parse_model_args(pairs: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise InvalidSubmissionError(f"--model-arg {pair!r}: expected KEY=VALUE")
-        value: Any = raw
-        for cast in (int, float):
-            try:
-                value = cast(raw)
-                break
-            except ValueError:
-                continue
-        out[key] = value
-    return out
 
 
 def _duration(seconds: float) -> str:
@@ -238,14 +214,14 @@ def register_review_commands(app: typer.Typer) -> None:
         request = SubmissionRequest(
             organization=org,
             access=access,
-            release_date=_parse_date(release_date),
+            release_date=parse_release_date(release_date),
             policy=policy,
             model_name=model_name,
             model_version=model_version,
             throughput=throughput,
             confidentiality=confidentiality,
             compare_in_later_reviews=compare_later,
-            model_args=_parse_model_args(model_arg),
+            model_args=parse_model_args(model_arg),
         )
         with _service() as service:
             record = service.submit(request)

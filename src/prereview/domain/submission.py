@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from prereview.errors import PrereviewError
 
@@ -87,3 +89,28 @@ class Throughput:
             # SmolLM2-135M on two cores: ~8 s for a short tool-using turn
             return cls(requests_per_minute=None, max_connections=1, seconds_per_request=8.0)
         return cls(requests_per_minute=60.0, max_connections=10, seconds_per_request=20.0)
+
+
+def parse_release_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidSubmissionError(f"release date {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_model_args(pairs: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs as `--model-arg` takes them (numbers become numbers)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InvalidSubmissionError(f"--model-arg {pair!r}: expected KEY=VALUE")
+        value: Any = raw
+        for cast in (int, float):
+            try:
+                value = cast(raw)
+                break
+            except ValueError:
+                continue
+        out[key] = value
+    return out

@@ -27,6 +27,8 @@ from prereview.domain.submission import (
     InvalidSubmissionError,
     ModelAccess,
     Throughput,
+    parse_model_args,
+    parse_release_date,
 )
 from prereview.errors import PrereviewError
 from prereview.review.service import SubmissionRequest, submission_resource
@@ -104,31 +106,6 @@ class BriefBody(Body):
     sector: list[str] = Field(default_factory=list, max_length=32)
     format: Literal["md", "html"] = "md"
     tlp: str = Field("AMBER", max_length=20)
-
-
-def parse_release_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidSubmissionError(f"release date {value!r} is not a date (YYYY-MM-DD)") from None
-
-
-def parse_model_args(pairs: list[str]) -> dict[str, Any]:
-    """`KEY=VALUE` pairs as `--model-arg` takes them (numbers become numbers)."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise InvalidSubmissionError(f"--model-arg {pair!r}: expected KEY=VALUE")
-        value: Any = raw
-        for cast in (int, float):
-            try:
-                value = cast(raw)
-                break
-            except ValueError:
-                continue
-        out[key] = value
-    return out
 
 
 def submission_request(body: SubmissionBody) -> SubmissionRequest:
