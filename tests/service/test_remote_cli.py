@@ -111,11 +111,11 @@ def test_plain_http_to_the_network_is_refused(world: World, tmp_path: Path, serv
 def test_commands_that_only_run_on_the_agency_host_refuse(
     url: str, world: World, tmp_path: Path
 ) -> None:
-    result = runner.invoke(
-        app, ["findings", "list"], env=remote(url, world, "coordinator", tmp_path)
-    )
-    assert result.exit_code == 2 and "runs on the agency host" in result.stderr
-    run = runner.invoke(
-        app, ["assess", world.submission], env=remote(url, world, "coordinator", tmp_path)
-    )
-    assert run.exit_code == 2 and "worker runs assessments" in run.stderr
+    for argv, said in (
+        (["tasks", "list"], "`prereview tasks` runs on the agency host"),
+        (["keys", "rotate"], "`prereview keys rotate` runs on the agency host"),
+    ):
+        result = runner.invoke(app, argv, env=remote(url, world, "coordinator", tmp_path))
+        assert result.exit_code == 2, result.output
+        assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "prereview.db").exists()

@@ -66,6 +66,13 @@ class PrereviewGroup(TyperGroup):
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        client = sys.modules.get("prereview.service.client")  # loaded only with a server set
+        if client is not None and ctx.parent is not None:
+            client.check_remote_subcommand(ctx.info_name, name)
+        return name, command, rest
+
 
 class RootGroup(PrereviewGroup):
     """The `prereview` group: command groups in `lazy_groups` are imported only when used.
@@ -100,6 +107,33 @@ def new_app(help_text: str, cls: type[PrereviewGroup] = PrereviewGroup) -> typer
 
 def settings() -> Settings:
     return load_settings()
+
+
+def remote() -> bool:
+    """Whether this invocation talks to a server (PREREVIEW_URL/--server): the command then
+    asks the API (`prereview.service.client.api_call`) for the records it prints."""
+    client = sys.modules.get("prereview.service.client")  # imported by the root command then
+    return client is not None and client.server_url() is not None
+
+
+def api(method: str, path: str, **kwargs: Any) -> Any:
+    """The server's JSON answer to one request of this invocation (see `remote`)."""
+    from prereview.service.client import api_call
+
+    return api_call(method, path, **kwargs)
+
+
+def part(text: str) -> str:
+    """`text` as one segment of an API path."""
+    from urllib.parse import quote
+
+    return quote(text, safe="")
+
+
+def plain(data: Any) -> Any:
+    """Records as the API sends them (dates and paths as strings), so the local path formats
+    exactly what a remote call returns."""
+    return json.loads(json.dumps(data, default=str))
 
 
 # JSON escapes C0 controls itself; C1 controls and bidi overrides are written as \u escapes too,

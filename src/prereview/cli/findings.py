@@ -10,16 +10,21 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from prereview.cli.common import (
     JsonOption,
+    api,
     console,
     emit_json,
     err_console,
     new_app,
+    part,
+    plain,
+    remote,
     settings,
     shown,
 )
@@ -33,7 +38,6 @@ from prereview.findings.access import (
 from prereview.findings.disclosure import DEFAULT_POLICY, STATUSES, policies
 from prereview.findings.ingest import import_findings
 from prereview.findings.intake import SOURCES
-from prereview.findings.records import Finding
 from prereview.findings.repository import (
     advance_status,
     get_finding,
@@ -75,22 +79,26 @@ def _date(value: str | None, what: str) -> date:
         raise PrereviewError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _table(findings: list[Finding], title: str) -> Table:
+def _finding_path(ref: str, action: str = "") -> str:
+    return f"/api/v1/findings/{part(ref)}" + (f"/{action}" if action else "")
+
+
+def _table(findings: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     for col in ("id", "prio", "severity", "cwe", "title", "product", "sectors", "status", "seen"):
         table.add_column(col, overflow="fold")
     for f in findings:
-        style = _SEVERITY_STYLE.get(f.severity, "")
+        style = _SEVERITY_STYLE.get(f["severity"], "")
         table.add_row(
-            shown(f.ref),
-            shown(f.priority),
-            f"[{style}]{shown(f.severity)}[/] {f.severity_score:.1f}",
-            f"CWE-{f.cwe_id}" if f.cwe_id else "",
-            shown(f.title),
-            shown(f.product or ""),
-            shown(", ".join(f.sectors)),
-            shown(f.status + (f" (due {f.deadline})" if f.deadline else "")),
-            str(f.sighting_count),
+            shown(f["id"]),
+            shown(f["priority"]),
+            f"[{style}]{shown(f['severity'])}[/] {f['severity_score']:.1f}",
+            shown(f["cwe"] or ""),
+            shown(f["title"]),
+            shown(f["product"] or ""),
+            shown(", ".join(f["sectors"])),
+            shown(f["status"] + (f" (due {f['deadline']})" if f["deadline"] else "")),
+            str(f["sightings"]),
         )
     return table
 
@@ -108,6 +116,35 @@ def import_(
     json_out: bool = JsonOption,
 ) -> None:
     """Import a findings file, all or nothing; known findings become sightings."""
+    if remote():
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise PrereviewError(f"cannot read {file.name}: {exc.strerror}") from None
+        params = {"filename": file.name, "submission": submission, "source": source}
+        params["format"] = format
+        with err_console.status(f"importing {file.name}…"):
+            summary = api(
+                "POST",
+                "/api/v1/findings/import",
+                content=data,
+                params={k: v for k, v in params.items() if v is not None},
+            )
+    else:
+        summary = _import_here(file, submission, source, format)
+    if json_out:
+        emit_json(summary)
+    else:
+        console.print(
+            f"imported {summary['results']} result(s) from {shown(file.name)} "
+            f"({summary['format']}): {summary['new_findings']} new finding(s), "
+            f"{summary['duplicates']} sighting(s) of known ones"
+        )
+
+
+def _import_here(
+    file: Path, submission: str | None, source: str | None, format: str | None
+) -> dict[str, Any]:
     session = _session()
     with session.vault, err_console.status(f"importing {file.name}…"):
         target = {"import": file.name}
@@ -129,13 +166,8 @@ def import_(
             format=format,
             triage=Triage(load_catalog(settings())),
         )
-    if json_out:
-        emit_json(summary.as_dict())
-    else:
-        console.print(
-            f"imported {summary.results} result(s) from {shown(file.name)} ({summary.format}): "
-            f"{summary.new_findings} new finding(s), {summary.duplicates} sighting(s) of known ones"
-        )
+    summary_dict: dict[str, Any] = plain(summary.as_dict())
+    return summary_dict
 
 
 @app.command("list")
@@ -149,6 +181,23 @@ def list_(
     json_out: bool = JsonOption,
 ) -> None:
     """Findings, highest priority first."""
+    query = {"sector": sector, "min_severity": min_severity, "status": status, "limit": limit}
+    found = (
+        api("GET", "/api/v1/findings", params={k: v for k, v in query.items() if v is not None})
+        if remote()
+        else _list_here(sector, min_severity, status, limit)
+    )
+    if json_out:
+        emit_json(found)
+    elif not found:
+        console.print("no findings match")
+    else:
+        console.print(_table(found, f"{len(found)} finding(s)"))
+
+
+def _list_here(
+    sector: str | None, min_severity: str | None, status: str | None, limit: int
+) -> list[dict[str, Any]]:
     session = _session()
     with session.vault:
         db = session.vault.db
@@ -159,12 +208,8 @@ def list_(
         session.guard.record(
             "findings.read.list", "allowed", target="findings", detail={"shown": len(found)}
         )
-    if json_out:
-        emit_json([f.as_dict() for f in found])
-    elif not found:
-        console.print("no findings match")
-    else:
-        console.print(_table(found, f"{len(found)} finding(s)"))
+    rows: list[dict[str, Any]] = plain([f.as_dict() for f in found])
+    return rows
 
 
 @app.command()
@@ -173,6 +218,21 @@ def show(
     json_out: bool = JsonOption,
 ) -> None:
     """One finding with its first sightings and what they said."""
+    f = api("GET", _finding_path(finding)) if remote() else _show_here(finding)
+    if json_out:
+        emit_json(f)
+        return
+    console.print(_table([f], f["id"]))
+    for s in f["sighting_details"]:
+        kind = "duplicate" if s["duplicate"] else "first"
+        console.print(
+            f"[bold]{kind}[/] import {s['import_id']} {shown(s['where'])}", highlight=False
+        )
+        if s["message"]:
+            console.print(s["message"], markup=False, highlight=False)
+
+
+def _show_here(finding: str) -> dict[str, Any]:
     session = _session()
     with session.vault:
         db = session.vault.db
@@ -180,15 +240,10 @@ def show(
         f = get_finding(db, fid)
         found = sightings(db, fid, session_codecs(session))
         seen = [s for s in found if visible_sighting(session.guard, s.submission_id)]
-    if json_out:
-        emit_json({**f.as_dict(), "sighting_details": [s.as_dict() for s in seen]})
-        return
-    console.print(_table([f], f.ref))
-    for s in seen:
-        kind = "duplicate" if s.duplicate else "first"
-        console.print(f"[bold]{kind}[/] import {s.import_id} {shown(s.where)}", highlight=False)
-        if s.details.message:
-            console.print(s.details.message, markup=False, highlight=False)
+    shown_finding: dict[str, Any] = plain(
+        {**f.as_dict(), "sighting_details": [s.as_dict() for s in seen]}
+    )
+    return shown_finding
 
 
 @app.command()
@@ -201,6 +256,20 @@ def triage(
     json_out: bool = JsonOption,
 ) -> None:
     """Record CVSS, CWE and product; severity, sectors and priority follow."""
+    if remote():
+        body = {"cvss": cvss, "cwe": cwe, "product": product, "evidence": evidence}
+        f = api("POST", _finding_path(finding, "triage"), json=body)
+    else:
+        f = _triage_here(finding, cvss, cwe, product, evidence)
+    if json_out:
+        emit_json(f)
+    else:
+        console.print(_table([f], f"{f['id']} triaged"))
+
+
+def _triage_here(
+    finding: str, cvss: list[str], cwe: str | None, product: str | None, evidence: str | None
+) -> dict[str, Any]:
     session = _session()
     with session.vault:
         db = session.vault.db
@@ -214,10 +283,8 @@ def triage(
             evidence=evidence,
             triage=Triage(load_catalog(settings())),
         )
-    if json_out:
-        emit_json(f.as_dict())
-    else:
-        console.print(_table([f], f"{f.ref} triaged"))
+    triaged: dict[str, Any] = plain(f.as_dict())
+    return triaged
 
 
 @app.command()
@@ -232,6 +299,23 @@ def notify(
     json_out: bool = JsonOption,
 ) -> None:
     """Record the vendor notification; the publication deadline follows from the policy."""
+    if remote():
+        body = {"vendor": vendor, "date": on, "policy": policy, "contact": contact}
+        f = api("POST", _finding_path(finding, "notify"), json=body)
+    else:
+        f = _notify_here(finding, vendor, on, policy, contact)
+    if json_out:
+        emit_json(f)
+    else:
+        console.print(
+            f"{shown(f['id'])}: {shown(f['vendor'])} notified {f['notified_on']}; "
+            f"publication due {f['deadline']}"
+        )
+
+
+def _notify_here(
+    finding: str, vendor: str | None, on: str | None, policy: str, contact: str | None
+) -> dict[str, Any]:
     session = _session()
     with session.vault:
         db = session.vault.db
@@ -244,13 +328,8 @@ def notify(
             contact=contact,
             policy_name=policy,
         )
-    if json_out:
-        emit_json(f.as_dict())
-    else:
-        console.print(
-            f"{shown(f.ref)}: {shown(f.vendor)} notified {f.notified_on}; "
-            f"publication due {f.deadline}"
-        )
+    notified: dict[str, Any] = plain(f.as_dict())
+    return notified
 
 
 @app.command()
@@ -263,16 +342,24 @@ def status(
 ) -> None:
     """Advance a finding's disclosure status (new → triaged → vendor_notified → fix_available →
     published)."""
-    session = _session()
-    with session.vault:
-        db = session.vault.db
-        fid = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, finding).finding_id
-        f = advance_status(db, fid, new_status, on=_date(on, "--date"), remediation=remediation)
-    if json_out:
-        emit_json(f.as_dict())
+    if remote():
+        body = {"status": new_status, "date": on, "remediation": remediation}
+        f: dict[str, Any] = api("POST", _finding_path(finding, "status"), json=body)
     else:
-        due = f" (publication due {f.deadline})" if f.status == "fix_available" else ""
-        console.print(f"{shown(f.ref)}: {shown(f.status)}{due}")
+        session = _session()
+        with session.vault:
+            db = session.vault.db
+            ref = authorize_finding(session.guard, db, Operation.FINDINGS_WRITE, finding)
+            f = plain(
+                advance_status(
+                    db, ref.finding_id, new_status, on=_date(on, "--date"), remediation=remediation
+                ).as_dict()
+            )
+    if json_out:
+        emit_json(f)
+    else:
+        due = f" (publication due {f['deadline']})" if f["status"] == "fix_available" else ""
+        console.print(f"{shown(f['id'])}: {shown(f['status'])}{due}")
 
 
 @app.command()
@@ -282,6 +369,20 @@ def overdue(
 ) -> None:
     """Findings past their publication deadline and not yet published."""
     ref = _date(today, "--today")
+    late = (
+        api("GET", "/api/v1/findings-overdue", params={"today": ref.isoformat()})
+        if remote()
+        else _overdue_here(ref)
+    )
+    if json_out:
+        emit_json(late)
+    elif not late:
+        console.print(f"nothing overdue on {ref}")
+    else:
+        console.print(_table(late, f"{len(late)} overdue on {ref}"))
+
+
+def _overdue_here(ref: date) -> list[dict[str, Any]]:
     session = _session()
     with session.vault:
         db = session.vault.db
@@ -293,14 +394,10 @@ def overdue(
         session.guard.record(
             "findings.read.list", "allowed", target="overdue findings", detail={"shown": len(late)}
         )
-    if json_out:
-        emit_json(
-            [{**f.as_dict(), "days_overdue": (ref - f.deadline).days} for f in late if f.deadline]
-        )
-    elif not late:
-        console.print(f"nothing overdue on {ref}")
-    else:
-        console.print(_table(late, f"{len(late)} overdue on {ref}"))
+    rows: list[dict[str, Any]] = plain(
+        [{**f.as_dict(), "days_overdue": (ref - f.deadline).days} for f in late if f.deadline]
+    )
+    return rows
 
 
 @app.command("sectors")

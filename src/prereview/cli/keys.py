@@ -8,7 +8,16 @@ from typing import Any
 from rich.table import Column, Table
 from sqlalchemy import func, select
 
-from prereview.cli.common import JsonOption, console, emit_json, new_app, settings, shown
+from prereview.cli.common import (
+    JsonOption,
+    api,
+    console,
+    emit_json,
+    new_app,
+    remote,
+    settings,
+    shown,
+)
 from prereview.store.tables.vault import DataKeyRow, VaultKeyRow
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.service import open_session
@@ -19,6 +28,25 @@ app = new_app("Show the store's keys; rotate the key-encryption key.")
 @app.command("list")
 def list_keys(json_out: bool = JsonOption) -> None:
     """Key ids (never key material), their kind, and what each wraps."""
+    rows: list[dict[str, Any]] = api("GET", "/api/v1/keys") if remote() else _keys_here()
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table("kind", "status", "created", "retired", "data keys")
+    table.columns.insert(0, Column("key", no_wrap=True))  # ids are what one compares
+    for r in rows:
+        table.add_row(
+            shown(r["key_id"]),
+            shown(r["kind"]),
+            shown(r["status"]),
+            str(r["created_at"])[:16].replace("T", " "),
+            str(r["retired_at"] or "-")[:16].replace("T", " "),
+            "-" if r["data_keys"] is None else str(r["data_keys"]),
+        )
+    console.print(table)
+
+
+def _keys_here() -> list[dict[str, Any]]:
     session = open_session(settings())
     with session.vault:
         session.guard.require(Operation.KEYS_MANAGE, Resource.system())
@@ -42,21 +70,7 @@ def list_keys(json_out: bool = JsonOption) -> None:
                 }
                 for k in s.scalars(select(VaultKeyRow).order_by(VaultKeyRow.created_at))
             ]
-    if json_out:
-        emit_json(rows)
-        return
-    table = Table("kind", "status", "created", "retired", "data keys")
-    table.columns.insert(0, Column("key", no_wrap=True))  # ids are what one compares
-    for r in rows:
-        table.add_row(
-            shown(r["key_id"]),
-            shown(r["kind"]),
-            shown(r["status"]),
-            str(r["created_at"])[:16].replace("T", " "),
-            str(r["retired_at"] or "-")[:16].replace("T", " "),
-            "-" if r["data_keys"] is None else str(r["data_keys"]),
-        )
-    console.print(table)
+    return rows
 
 
 @app.command()

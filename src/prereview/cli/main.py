@@ -57,7 +57,7 @@ def _root(
         url = server_url()
         assert url is not None
         check_url(url)
-        if ctx.invoked_subcommand not in REMOTE_COMMANDS:
+        if ctx.invoked_subcommand is not None and ctx.invoked_subcommand not in REMOTE_COMMANDS:
             raise RemoteError(
                 f"`prereview {ctx.invoked_subcommand}` runs on the agency host, not against a "
                 f"server: unset PREREVIEW_URL (remote: {', '.join(sorted(REMOTE_COMMANDS))})"

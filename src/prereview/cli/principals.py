@@ -6,15 +6,21 @@ lives only with its holder (stored here as a SHA-256 digest).
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
 from prereview.cli.common import (
     JsonOption,
+    api,
     console,
     emit_json,
     err_console,
     new_app,
+    part,
+    plain,
+    remote,
     settings,
     shown,
 )
@@ -45,6 +51,25 @@ def add(
     json_out: bool = JsonOption,
 ) -> None:
     """Add a principal and print its API token (shown once)."""
+    added = (
+        api("POST", "/api/v1/principals", json={"name": name, "role": role.value, "org": org})
+        if remote()
+        else _add_here(name, role, org)
+    )
+    if json_out:
+        emit_json(added)
+        return
+    principal = added["principal"]
+    org_note = f" of {principal['organization']}" if principal["organization"] else ""
+    err_console.print(
+        f"added {role.value} {shown(principal['name'])}{shown(org_note)} "
+        f"({shown(principal['id'])}). Its API token follows; "
+        "it is shown only now: hand it to its holder (PREREVIEW_TOKEN)."
+    )
+    console.print(added["token"], highlight=False, soft_wrap=True)
+
+
+def _add_here(name: str, role: Role, org: str | None) -> dict[str, Any]:
     session = _coordinator()
     with session.vault:
         principal, token = session.vault.principals.add(name, role, org, session.principal.name)
@@ -58,51 +83,47 @@ def add(
                 "organization_id": principal.organization_id,
             },
         )
-    if json_out:
-        emit_json(
-            {
-                "principal": {
-                    "id": principal.id,
-                    "name": principal.name,
-                    "role": principal.role.value,
-                    "organization": principal.organization,
-                },
-                "token": token,
-            }
-        )
-        return
-    org_note = f" of {principal.organization}" if principal.organization else ""
-    err_console.print(
-        f"added {role.value} {shown(principal.name)}{shown(org_note)} ({shown(principal.id)}). "
-        "Its API token follows; "
-        "it is shown only now: hand it to its holder (PREREVIEW_TOKEN)."
-    )
-    console.print(token, highlight=False, soft_wrap=True)
+    return {
+        "principal": {
+            "id": principal.id,
+            "name": principal.name,
+            "role": principal.role.value,
+            "organization": principal.organization,
+        },
+        "token": token,
+    }
 
 
 @app.command("list")
 def list_(json_out: bool = JsonOption) -> None:
     """List principals (never their tokens)."""
-    session = _coordinator()
-    with session.vault:
-        infos = session.vault.principals.list()
+    if remote():
+        infos = api("GET", "/api/v1/principals")
+    else:
+        session = _coordinator()
+        with session.vault:
+            infos = plain([i.as_dict() for i in session.vault.principals.list()])
     if json_out:
-        emit_json([i.as_dict() for i in infos])
+        emit_json(infos)
         return
     table = Table()
     for col in ("name", "id", "role", "organization", "assigned", "created", "revoked"):
         table.add_column(col, overflow="fold")
     for i in infos:
         table.add_row(
-            shown(i.name),
-            shown(i.id),
-            i.role.value,
-            shown(i.organization or "-"),
-            shown(", ".join(i.assigned_submissions) or "-"),
-            f"{i.created_at:%Y-%m-%d %H:%M}",
-            f"{i.revoked_at:%Y-%m-%d %H:%M}" if i.revoked_at else "-",
+            shown(i["name"]),
+            shown(i["id"]),
+            shown(i["role"]),
+            shown(i["organization"] or "-"),
+            shown(", ".join(i["assigned_submissions"]) or "-"),
+            _minute(i["created_at"]),
+            _minute(i["revoked_at"]) if i["revoked_at"] else "-",
         )
     console.print(table)
+
+
+def _minute(iso: str) -> str:
+    return iso[:16].replace("T", " ")
 
 
 @app.command()
@@ -111,22 +132,45 @@ def revoke(
     json_out: bool = JsonOption,
 ) -> None:
     """Revoke a principal: its token stops working at once."""
-    session = _coordinator()
-    with session.vault:
-        principal = session.vault.principals.revoke(name, session.principal.name)
-        session.guard.record(
-            "principals.revoke",
-            "ok",
-            target=f"principal {principal.name}",
-            detail={"principal_id": principal.id, "role": principal.role.value},
-        )
-    if json_out:
-        emit_json({"revoked": principal.name, "id": principal.id})
+    if remote():
+        revoked = api("POST", f"/api/v1/principals/{part(name)}/revoke")
     else:
-        console.print(f"revoked {principal.name} ({principal.id})")
+        session = _coordinator()
+        with session.vault:
+            principal = session.vault.principals.revoke(name, session.principal.name)
+            session.guard.record(
+                "principals.revoke",
+                "ok",
+                target=f"principal {principal.name}",
+                detail={"principal_id": principal.id, "role": principal.role.value},
+            )
+        revoked = {"revoked": principal.name, "id": principal.id}
+    if json_out:
+        emit_json(revoked)
+    else:
+        console.print(f"revoked {shown(revoked['revoked'])} ({shown(revoked['id'])})")
 
 
 def _assignment(evaluator: str, ident: str, assign: bool, json_out: bool) -> None:
+    if remote():
+        path = f"/api/v1/submissions/{part(ident)}/assignments"
+        result = (
+            api("POST", path, json={"evaluator": evaluator})
+            if assign
+            else api("DELETE", f"{path}/{part(evaluator)}")
+        )
+    else:
+        result = _assign_here(evaluator, ident, assign)
+    if json_out:
+        emit_json(result)
+    else:
+        verb = "assigned to" if assign else "unassigned from"
+        console.print(
+            f"{shown(result['evaluator'])} {verb} the review of {shown(result['submission_id'])}"
+        )
+
+
+def _assign_here(evaluator: str, ident: str, assign: bool) -> dict[str, Any]:
     session = open_session(settings())
     with session.vault:
         handle = session.guard.authorize(Operation.REVIEW_ASSIGN, ident)
@@ -144,11 +188,11 @@ def _assignment(evaluator: str, ident: str, assign: bool, json_out: bool) -> Non
             target=f"principal {principal.name}",
             detail={"principal_id": principal.id},
         )
-    if json_out:
-        emit_json({"evaluator": principal.name, "assigned": sorted(principal.assigned_submissions)})
-    else:
-        verb = "assigned to" if assign else "unassigned from"
-        console.print(f"{principal.name} {verb} the review of {submission_id}")
+    return {
+        "evaluator": principal.name,
+        "submission_id": submission_id,
+        "assigned": sorted(principal.assigned_submissions),
+    }
 
 
 @app.command()

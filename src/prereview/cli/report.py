@@ -12,10 +12,14 @@ from rich.table import Table
 
 from prereview.cli.common import (
     JsonOption,
+    api,
     console,
     emit_json,
     err_console,
     new_app,
+    part,
+    plain,
+    remote,
     settings,
     shown,
 )
@@ -162,15 +166,22 @@ def references_add(
     from prereview.reports.references import designate_reference
     from prereview.vault.policy import Operation
 
-    with _references_session() as session:
-        handle = session.guard.authorize(Operation.REFERENCES_MANAGE, review)
-        record = designate_reference(session.vault.db, handle, label, session.principal.name)
-    if json_out:
-        emit_json(record.as_dict())
+    if remote():
+        path = f"/api/v1/submissions/{part(review)}/reference"
+        record = api("PUT", path, json={"label": label})
     else:
-        scored = f"{record.scored_samples} scored samples"
+        with _references_session() as session:
+            handle = session.guard.authorize(Operation.REFERENCES_MANAGE, review)
+            designated = designate_reference(
+                session.vault.db, handle, label, session.principal.name
+            )
+        record = plain(designated.as_dict())
+    if json_out:
+        emit_json(record)
+    else:
+        scored = f"{record['scored_samples']} scored samples"
         console.print(
-            f"{shown(record.review_id)}: reference {shown(repr(record.label))} ({scored})"
+            f"{shown(record['review'])}: reference {shown(repr(record['label']))} ({scored})"
         )
 
 
@@ -180,22 +191,25 @@ def references_list(json_out: bool = JsonOption) -> None:
     from prereview.reports.references import list_references
     from prereview.vault.policy import Operation, Resource
 
-    with _references_session() as session:
-        session.guard.require(Operation.REFERENCES_MANAGE, Resource.system())
-        records = list_references(session.vault.db)
+    if remote():
+        records = api("GET", "/api/v1/references")
+    else:
+        with _references_session() as session:
+            session.guard.require(Operation.REFERENCES_MANAGE, Resource.system())
+            records = plain([r.as_dict() for r in list_references(session.vault.db)])
     if json_out:
-        emit_json([r.as_dict() for r in records])
+        emit_json(records)
         return
     table = Table(title="reference runs")
     for col in ("review", "label", "model", "scored samples", "designated by"):
         table.add_column(col)
     for r in records:
         table.add_row(
-            shown(r.review_id),
-            shown(r.label),
-            shown(r.model),
-            str(r.scored_samples),
-            shown(r.designated_by),
+            shown(r["review"]),
+            shown(r["label"]),
+            shown(r["model"]),
+            str(r["scored_samples"]),
+            shown(r["designated_by"]),
         )
     console.print(table)
 
@@ -209,13 +223,16 @@ def references_remove(
     from prereview.reports.references import remove_reference
     from prereview.vault.policy import Operation
 
-    with _references_session() as session:
-        handle = session.guard.authorize(Operation.REFERENCES_MANAGE, review)
-        review_id = remove_reference(session.vault.db, handle)
-    if json_out:
-        emit_json({"removed": review_id})
+    if remote():
+        removed = api("DELETE", f"/api/v1/submissions/{part(review)}/reference")
     else:
-        console.print(f"{review_id}: no longer a reference")
+        with _references_session() as session:
+            handle = session.guard.authorize(Operation.REFERENCES_MANAGE, review)
+            removed = {"removed": remove_reference(session.vault.db, handle)}
+    if json_out:
+        emit_json(removed)
+    else:
+        console.print(f"{shown(removed['removed'])}: no longer a reference")
 
 
 def register_report_commands(app: typer.Typer) -> None:

@@ -302,6 +302,25 @@ def register_review_commands(app: typer.Typer) -> None:
                 else:
                     console.print(plan_table(plan))
                 return
+            from prereview.service.client import RemoteError, RemoteReviewService
+
+            if isinstance(service, RemoteReviewService):  # the server's worker runs it
+                if baseline_budget:
+                    raise RemoteError(
+                        "--baseline-budget runs on the agency host: the API queues assessments "
+                        "without baselines"
+                    )
+                job = service.queue(ident, suite=suite, limit=limit, resume=resume)
+                if json_out:
+                    emit_json(job)
+                else:
+                    console.print(
+                        f"queued {'resume' if job['resume'] else 'assessment'} job "
+                        f"{shown(job['id'])} for {shown(job['submission_id'])} on the agency's "
+                        f"worker; follow it with `prereview status {shown(job['submission_id'])}`",
+                        highlight=False,
+                    )
+                return
             outcome = run_assessment(
                 service,
                 ident,

@@ -633,6 +633,7 @@ def export_advisories(request: Request, session: Session) -> Any:
         tlp="AMBER",
     )
     return {
+        "out": str(target),  # the server's folder, as `advisories export` names it
         "new_versions": result.new_versions,
         "withheld": result.withheld,
         "advisories": [
@@ -683,7 +684,13 @@ def write_briefs(request: Request, session: Session, body: BriefBody) -> list[An
         tlp=body.tlp.upper(),
     )
     return [
-        {"sector": w.sector, "name": w.path.name, "findings": w.findings, "reviews": w.reviews}
+        {
+            "sector": w.sector,
+            "name": w.path.name,
+            "file": str(w.path),
+            "findings": w.findings,
+            "reviews": w.reviews,
+        }
         for w in written
     ]
 
@@ -756,7 +763,11 @@ def _assignment(session: VaultSession, evaluator: str, ident: str, assign: bool)
         target=f"principal {principal.name}",
         detail={"principal_id": principal.id},
     )
-    return {"evaluator": principal.name, "assigned": sorted(principal.assigned_submissions)}
+    return {
+        "evaluator": principal.name,
+        "submission_id": handle.submission_id,
+        "assigned": sorted(principal.assigned_submissions),
+    }
 
 
 @router.post("/submissions/{ident}/assignments", summary="Assign an evaluator")

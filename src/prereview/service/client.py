@@ -43,9 +43,22 @@ from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation
 
 URL_VARIABLE = "PREREVIEW_URL"
-REMOTE_COMMANDS = frozenset({"submit", "status", "list", "withdraw", "close", "report", "assess"})
-"""Top-level commands that work against a server; every other one refuses while a server is
-set (it would otherwise act on a local store the user did not mean)."""
+_ALL: frozenset[str] = frozenset()
+REMOTE_COMMANDS: dict[str, frozenset[str]] = {
+    **{
+        name: _ALL for name in ("submit", "status", "list", "withdraw", "close", "report", "assess")
+    },
+    "findings": frozenset(
+        {"import", "list", "show", "triage", "notify", "status", "overdue", "sectors"}
+    ),
+    "principals": frozenset({"add", "list", "revoke", "assign", "unassign"}),
+    "references": frozenset({"add", "list", "remove"}),
+    "audit": frozenset({"show", "verify"}),
+    "keys": frozenset({"list"}),
+    "advisories": frozenset({"export", "brief"}),
+}
+"""Commands that work against a server (a group: the subcommands named); every other one
+refuses while a server is set (it would otherwise act on a local store the user did not mean)."""
 
 
 class RemoteError(PrereviewError):
@@ -67,6 +80,33 @@ def use_server(url: str | None) -> None:
 
 def server_url() -> str | None:
     return _option or os.environ.get(URL_VARIABLE) or None
+
+
+def check_remote_subcommand(group: str | None, command: str | None) -> None:
+    """Refuse, in one line, a subcommand of `group` that has no endpoint while a server is set
+    (called by every command group as it resolves its subcommand)."""
+    if server_url() is None or group not in REMOTE_COMMANDS or command is None:
+        return
+    allowed = REMOTE_COMMANDS[group]
+    if allowed and command not in allowed:
+        raise RemoteError(
+            f"`prereview {group} {command}` runs on the agency host, not against a server: "
+            f"unset {URL_VARIABLE} (remote: {', '.join(sorted(allowed))})"
+        )
+
+
+def api_call(method: str, path: str, **kwargs: Any) -> Any:
+    """One request to the server this invocation talks to: its JSON answer (refusals raised as
+    the server's one line and exit code)."""
+    from prereview.config import load_settings
+
+    url = server_url()
+    assert url is not None
+    client = ApiClient(url, load_settings().token)
+    try:
+        return client.json(method, path, **kwargs)
+    finally:
+        client.close()
 
 
 def _loopback(host: str) -> bool:
@@ -281,11 +321,19 @@ class RemoteReviewService(ReviewService):
             for r in rows
         ]
 
+    def queue(
+        self, ident: SubmissionReference, suite: str | None, limit: int | None, resume: bool
+    ) -> dict[str, Any]:
+        """Queue the assessment on the server's worker: the job as the API returns it."""
+        body = {"suite": suite, "limit": limit, "resume": resume}
+        path = f"/api/v1/submissions/{_ref(ident)}/assessments"
+        job: dict[str, Any] = self.client.json("POST", path, json=body)
+        return job
+
     def require(self, ident: SubmissionReference, operation: Operation) -> AuthorizedSubmission:
         raise RemoteError(
-            f"with {URL_VARIABLE} set, `assess` plans (--plan-only) but does not run here: the "
-            "agency's worker runs assessments (queue it in the portal or with POST "
-            "/api/v1/submissions/{id}/assessments)"
+            f"with {URL_VARIABLE} set, the agency's worker runs assessments: `assess` queues "
+            "them there (this operation has no endpoint)"
         )
 
 
