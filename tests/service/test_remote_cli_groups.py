@@ -80,6 +80,7 @@ REFUSED = [
     ("submitter_other", ["findings", "show", "F-1"]),
     ("coordinator", ["findings", "show", "F-999"]),
     ("coordinator", ["findings", "status", "F-1", "nonsense"]),
+    ("coordinator", ["findings", "import", "/nonexistent/agent.sarif"]),
     ("evaluator_assigned", ["principals", "list"]),
     ("coordinator", ["principals", "revoke", "nobody-here"]),
     ("evaluator_unassigned", ["references", "add", "{id}", "--label", "x"]),

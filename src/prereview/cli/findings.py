@@ -117,10 +117,10 @@ def import_(
 ) -> None:
     """Import a findings file, all or nothing; known findings become sightings."""
     if remote():
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise PrereviewError(f"cannot read {file.name}: {exc.strerror}") from None
+        from prereview.findings.intake._jsonfile import read_bytes
+        from prereview.findings.limits import DEFAULT_LIMITS
+
+        data, _ = read_bytes(file, DEFAULT_LIMITS)  # the local refusals: unreadable, too large
         params = {"filename": file.name, "submission": submission, "source": source}
         params["format"] = format
         with err_console.status(f"importing {file.name}…"):
