@@ -42,6 +42,7 @@ from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.principals import Role
 from prereview.vault.service import VaultSession, plaintext_base
+from prereview.vault.workspace import PlaintextWindowError
 
 router = APIRouter(prefix="/api/v1")
 Session = Annotated[VaultSession, Depends(bearer_session)]
@@ -451,7 +452,10 @@ def _import(
         session.guard.require(
             Operation.FINDINGS_WRITE, Resource.agency(), target=f"findings import {filename}"
         )
-    base = plaintext_base(ctx.settings)
+    base = plaintext_base(ctx.settings)  # the upload is staged where plaintext may live
+    if base is None:
+        raise PlaintextWindowError()
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=base, prefix="upload-") as tmp:
         path = Path(tmp) / (filename or "upload")
         path.write_bytes(data)
