@@ -1,10 +1,12 @@
 """The CLI as a client of the agency service: with `PREREVIEW_URL` (or `--server`) set, the
-review commands talk to the REST API instead of the local store.
+commands of `REMOTE_COMMANDS` talk to the REST API instead of the local store.
 
-`RemoteReviewService` stands in for `ReviewService` in the CLI's commands (its one dispatch
-point is `prereview.cli.review._service`), so their output and exit codes are unchanged: the
-records come back from the API and are printed by the same code; a refusal comes back as
-problem+json and is raised as one `PrereviewError` line with the server's exit code.
+`RemoteReviewService` stands in for `ReviewService` in the review commands (their one dispatch
+point is `prereview.cli.review._service`); the other groups' commands ask `api_call` for the
+records their local path builds in the API's JSON shape, so one formatter prints both and
+output and exit codes are unchanged. A refusal comes back as problem+json and is raised as one
+`PrereviewError` line with the server's exit code; a subcommand with no endpoint is refused by
+`check_remote_subcommand` as its group resolves it.
 
 - Plain HTTP is refused to anything but loopback: the token and API keys cross the connection.
 - The API key named by `--api-key-env` is read here, from the submitter's own environment,
