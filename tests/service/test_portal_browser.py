@@ -100,7 +100,9 @@ class Visit:
         reached: set[str] = set()
         for _ in range(3 * total + 3):  # a date field takes a Tab per part
             page.keyboard.press("Tab")
-            mark = page.evaluate("() => document.activeElement.getAttribute('data-kbd')")
+            mark = page.evaluate(
+                "() => document.activeElement && document.activeElement.getAttribute('data-kbd')"
+            )
             if mark is not None:
                 reached.add(mark)
             if len(reached) == total:
