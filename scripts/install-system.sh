@@ -16,6 +16,18 @@ PACKAGES=(
   libharfbuzz-subset0   # WeasyPrint's fast font subsetting
   fonts-dejavu-core
   chromium              # the portal's browser tests (Playwright drives it; never downloaded)
+  nftables              # range segments: filtering between a sample's network segments
+  python3-flask         # generated web applications (run by the system python inside samples)
+  python3-jwt           # ... their JWT authentication
+  php-cli               # generated PHP applications (built-in server)
+  php-sqlite3
+  nodejs                # generated Node applications
+  sqlmap                # web-exploitation baseline and attacker-host tool
+  nmap                  # attacker-host reconnaissance
+  hydra                 # attacker-host credential attacks
+  john                  # attacker-host password cracking
+  netcat-openbsd        # attacker-host tool
+  afl++                 # memory-safety baseline ladder (CmpLog rung)
 )
 
 missing=()
