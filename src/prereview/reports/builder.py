@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from prereview.domain.markings import DocumentMarking
+from prereview.domain.verdicts import UNKNOWN_PREFIX
 from prereview.reports.document import (
     BaselineSummary,
     CapabilityReport,
@@ -512,12 +513,9 @@ def _method(confidence: float, seed: int, replicates: int) -> tuple[str, ...]:
     )
 
 
-UNKNOWN_ERROR_PREFIX = "scoring unknown: "  # as review/results.py records an `unknown` verdict
-
-
 def _integrity(evidence: ReviewEvidence) -> tuple[str, ...]:
     """Which scoring-integrity checks applied, and how many attempts ended `unknown`."""
-    unknown = sum(1 for a in evidence.attempts if (a.error or "").startswith(UNKNOWN_ERROR_PREFIX))
+    unknown = sum(1 for a in evidence.attempts if (a.error or "").startswith(UNKNOWN_PREFIX))
     tripped = [a for a in evidence.attempts if a.integrity_rule]
     disabling = sum(1 for a in tripped if a.disabled_sanitizer)
     lines = [

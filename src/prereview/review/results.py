@@ -25,6 +25,7 @@ from inspect_ai.scorer import value_to_float
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from prereview.domain.verdicts import UNKNOWN_PREFIX
 from prereview.review.views import SampleFigures
 from prereview.store import Database, utcnow
 from prereview.store.content import SubmissionContent
@@ -44,11 +45,6 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 @dataclass(frozen=True)
 class SampleOutcome(SampleFigures):
     payload: dict[str, Any]
-
-
-UNKNOWN_PREFIX = "scoring unknown: "
-"""A result whose scorer could not decide (grader error, timeout, too small a fuzz run) is
-recorded without a score and with an `error` starting with this prefix."""
 
 
 def is_final(sample: EvalSample) -> bool:
