@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,15 @@ from sqlalchemy import text
 
 from prereview.store.database import Database
 from prereview.store.tables.vault import AuditCheckpointRow, AuditEntryRow
-from prereview.vault.audit import AuditChain, AuditEvent, AuditHeadAnchor, compute_entry_hash
+from prereview.vault.audit import (
+    AuditChain,
+    AuditEntry,
+    AuditEvent,
+    AuditHeadAnchor,
+    compute_entry_hash,
+)
+from prereview.vault.errors import VaultError
+from prereview.vault.keys.interface import CheckpointSigner
 from prereview.vault.keys.local import LocalSigningKey
 from prereview.vault.principals import Principal, Role
 
@@ -250,3 +259,81 @@ def test_concurrent_appends_keep_one_valid_chain(
     assert errors == []
     report = chain.verify()
     assert report.ok and report.entries == N + 40
+
+
+class _CountingAnchor(AuditHeadAnchor):
+    """The head record, counting its updates; the first one waits until released."""
+
+    def __init__(self, path: Path, release: threading.Event) -> None:
+        super().__init__(path)
+        self.release = release
+        self.advances: list[int] = []
+
+    def advance(self, seq: int, entry_hash: str, signer: CheckpointSigner) -> None:
+        if not self.advances:
+            assert self.release.wait(timeout=60)
+        self.advances.append(seq)
+        super().advance(seq, entry_hash, signer)
+
+
+def _held_batch(
+    template: tuple[Path, LocalSigningKey], followers: int, fail: bool = False
+) -> tuple[AuditChain, _CountingAnchor, list[object]]:
+    """One append whose head update is held while `followers` appends queue behind it."""
+    db, chain = _copy(template)
+    release = threading.Event()
+    anchor = _CountingAnchor(chain.anchor.path, release)
+    chain = AuditChain(db, chain.signer, checkpoint_every=EVERY, anchor=anchor)
+    outcomes: list[object] = []
+
+    def writer(n: int) -> None:
+        try:
+            outcomes.append(chain.append(AuditEvent("submission.read", "allowed", target=f"{n}")))
+        except VaultError as exc:
+            outcomes.append(exc)
+
+    first = threading.Thread(target=writer, args=(0,))
+    first.start()
+    while not chain._writing:  # the first append is writing its batch
+        time.sleep(0.001)
+    rest = [threading.Thread(target=writer, args=(n,)) for n in range(1, followers + 1)]
+    for t in rest:
+        t.start()
+    while len(chain._queue) < followers:  # all of them wait for the next batch
+        time.sleep(0.001)
+    if fail:
+        chain.anchor.path.chmod(0o644)  # the head record is refused: every batch fails
+    release.set()
+    for t in [first, *rest]:
+        t.join()
+    return chain, anchor, outcomes
+
+
+def test_appends_that_arrive_during_a_write_are_committed_together(
+    template: tuple[Path, LocalSigningKey],
+) -> None:
+    chain, anchor, outcomes = _held_batch(template, followers=6)
+    entries = [o for o in outcomes if isinstance(o, AuditEntry)]
+    assert len(entries) == 7
+    # one head update for the first append, one for the six queued behind it (then the
+    # checkpoint's, which the record already covers)
+    assert anchor.advances[:2] == [N + 1, N + 7] and set(anchor.advances[2:]) <= {N + 7}
+    assert sorted(e.seq for e in entries) == list(range(N + 1, N + 8))
+    report = chain.verify()
+    assert report.ok and report.entries == N + 7 and report.anchor is not None
+    assert report.anchor.seq == N + 7
+    # the batch crossed a checkpoint interval (N + 5): it was signed
+    assert report.last_checkpoint_seq >= N + 5
+    assert {e.target for e in chain.entries()[-7:]} == {str(n) for n in range(7)}
+
+
+def test_a_failed_batch_fails_every_append_in_it(template: tuple[Path, LocalSigningKey]) -> None:
+    chain, anchor, outcomes = _held_batch(template, followers=3, fail=True)
+    assert len(outcomes) == 4
+    assert all(isinstance(o, VaultError) for o in outcomes), outcomes
+    assert all("audit head record" in str(o) for o in outcomes)
+    # no caller was told its entry was recorded; the record was never moved past them
+    chain.anchor.path.chmod(0o600)
+    head = chain.anchor.read()
+    assert head is not None and head.seq == N
+    assert len(anchor.advances) == 2  # the held batch, then the three queued behind it

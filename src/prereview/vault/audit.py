@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 import zlib
 from collections.abc import Mapping
@@ -283,6 +284,22 @@ def _to_entry(row: AuditEntryRow) -> AuditEntry:
     )
 
 
+@dataclass
+class _Pending:
+    """One append waiting for its batch: the entry's fields, then its outcome."""
+
+    principal_id: str | None
+    principal: str | None
+    role: str | None
+    action: str
+    outcome: str
+    submission_id: str | None
+    target: str | None
+    detail: str
+    entry: AuditEntry | None = None
+    error: BaseException | None = None
+
+
 class AuditChain:
     """Appends to, reads and verifies the audit trail of one store."""
 
@@ -300,12 +317,62 @@ class AuditChain:
         self.signer = signer
         self.checkpoint_every = checkpoint_every
         self.anchor = anchor
+        self._batch_ready = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._writing = False
 
     def append(self, event: AuditEvent) -> AuditEntry:
         """Append `event` in its own transaction (so refusals are kept even when the caller's
-        work rolls back); safe under concurrent writers."""
+        work rolls back) and return once it is committed and the signed head names it; safe
+        under concurrent writers.
+
+        Group commit: appends from concurrent threads of this process that arrive while one
+        batch is being written are written together as the next batch: one transaction (one
+        fsync), every entry still chained and signed, one head record update for the batch.
+        No caller returns before its own entry is durable and anchored.
+        """
         p = event.principal
-        detail = canonical_detail(event.detail)
+        pending = _Pending(
+            principal_id=p.id if p else None,
+            principal=p.name if p else event.principal_label,
+            role=p.role.value if p else None,
+            action=event.action,
+            outcome=event.outcome,
+            submission_id=event.submission_id,
+            target=_scrub(event.target) if event.target else None,
+            detail=canonical_detail(event.detail),
+        )
+        with self._batch_ready:
+            self._queue.append(pending)
+            while pending.entry is None and pending.error is None and self._writing:
+                self._batch_ready.wait()
+            if pending.entry is None and pending.error is None:
+                # no batch in flight: this thread writes everything queued, its own included
+                self._writing = True
+                batch, self._queue = self._queue, []
+            else:
+                batch = []
+        if batch:
+            try:
+                entries = self._write_batch(batch)
+            except BaseException as exc:
+                for item in batch:
+                    item.error = exc
+            else:
+                for item, entry in zip(batch, entries, strict=True):
+                    item.entry = entry
+            finally:
+                with self._batch_ready:
+                    self._writing = False
+                    self._batch_ready.notify_all()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.entry is not None
+        return pending.entry
+
+    def _write_batch(self, batch: list[_Pending]) -> list[AuditEntry]:
+        """Chain, sign and commit `batch` in one transaction; then move the head record to its
+        last entry once, and checkpoint when the batch reached a checkpoint interval."""
         for attempt in range(200):
             try:
                 with self.db.session() as session:
@@ -317,36 +384,41 @@ class AuditChain:
                         .limit(1)
                     ).first()
                     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-                    row = AuditEntryRow(
-                        seq=seq,
-                        at=utcnow().isoformat(timespec="microseconds"),
-                        principal_id=p.id if p else None,
-                        principal=p.name if p else event.principal_label,
-                        role=p.role.value if p else None,
-                        action=event.action,
-                        outcome=event.outcome,
-                        submission_id=event.submission_id,
-                        target=_scrub(event.target) if event.target else None,
-                        detail=detail,
-                        prev_hash=prev,
-                        entry_hash="",
-                        signature="",
-                    )
-                    row.entry_hash = compute_entry_hash(row)
-                    row.signature = self.signer.sign(_entry_message(row.entry_hash)).hex()
-                    session.add(row)
+                    rows = []
+                    for item in batch:
+                        row = AuditEntryRow(
+                            seq=seq,
+                            at=utcnow().isoformat(timespec="microseconds"),
+                            principal_id=item.principal_id,
+                            principal=item.principal,
+                            role=item.role,
+                            action=item.action,
+                            outcome=item.outcome,
+                            submission_id=item.submission_id,
+                            target=item.target,
+                            detail=item.detail,
+                            prev_hash=prev,
+                            entry_hash="",
+                            signature="",
+                        )
+                        row.entry_hash = compute_entry_hash(row)
+                        row.signature = self.signer.sign(_entry_message(row.entry_hash)).hex()
+                        session.add(row)
+                        rows.append(row)
+                        seq, prev = seq + 1, row.entry_hash
                     session.flush()
-                    entry = _to_entry(row)
+                    entries = [_to_entry(row) for row in rows]
                 break
             except (SqlIntegrityError, OperationalError):
                 # another writer took this seq (or holds SQLite's write lock): read the new head
                 time.sleep(min(0.002 * (attempt + 1), 0.05))
         else:
             raise VaultError("could not append to the audit trail: the store stays busy")
-        self.anchor.advance(entry.seq, entry.entry_hash, self.signer)
-        if entry.seq % self.checkpoint_every == 0:
+        head = entries[-1]
+        self.anchor.advance(head.seq, head.entry_hash, self.signer)
+        if any(e.seq % self.checkpoint_every == 0 for e in entries):
             self.checkpoint()
-        return entry
+        return entries
 
     def checkpoint(self) -> int:
         """Sign the current head; returns its seq (0 for an empty trail)."""
