@@ -148,6 +148,35 @@ def check_database(settings: Settings) -> CheckResult:
     return CheckResult(name, True, f"{where}: schema at {', '.join(sorted(status.current))}")
 
 
+def check_plaintext_window(settings: Settings) -> CheckResult:
+    """A private place for plaintext (a tmpfs, or the operator's plaintext_dir) that works."""
+    name = "plaintext window (private tmpfs or plaintext_dir)"
+    from prereview.vault.service import plaintext_base
+
+    base = plaintext_base(settings)
+    if base is None:
+        return CheckResult(
+            name,
+            False,
+            "no private tmpfs (/dev/shm, $XDG_RUNTIME_DIR) and no plaintext_dir configured",
+            "mount a tmpfs at /dev/shm or set PREREVIEW_PLAINTEXT_DIR",
+        )
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=base):
+            pass
+    except OSError as exc:
+        return CheckResult(name, False, f"{base}: {exc.strerror}", f"make {base} writable")
+    return CheckResult(name, True, str(base))
+
+
+def run_node_checks(settings: Settings) -> list[CheckResult]:
+    """What a worker node of a cluster needs (`prereview doctor --node`): the sandbox, every
+    task family's tools, a plaintext window. No data dir, database or model: a node holds
+    none of them."""
+    return [check_bubblewrap(), *check_families(), check_plaintext_window(settings)]
+
+
 def run_checks(settings: Settings) -> list[CheckResult]:
     checks: list[Callable[[], CheckResult]] = [
         lambda: check_model(settings),

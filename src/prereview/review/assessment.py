@@ -30,7 +30,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -88,6 +88,46 @@ class AssessmentOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """A booked run (locked, planned, its run row written), handed to an executor."""
+
+    service: ReviewService
+    record: SubmissionRecord
+    review_id: str
+    run_id: str
+    run_number: int
+    plan: AssessmentPlan
+    model: Model
+    api_key: str | None = field(repr=False)
+    """The model credential, in memory only (an executor passes it on for its unit, no more)."""
+    progress: ProgressListener | None
+    poll_s: float
+
+
+class PlanExecutor(Protocol):
+    """How a booked run executes (`prereview.executors`); None: in this process."""
+
+    def preflight(self, record: SubmissionRecord) -> None: ...
+
+    def execute(self, run: PlanRun) -> AssessmentOutcome: ...
+
+
+def run_locally(run: PlanRun) -> AssessmentOutcome:
+    """The run in this process, through Inspect's `eval_set` (the `local` executor)."""
+    return _execute(
+        run.service,
+        run.record.id,
+        run.review_id,
+        run.run_id,
+        run.run_number,
+        run.plan,
+        run.model,
+        run.progress,
+        run.poll_s,
+    )
 
 
 class _Recorder:
@@ -327,8 +367,10 @@ def run_assessment(
     poll_s: float = 1.0,
     planning: PlanningPolicy | None = None,
     on_planned: Callable[[AssessmentPlan], None] | None = None,
+    executor: PlanExecutor | None = None,
 ) -> AssessmentOutcome:
-    """Plan (first run) and run the review of submission `ident`, or continue it (`resume`)."""
+    """Plan (first run) and run the review of submission `ident`, or continue it (`resume`),
+    in this process or on `executor` (whose preflight runs before anything is written)."""
     if threading.current_thread() is not threading.main_thread():
         raise AssessmentError("an assessment must run on the main thread (it handles Ctrl-C)")
     service.require(ident, Operation.REVIEW_ASSESS)
@@ -336,6 +378,8 @@ def run_assessment(
     _check_can_run(record, resume, suite, limit)
     _check_plaintext_window(service, record.id)
     api_key = _credential(service, record)  # before anything is written
+    if executor is not None:
+        executor.preflight(record)
     with _inspect_stdout_to_stderr():
         model = _model(record, api_key)
     locks_dir = service.settings.home / "locks"
@@ -351,6 +395,21 @@ def run_assessment(
         if on_planned is not None:
             on_planned(plan)
         review_id, run_id, run_number = service.begin_run(record.id, resumed=resume)
+        if executor is not None:
+            return executor.execute(
+                PlanRun(
+                    service,
+                    record,
+                    review_id,
+                    run_id,
+                    run_number,
+                    plan,
+                    model,
+                    api_key,
+                    progress,
+                    poll_s,
+                )
+            )
         return _execute(
             service, record.id, review_id, run_id, run_number, plan, model, progress, poll_s
         )

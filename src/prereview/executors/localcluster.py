@@ -1,0 +1,153 @@
+"""A real multi-node Ray cluster on this one host: a head and worker nodes, each its own
+`ray start --block` process group, on loopback only. For tests, benchmarks and trying the `ray`
+executor before a real cluster; `stop` always ends every process it started (by process group).
+
+Every node gets its own ports and environment (its plaintext window, say), all nodes one temp
+dir; the head has no CPUs, so units run on the workers only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prereview.errors import PrereviewError
+
+_RAY = str(Path(sys.executable).parent / "ray")
+
+
+class ClusterStartError(PrereviewError):
+    pass
+
+
+@dataclass
+class LocalNode:
+    name: str
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    log: Path
+
+    def kill(self) -> None:
+        """SIGKILL the node's whole process group, as a lost host would go."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+
+
+@dataclass
+class LocalRayCluster:
+    root: Path
+    base_port: int
+    head: LocalNode | None = None
+    workers: list[LocalNode] = field(default_factory=list)
+    _next_port: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.base_port}"
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.root / "ray"
+
+    def _ports(self, count: int) -> list[int]:
+        start = self.base_port + 1 + self._next_port
+        self._next_port += count
+        return list(range(start, start + count))
+
+    def _start(self, name: str, args: list[str], env: dict[str, str]) -> LocalNode:
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        log = self.root / f"{name}.log"
+        p = self._ports(6)
+        ports = [
+            f"--node-manager-port={p[0]}",
+            f"--object-manager-port={p[1]}",
+            f"--metrics-export-port={p[2]}",
+            f"--dashboard-agent-listen-port={p[3]}",
+            f"--dashboard-agent-grpc-port={p[4]}",
+            f"--runtime-env-agent-port={p[5]}",
+        ]
+        workers = self._ports(40)
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [
+                    _RAY,
+                    "start",
+                    "--block",
+                    "--node-ip-address=127.0.0.1",
+                    f"--temp-dir={self.temp_dir}",
+                    "--disable-usage-stats",
+                    f"--min-worker-port={workers[0]}",
+                    f"--max-worker-port={workers[-1]}",
+                    *ports,
+                    *args,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **env},
+                start_new_session=True,
+            )
+        return LocalNode(name, process, env, log)
+
+    def start_head(self, env: dict[str, str] | None = None) -> LocalNode:
+        self.head = self._start(
+            "head",
+            [
+                "--head",
+                f"--port={self.base_port}",
+                "--num-cpus=0",
+                "--include-dashboard=false",
+                f"--ray-client-server-port={self._ports(1)[0]}",
+                # a lost node is noticed in seconds, not the default half minute
+                '--system-config={"health_check_period_ms":500,"health_check_failure_threshold":4}',
+            ],
+            env or {},
+        )
+        return self.head
+
+    def add_worker(
+        self, name: str, env: dict[str, str] | None = None, num_cpus: int = 1
+    ) -> LocalNode:
+        worker = self._start(
+            name, [f"--address={self.address}", f"--num-cpus={num_cpus}"], env or {}
+        )
+        self.workers.append(worker)
+        return worker
+
+    def wait_for_nodes(self, count: int, timeout_s: float = 90.0) -> None:
+        """Until `count` nodes with CPUs are alive (asked through a short-lived driver)."""
+        script = (
+            "import ray,sys;ray.init(address=sys.argv[1],_node_ip_address='127.0.0.1',"
+            "log_to_driver=False,logging_level='ERROR');"
+            "print(sum(1 for n in ray.nodes() if n['Alive'] and n['Resources'].get('CPU',0)>0))"
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for n in [self.head, *self.workers]:
+                if n is not None and n.process.poll() is not None:
+                    raise ClusterStartError(f"ray node {n.name} exited; see {n.log}")
+            done = subprocess.run(
+                [sys.executable, "-c", script, self.address],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            alive = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
+            if alive and alive[0].isdigit() and int(alive[0]) >= count:
+                return
+            time.sleep(1.0)
+        raise ClusterStartError(f"{count} ray worker nodes did not come up in {timeout_s:.0f} s")
+
+    def stop(self) -> None:
+        for n in [*self.workers, self.head]:
+            if n is not None:
+                n.kill()

@@ -1,0 +1,161 @@
+"""What runs on a worker node: its report (versions, readiness), a unit, the sweep.
+
+A unit runs Inspect in a fresh private directory of the node's plaintext window (a tmpfs, or the
+node's `plaintext_dir`), with Inspect's temp, data and cache dirs inside it. When Inspect
+returns, each log is sealed to the run's public key and the directory is deleted; the unit
+returns sealed bytes only. The model credential is an argument of the call, kept in memory for
+the unit's model and dropped with it. A unit killed mid-run (its node lost, the run withdrawn)
+leaves its directory unlocked: `sweep` removes it, at the start of every unit, after every run,
+and at node start (`prereview doctor --node`). The node never sees a submission's data key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import os
+import platform
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prereview.config import load_settings
+from prereview.executors.interface import SealedLog, UnitResult, UnitSettings, WorkUnit
+from prereview.executors.sealing import seal
+from prereview.vault.workspace import PlaintextWorkspace, confine_temp
+
+NAMESPACE = "prereview"
+"""The Ray namespace of prereview's named actors (a run's rate limit)."""
+
+NODE_TAG = Path("prereview-ray-node")
+"""Stands for the data dir in the node's workspace paths: a node has none."""
+
+
+@dataclass(frozen=True)
+class NodeReport:
+    node_id: str
+    host: str
+    versions: dict[str, str]
+    failed: list[str] = field(default_factory=list)
+    """Required readiness checks that failed, as 'name: detail'."""
+
+
+def versions() -> dict[str, str]:
+    """What must match between the head and every node."""
+    import ray
+
+    return {
+        "prereview": importlib.metadata.version("prereview"),
+        "ray": ray.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def node_workspace() -> PlaintextWorkspace:
+    from prereview.vault.service import plaintext_base
+
+    return PlaintextWorkspace(plaintext_base(load_settings()), NODE_TAG)
+
+
+def sweep(workspace: PlaintextWorkspace | None = None) -> int:
+    """Delete what killed units left in this node's plaintext window; returns how many."""
+    workspace = workspace or node_workspace()
+    removed = 0
+    for orphan in workspace.orphans():
+        workspace.remove(orphan.path)
+        removed += 1
+    return removed + workspace.sweep_abandoned()
+
+
+def report(check: bool = True) -> NodeReport:
+    """This node's versions and, with `check`, its failed readiness checks (after a sweep)."""
+    import ray
+
+    from prereview.doctor import run_node_checks
+
+    failed: list[str] = []
+    if check:
+        sweep()
+        failed = [
+            f"{r.name}: {r.detail}"
+            for r in run_node_checks(load_settings())
+            if r.required and not r.ok
+        ]
+    return NodeReport(
+        node_id=ray.get_runtime_context().get_node_id(),
+        host=socket.gethostname(),
+        versions=versions(),
+        failed=failed,
+    )
+
+
+def _limit(model: Any, limiter_name: str) -> None:
+    """Every request of `model` first takes a slot of the run's cluster-wide limit."""
+    import ray
+
+    limiter = ray.get_actor(limiter_name, namespace=NAMESPACE)
+    inner = model.api.generate
+
+    async def generate(*args: Any, **kwargs: Any) -> Any:
+        while True:
+            grant = await limiter.acquire.remote()
+            if grant.wait_s <= 0:
+                break
+            await asyncio.sleep(grant.wait_s)
+        try:
+            return await inner(*args, **kwargs)
+        finally:
+            limiter.release.remote(grant.lease)
+
+    model.api.generate = generate
+
+
+def run_unit(unit: WorkUnit, settings: UnitSettings, api_key: str | None) -> UnitResult:
+    """Run one unit here; see the module docstring."""
+    import ray
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import GenerateConfig, get_model
+
+    import prereview.models.simulated  # noqa: F401  (registers the `simulated` provider)
+    from prereview.planning.catalog import resolve_task
+    from prereview.review.results import PLAN_ITEM_METADATA
+
+    node_id = ray.get_runtime_context().get_node_id()
+    workspace = node_workspace()
+    sweep(workspace)
+    workspace.confine_inspect_traces()
+    with workspace.open("unit", f"{settings.run_id}/{unit.unit_id}") as ws, confine_temp(ws):
+        model = get_model(
+            settings.model,
+            base_url=settings.base_url,
+            api_key=api_key,
+            config=GenerateConfig(max_connections=settings.max_connections),
+            memoize=False,
+            **settings.model_args,
+        )
+        del api_key  # the model holds it, in memory, for this unit only
+        if settings.limiter is not None:
+            _limit(model, settings.limiter)
+        task = resolve_task(unit.factory)(**unit.args)
+        task.metadata = {**(task.metadata or {}), PLAN_ITEM_METADATA: unit.task_key}
+        sys.stdout.flush()
+        inspect_eval(
+            task,
+            model=model,
+            log_dir=str(ws.files),
+            sample_id=list(unit.sample_ids),
+            display="none",
+            max_samples=settings.max_connections or model.api.max_connections(),
+            fail_on_error=False,
+            retry_on_error=1,
+            score_display=False,
+            time_limit=settings.sample_time_limit_s,
+            max_tokens=settings.max_tokens,
+        )
+        logs = [
+            SealedLog(path.name, seal(settings.seal_to, path.name, path.read_bytes()))
+            for path in sorted(ws.files.glob("*.eval"))
+        ]
+    return UnitResult(unit.unit_id, node_id, os.getpid(), logs)

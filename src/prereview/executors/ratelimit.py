@@ -1,0 +1,76 @@
+"""The submitter's declared limits (requests per minute, concurrent connections), for a cluster.
+
+One `ClusterRateLimit` per run lives in one place (on Ray: a named actor the head creates), and
+every worker asks it before each model request, so the limits hold across all nodes together,
+not per node. Request starts are spaced evenly (60/rpm seconds apart, no burst), as a server's
+limiter would queue them. A connection is a lease: released when its request ends, and expired
+after `lease_s` when the worker holding it died (a killed node cannot hand its slots back).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Grant:
+    """`wait_s` > 0: nothing granted, ask again after that long; else `lease` is held."""
+
+    wait_s: float
+    lease: int | None = None
+
+
+class ClusterRateLimit:
+    """Even spacing of request starts plus a connection count, decided in one place."""
+
+    def __init__(
+        self,
+        requests_per_minute: float | None,
+        max_connections: int | None,
+        lease_s: float = 900.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if requests_per_minute is not None and requests_per_minute <= 0:
+            raise ValueError("requests_per_minute must be positive")
+        if max_connections is not None and max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self.interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self.max_connections = max_connections
+        self.lease_s = lease_s
+        self.clock = clock
+        self._next_start = 0.0
+        self._leases: dict[int, float] = {}  # lease -> expiry
+        self._ids = itertools.count(1)
+        self.stopped = False
+        self.granted = 0
+
+    def acquire(self) -> Grant:
+        """A request slot now, or how long to wait before asking again."""
+        if self.stopped:
+            raise RuntimeError("the run was stopped")
+        now = self.clock()
+        for lease, expiry in list(self._leases.items()):
+            if expiry <= now:
+                del self._leases[lease]
+        if self.max_connections is not None and len(self._leases) >= self.max_connections:
+            return Grant(wait_s=min(0.05, self.interval or 0.05))
+        if now < self._next_start:
+            return Grant(wait_s=self._next_start - now)
+        self._next_start = now + self.interval
+        lease = next(self._ids)
+        self._leases[lease] = now + self.lease_s
+        self.granted += 1
+        return Grant(wait_s=0.0, lease=lease)
+
+    def release(self, lease: int) -> None:
+        self._leases.pop(lease, None)
+
+    def stop(self) -> None:
+        """Every later `acquire` fails: a withdrawn or interrupted run makes no more requests."""
+        self.stopped = True
+
+    def in_use(self) -> int:
+        return len(self._leases)

@@ -1,0 +1,424 @@
+"""The `ray` executor: the plan's work units on the nodes of an existing Ray cluster.
+
+Before anything is written (`preflight`): the address must answer, every node with CPUs must
+run the head's prereview, Ray and Python versions and pass its readiness checks (`prereview
+doctor --node`, run there); else one line and nothing runs.
+
+The run (`execute`): a fresh X25519 key pair (private half in this process only); units are cut
+from what is not yet recorded and spread over the nodes (Ray retries a unit whose node died, on
+another node); each result holds the unit's Inspect logs sealed to the run's key. The head opens
+them into the review's plaintext window (sealed into the vault like a local run's logs) and
+records each final sample once, keyed by (task, sample, epoch): a second attempt of a unit, or a
+log seen again on resume, records nothing new. The submitter's rate limits hold cluster-wide
+(`ClusterRateLimit`, one named actor per run). A withdrawal, Ctrl-C or a lost cluster cancels
+every unit (forced after `cancel_grace_s`); nodes then sweep what killed units left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from inspect_ai.log import read_eval_log
+from sqlalchemy import select
+
+from prereview.domain.lifecycle import SubmissionState
+from prereview.executors import node
+from prereview.executors.interface import (
+    Executor,
+    ExecutorError,
+    UnitResult,
+    UnitSettings,
+    WorkUnit,
+)
+from prereview.executors.ratelimit import ClusterRateLimit
+from prereview.executors.sealing import RunKey, SealError
+from prereview.executors.units import cut_units
+from prereview.review.assessment import AssessmentOutcome, PlanRun
+from prereview.review.results import (
+    PLAN_ITEM_METADATA,
+    SampleOutcome,
+    is_final,
+    log_ref,
+    outcome_of,
+    outcomes_in_logs,
+    record_outcomes,
+)
+from prereview.review.service import ReviewService
+from prereview.review.views import SubmissionRecord
+from prereview.store.tables.review import SubmissionRow
+from prereview.vault.errors import ShreddedError
+
+logger = logging.getLogger(__name__)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ExecutorError(f"--address must be HOST:PORT of the Ray head (got {address!r})")
+    return host.strip("[]"), int(port)
+
+
+class RayExecutor(Executor):
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        unit_samples: int = 4,
+        connect_timeout_s: float = 5.0,
+        readiness_timeout_s: float = 180.0,
+        cancel_grace_s: float = 2.0,
+    ) -> None:
+        self.address = address
+        self.host, self.port = parse_address(address)
+        if unit_samples < 1:
+            raise ExecutorError("a work unit holds at least one sample")
+        self.unit_samples = unit_samples
+        self.connect_timeout_s = connect_timeout_s
+        self.readiness_timeout_s = readiness_timeout_s
+        self.cancel_grace_s = cancel_grace_s
+        self.nodes: list[node.NodeReport] = []
+        self._connected = False
+
+    # -- before anything is written ------------------------------------------------------------
+
+    def preflight(self, record: SubmissionRecord | None = None) -> None:
+        """Connect; refuse in one line a cluster that cannot run this review."""
+        try:
+            self._connect()
+            self.nodes = self._ready_nodes()
+        except ExecutorError:
+            self.close()
+            raise
+
+    def _connect(self) -> None:
+        import ray
+
+        try:
+            with socket.create_connection((self.host, self.port), self.connect_timeout_s):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ExecutorError(
+                f"cannot reach the Ray cluster at {self.address}: {reason}"
+            ) from None
+        if ray.is_initialized():
+            ray.shutdown()
+        try:
+            ray.init(
+                address=f"{self.host}:{self.port}",
+                namespace=node.NAMESPACE,
+                _node_ip_address=self.host if self.host in ("127.0.0.1", "localhost") else None,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+                configure_logging=False,
+            )
+        except Exception as exc:  # Ray's own version check, a GCS that is not Ray, ...
+            text = str(exc)
+            if "version mismatch" in text.lower():
+                raise ExecutorError(
+                    f"version mismatch between this head and the Ray cluster at "
+                    f"{self.address}: {_first_line(exc)}"
+                ) from None
+            raise ExecutorError(
+                f"cannot join the Ray cluster at {self.address}: {_first_line(exc)}"
+            ) from None
+        self._connected = True
+
+    def _ready_nodes(self) -> list[node.NodeReport]:
+        import ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        workers = [
+            n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU", 0) > 0
+        ]
+        if not workers:
+            raise ExecutorError(f"the Ray cluster at {self.address} has no node with CPUs")
+        probe = ray.remote(node.report)
+        refs = {
+            probe.options(
+                num_cpus=0,
+                max_retries=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+            ).remote(): node_id
+            for node_id in workers
+        }
+        ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=self.readiness_timeout_s)
+        if late:
+            raise ExecutorError(
+                f"node {refs[late[0]][:12]} did not report readiness within "
+                f"{self.readiness_timeout_s:.0f} s; check it with `prereview doctor --node`"
+            )
+        mine = node.versions()
+        reports: list[node.NodeReport] = []
+        for ref in ready:
+            try:
+                rep: node.NodeReport = ray.get(ref)
+            except Exception as exc:
+                raise ExecutorError(
+                    f"node {refs[ref][:12]} could not report readiness: {_first_line(exc)}"
+                ) from None
+            for what, version in mine.items():
+                theirs = rep.versions.get(what)
+                if theirs != version:
+                    raise ExecutorError(
+                        f"version mismatch: node {rep.node_id[:12]} ({rep.host}) runs {what} "
+                        f"{theirs}, this head {version}; install the same release on every node"
+                    )
+            if rep.failed:
+                raise ExecutorError(
+                    f"node {rep.node_id[:12]} ({rep.host}) fails readiness: {rep.failed[0]} "
+                    "(run `prereview doctor --node` there); nothing was scheduled"
+                )
+            reports.append(rep)
+        return reports
+
+    def close(self) -> None:
+        if self._connected:
+            import ray
+
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            self._connected = False
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def execute(self, run: PlanRun) -> AssessmentOutcome:
+        if not self._connected:
+            self.preflight(run.record)
+        try:
+            return _RayRun(self, run).run()
+        finally:
+            self.close()
+
+
+class _RayRun:
+    def __init__(self, executor: RayExecutor, run: PlanRun) -> None:
+        self.executor = executor
+        self.run_ = run
+        self.service: ReviewService = run.service
+        self.submission_id = run.record.id
+        self.log_key = f"reviews/{run.review_id}/logs"
+        self.tiers = {t.key: t.tier for t in run.plan.tasks}
+        self.key = RunKey.generate()
+        self.recorded = 0
+        self.withdrawn = False
+        self.failures: list[str] = []
+
+    def _is_withdrawn(self) -> bool:
+        with self.service.db.session() as s:
+            state = s.execute(
+                select(SubmissionRow.state).where(SubmissionRow.id == self.submission_id)
+            ).scalar_one_or_none()
+        return state == SubmissionState.WITHDRAWN.value
+
+    def _record(self, outcomes: list[SampleOutcome]) -> None:
+        try:
+            self.recorded += record_outcomes(
+                self.service.db,
+                self.service.content,
+                self.submission_id,
+                self.run_.review_id,
+                self.run_.run_id,
+                outcomes,
+                keys=self.service.access.vault.keys,
+            )
+        except ShreddedError:
+            self.withdrawn = True
+
+    def _ingest(self, result: UnitResult, log_dir: Path) -> list[SampleOutcome]:
+        """Open the unit's sealed logs into the plaintext window; its final samples."""
+        outcomes: list[SampleOutcome] = []
+        for sealed in result.logs:
+            name = Path(sealed.name).name
+            if name != sealed.name or not name.endswith(".eval"):
+                self.failures.append(f"unit {result.unit_id}: refused log name {sealed.name!r}")
+                continue
+            try:
+                plain = self.key.open(name, sealed.blob)
+            except SealError as exc:
+                self.failures.append(f"unit {result.unit_id}: {exc}")
+                continue
+            path = log_dir / name
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(plain)
+            log = read_eval_log(str(path))
+            key = (log.eval.metadata or {}).get(PLAN_ITEM_METADATA)
+            if key not in self.tiers:
+                continue
+            for sample in log.samples or []:
+                if is_final(sample):
+                    ref = log_ref(self.log_key, name, str(sample.id), sample.epoch)
+                    outcomes.append(outcome_of(sample, key, log.eval.task, self.tiers[key], ref))
+        return outcomes
+
+    def _limiter(self) -> str | None:
+        import ray
+
+        rec = self.run_.record
+        if rec.requests_per_minute is None and rec.max_connections is None:
+            return None
+        name = f"prereview-limit-{self.run_.run_id}"
+        actor = ray.remote(ClusterRateLimit).options(  # type: ignore[call-overload]
+            name=name, namespace=node.NAMESPACE, num_cpus=0, max_restarts=0
+        )
+        self._limit_actor = actor.remote(rec.requests_per_minute, rec.max_connections)
+        ray.get(self._limit_actor.in_use.remote())  # it exists before any unit asks it
+        return name
+
+    def run(self) -> AssessmentOutcome:
+        import ray
+
+        run = self.run_
+        status: str
+        detail: str | None = None
+        interrupted = lost = False
+        with self.service.content.working_dir(self.submission_id, self.log_key) as log_dir:
+            recovered, _ = outcomes_in_logs(log_dir, self.log_key, self.tiers)
+            self._record(recovered)
+            done = {(r.task_key, r.sample_id, r.epoch) for r in self.service.results(run.record.id)}
+            units = cut_units(run.plan, done, self.executor.unit_samples)
+            if run.progress is not None:
+                run.progress.start(run.plan.total_samples, len(done))
+            pending: dict[Any, WorkUnit] = {}
+            self._limit_actor: Any = None
+            try:
+                settings = UnitSettings(
+                    run_id=run.run_id,
+                    model=run.record.model,
+                    base_url=run.record.base_url,
+                    model_args=dict(run.record.model_args),
+                    max_connections=run.record.max_connections,
+                    sample_time_limit_s=run.plan.sample_time_limit_s,
+                    max_tokens=run.plan.max_tokens,
+                    seal_to=self.key.public,
+                    limiter=self._limiter(),
+                )
+                task = ray.remote(node.run_unit).options(  # type: ignore[call-overload]
+                    num_cpus=1, max_retries=3, retry_exceptions=False, scheduling_strategy="SPREAD"
+                )
+                pending = {task.remote(u, settings, run.api_key): u for u in units}
+                last_poll = time.monotonic()
+                while pending and not self.withdrawn:
+                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=run.poll_s)
+                    for ref in ready:
+                        unit = pending.pop(ref)
+                        try:
+                            result: UnitResult = ray.get(ref)
+                        except Exception as exc:  # the unit failed on every attempt
+                            self.failures.append(f"unit {unit.unit_id}: {_first_line(exc)}")
+                            continue
+                        outcomes = self._ingest(result, log_dir)
+                        self._record(outcomes)
+                        if run.progress is not None:
+                            for o in outcomes:
+                                run.progress.advance(o.task_key, o.sample_id)
+                    if time.monotonic() - last_poll >= run.poll_s or not ready:
+                        last_poll = time.monotonic()
+                        if self._is_withdrawn():
+                            self.withdrawn = True
+            except KeyboardInterrupt:
+                interrupted = True
+            except Exception as exc:  # the cluster went away (GCS lost, driver disconnected)
+                lost = True
+                detail = (
+                    f"the Ray cluster at {self.executor.address} was lost "
+                    f"({_first_line(exc)}); continue with `prereview assess "
+                    f"{self.submission_id} --resume`"
+                )
+            finally:
+                self._stop(list(pending))
+                if run.progress is not None:
+                    run.progress.stop()
+        record = self.service.get(self.submission_id)
+        assert record.review is not None
+        planned, finished = record.review.samples_planned, record.review.samples_done
+        if self.withdrawn or self.service.access.vault.keys.shredded(self.submission_id):
+            status, detail = "stopped_withdrawn", "the submitter withdrew the submission"
+        elif interrupted:
+            status = "interrupted"
+            detail = f"continue with `prereview assess {self.submission_id} --resume`"
+        elif lost:
+            status = "interrupted"
+        elif finished >= planned:
+            status, detail = "completed", None
+        else:
+            status = "failed"
+            reasons = "; ".join(self.failures[:2])
+            detail = (
+                f"{planned - finished} planned samples did not finish"
+                f"{': ' + reasons if reasons else ''}; see the logs, then --resume"
+            )[:500]
+        self.service.end_run(run.run_id, status, detail)
+        return AssessmentOutcome(
+            submission_id=self.submission_id,
+            review_id=run.review_id,
+            run_id=run.run_id,
+            run_number=run.run_number,
+            status=status,
+            samples_planned=planned,
+            samples_done=finished,
+            recorded_this_run=self.recorded,
+            log_key=self.log_key,
+            detail=detail,
+        )
+
+    def _stop(self, pending: list[Any]) -> None:
+        """Cancel every unit still out (forced after the grace period), retire the run's limit,
+        and have every live node sweep what killed units left. Best effort: the cluster may be
+        gone, and then there is nothing to stop."""
+        import ray
+
+        with contextlib.suppress(Exception):
+            if self._limit_actor is not None:
+                self._limit_actor.stop.remote()
+        _quietly(lambda: [ray.cancel(ref, force=False) for ref in pending])
+        if pending:
+            with contextlib.suppress(Exception):
+                _, still = ray.wait(
+                    pending, num_returns=len(pending), timeout=self.executor.cancel_grace_s
+                )
+                _quietly(lambda: [ray.cancel(ref, force=True) for ref in still])
+        with contextlib.suppress(Exception):
+            if self._limit_actor is not None:
+                ray.kill(self._limit_actor)
+        with contextlib.suppress(Exception):
+            sweep_nodes(timeout_s=30.0)
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):
+        action()
+
+
+def sweep_nodes(timeout_s: float = 30.0) -> int:
+    """Every live node with CPUs sweeps its plaintext window; returns what was removed."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    sweeper = ray.remote(node.sweep)
+    refs = [
+        sweeper.options(
+            num_cpus=0,
+            max_retries=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False),
+        ).remote()
+        for n in ray.nodes()
+        if n["Alive"] and n["Resources"].get("CPU", 0) > 0
+    ]
+    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+    return sum(int(ray.get(r)) for r in ready)
