@@ -96,16 +96,28 @@ def init(
 
 
 @app.command()
-def doctor(json_out: bool = JsonOption) -> None:
+def doctor(
+    node: bool = typer.Option(
+        False,
+        "--node",
+        help="Check a worker node of a cluster (sandbox, families' tools, plaintext window; no "
+        "data dir) and sweep what killed units left in its plaintext window.",
+    ),
+    json_out: bool = JsonOption,
+) -> None:
     """Check every requirement of this host and say how to fix what fails."""
-    from prereview.doctor import run_checks
+    from prereview.doctor import run_checks, run_node_checks
 
-    results = run_checks(settings())
+    if node:
+        from prereview.executors.node import sweep
+
+        sweep()
+    results = run_node_checks(settings()) if node else run_checks(settings())
     failed = [r for r in results if r.required and not r.ok]
     if json_out:
         emit_json({"ok": not failed, "checks": [r.as_dict() for r in results]})
     else:
-        table = Table(title="prereview doctor")
+        table = Table(title="prereview doctor --node" if node else "prereview doctor")
         for col in ("check", "status", "detail", "fix"):
             table.add_column(col, overflow="fold")
         for r in results:

@@ -285,6 +285,15 @@ def register_review_commands(app: typer.Typer) -> None:
             help="After a completed run, the task families' non-AI baselines on the same "
             "instances, this many seconds each (0: none); the report sets them beside the model.",
         ),
+        executor_name: str | None = typer.Option(
+            None,
+            "--executor",
+            help="Where the plan runs: local (this process; default) or ray (a Ray cluster; "
+            "config: executor).",
+        ),
+        address: str | None = typer.Option(
+            None, "--address", help="HOST:PORT of the Ray head (config: ray_address)."
+        ),
         json_out: bool = JsonOption,
     ) -> None:
         """Plan the review before the release date and run it through Inspect."""
@@ -292,7 +301,10 @@ def register_review_commands(app: typer.Typer) -> None:
             raise PrereviewError(
                 f"--baseline-budget must be from 0 to 86400 seconds, got {baseline_budget}"
             )
+        from prereview.executors import configured_executor
         from prereview.review.assessment import run_assessment
+
+        executor = configured_executor(settings(), executor_name, address)
 
         with _service() as service:
             if plan_only:
@@ -305,6 +317,11 @@ def register_review_commands(app: typer.Typer) -> None:
             from prereview.service.client import RemoteError, RemoteReviewService
 
             if isinstance(service, RemoteReviewService):  # the server's worker runs it
+                if executor_name or address:
+                    raise RemoteError(
+                        "--executor and --address choose where the agency host runs it: the "
+                        "server's worker uses its configured executor"
+                    )
                 if baseline_budget:
                     raise RemoteError(
                         "--baseline-budget runs on the agency host: the API queues assessments "
@@ -329,6 +346,7 @@ def register_review_commands(app: typer.Typer) -> None:
                 resume=resume,
                 progress=None if json_out else RichProgress(),
                 on_planned=None if json_out else lambda p: err_console.print(plan_table(p)),
+                executor=executor,
             )
             baselines = (
                 service.run_baselines(ident, baseline_budget)

@@ -3,7 +3,12 @@ existing Ray cluster). See `interface.py`."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prereview.executors.interface import Executor, ExecutorError
+
+if TYPE_CHECKING:
+    from prereview.config import Settings
 
 EXECUTORS = ("local", "ray")
 
@@ -26,4 +31,19 @@ def executor_for(name: str | None, address: str | None = None) -> Executor:
     raise ExecutorError(f"unknown executor {name!r}: choose one of {', '.join(EXECUTORS)}")
 
 
-__all__ = ["EXECUTORS", "Executor", "ExecutorError", "executor_for"]
+def configured_executor(
+    settings: Settings, name: str | None = None, address: str | None = None
+) -> Executor:
+    """The executor the options name, else the config file's `executor` and `ray_address`."""
+    chosen = name if name is not None else settings.extra.get("executor")
+    where = address if address is not None else settings.extra.get("ray_address")
+    if chosen is not None and not isinstance(chosen, str):
+        raise ExecutorError("config: executor must be a string (local or ray)")
+    if where is not None and not isinstance(where, str):
+        raise ExecutorError("config: ray_address must be a string, HOST:PORT")
+    if name is None and address is not None and chosen in (None, "local"):
+        chosen = "ray"  # an address alone means the cluster at it
+    return executor_for(chosen, where if chosen == "ray" or address is not None else None)
+
+
+__all__ = ["EXECUTORS", "Executor", "ExecutorError", "configured_executor", "executor_for"]

@@ -105,7 +105,6 @@ class LocalRayCluster:
                 f"--port={self.base_port}",
                 "--num-cpus=0",
                 "--include-dashboard=false",
-                f"--ray-client-server-port={self._ports(1)[0]}",
                 # a lost node is noticed in seconds, not the default half minute
                 '--system-config={"health_check_period_ms":500,"health_check_failure_threshold":4}',
             ],
@@ -138,7 +137,7 @@ class LocalRayCluster:
                 [sys.executable, "-c", script, self.address],
                 capture_output=True,
                 text=True,
-                timeout=60,
+                timeout=30,
                 check=False,
             )
             alive = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []

@@ -24,7 +24,7 @@ from typing import Any
 from prereview.config import load_settings
 from prereview.executors.interface import SealedLog, UnitResult, UnitSettings, WorkUnit
 from prereview.executors.sealing import seal
-from prereview.vault.workspace import PlaintextWorkspace, confine_temp
+from prereview.vault.workspace import _CONFINED, PlaintextWorkspace, confine_temp
 
 NAMESPACE = "prereview"
 """The Ray namespace of prereview's named actors (a run's rate limit)."""
@@ -115,17 +115,38 @@ def _limit(model: Any, limiter_name: str) -> None:
 def run_unit(unit: WorkUnit, settings: UnitSettings, api_key: str | None) -> UnitResult:
     """Run one unit here; see the module docstring."""
     import ray
-    from inspect_ai import eval as inspect_eval
-    from inspect_ai.model import GenerateConfig, get_model
 
     import prereview.models.simulated  # noqa: F401  (registers the `simulated` provider)
-    from prereview.planning.catalog import resolve_task
-    from prereview.review.results import PLAN_ITEM_METADATA
 
     node_id = ray.get_runtime_context().get_node_id()
     workspace = node_workspace()
     sweep(workspace)
-    workspace.confine_inspect_traces()
+    trace = workspace.confine_inspect_traces() or _confined_trace()
+    try:
+        return _run_in_workspace(workspace, unit, settings, api_key, node_id)
+    finally:
+        if trace is not None and trace.exists():
+            os.truncate(trace, 0)  # the worker process lives on; the unit's transcript not
+
+
+def _confined_trace() -> Path | None:
+    chosen = os.environ.get("INSPECT_TRACE_FILE")
+    return Path(chosen) if chosen and chosen == os.environ.get(_CONFINED) else None
+
+
+def _run_in_workspace(
+    workspace: PlaintextWorkspace,
+    unit: WorkUnit,
+    settings: UnitSettings,
+    api_key: str | None,
+    node_id: str,
+) -> UnitResult:
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.model import GenerateConfig, get_model
+
+    from prereview.planning.catalog import resolve_task
+    from prereview.review.results import PLAN_ITEM_METADATA
+
     with workspace.open("unit", f"{settings.run_id}/{unit.unit_id}") as ws, confine_temp(ws):
         model = get_model(
             settings.model,

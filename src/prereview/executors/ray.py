@@ -142,9 +142,7 @@ class RayExecutor(Executor):
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        workers = [
-            n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU", 0) > 0
-        ]
+        workers = _cpu_nodes()
         if not workers:
             raise ExecutorError(f"the Ray cluster at {self.address} has no node with CPUs")
         probe = ray.remote(node.report)
@@ -217,6 +215,7 @@ class _RayRun:
         self.recorded = 0
         self.withdrawn = False
         self.failures: list[str] = []
+        self._limit_actor: Any = None
 
     def _is_withdrawn(self) -> bool:
         with self.service.db.session() as s:
@@ -273,7 +272,7 @@ class _RayRun:
         if rec.requests_per_minute is None and rec.max_connections is None:
             return None
         name = f"prereview-limit-{self.run_.run_id}"
-        actor = ray.remote(ClusterRateLimit).options(  # type: ignore[call-overload]
+        actor: Any = ray.remote(ClusterRateLimit).options(
             name=name, namespace=node.NAMESPACE, num_cpus=0, max_restarts=0
         )
         self._limit_actor = actor.remote(rec.requests_per_minute, rec.max_connections)
@@ -295,7 +294,6 @@ class _RayRun:
             if run.progress is not None:
                 run.progress.start(run.plan.total_samples, len(done))
             pending: dict[Any, WorkUnit] = {}
-            self._limit_actor: Any = None
             try:
                 settings = UnitSettings(
                     run_id=run.run_id,
@@ -308,7 +306,7 @@ class _RayRun:
                     seal_to=self.key.public,
                     limiter=self._limiter(),
                 )
-                task = ray.remote(node.run_unit).options(  # type: ignore[call-overload]
+                task: Any = ray.remote(node.run_unit).options(
                     num_cpus=1, max_retries=3, retry_exceptions=False, scheduling_strategy="SPREAD"
                 )
                 pending = {task.remote(u, settings, run.api_key): u for u in units}
@@ -400,6 +398,14 @@ class _RayRun:
             sweep_nodes(timeout_s=30.0)
 
 
+def _cpu_nodes() -> list[str]:
+    """The ids of the live nodes that can run units (the head may have no CPUs)."""
+    import ray
+
+    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
+    return [n["NodeID"] for n in nodes if n["Alive"] and n["Resources"].get("CPU", 0) > 0]
+
+
 def _quietly(action: Callable[[], object]) -> None:
     with contextlib.suppress(Exception):
         action()
@@ -415,10 +421,9 @@ def sweep_nodes(timeout_s: float = 30.0) -> int:
         sweeper.options(
             num_cpus=0,
             max_retries=0,
-            scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False),
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
         ).remote()
-        for n in ray.nodes()
-        if n["Alive"] and n["Resources"].get("CPU", 0) > 0
+        for node_id in _cpu_nodes()
     ]
     ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
     return sum(int(ray.get(r)) for r in ready)

@@ -7,7 +7,8 @@ it (re-authorized at start: a revoked principal's job fails). The child records 
 ended; the worker only starts children, forwards a cancel (SIGINT, as Ctrl-C would: the run
 ends cleanly and can be resumed), and on start requeues jobs whose process died as resumes
 (the `assess --resume` guarantees: completed samples are reused, the rest run). A withdrawal
-needs nothing from the worker: the assessment's own watcher stops the run.
+needs nothing from the worker: the assessment's own watcher stops the run. Jobs run on the
+executor the config file names (`executor`, `ray_address`; default local), as `assess` does.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class Worker:
 
 def run_one(settings: Settings, job_id: str) -> int:
     """The child: run job `job_id` as its principal; record how it ended."""
+    from prereview.executors import configured_executor
     from prereview.review.assessment import run_assessment
     from prereview.review.service import ReviewService
     from prereview.vault.service import Vault
@@ -147,6 +149,7 @@ def run_one(settings: Settings, job_id: str) -> int:
                 suite=None if resume else job.suite,
                 limit=None if resume else job.limit,
                 resume=resume,
+                executor=configured_executor(settings),  # the config file's: local or ray
             )
             queue.finish(job_id, outcome.status, outcome.detail)
         except KeyboardInterrupt:
