@@ -29,92 +29,26 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from prereview.cli.main import app
-from prereview.config import Settings, load_settings
-from prereview.domain.submission import Confidentiality, ModelAccess, Throughput
-from prereview.home import initialize_home
-from prereview.review.service import ReviewService, SubmissionRequest
+from prereview.config import Settings
 from prereview.store.base import Base
 from prereview.store.database import Database
 from prereview.store.tables.vault import AuditEntryRow
 from prereview.vault.errors import AccessDeniedError
 from prereview.vault.policy import Operation
-from prereview.vault.principals import Role
 from prereview.vault.service import Vault
 from tests.findings.factory import result, sarif_log, write_json, write_sarif
+from tests.security.world import (
+    EVERYONE,
+    EXPECTED_ON_SUBMISSION,
+    NAMES,
+    ROLES,
+    by_op,
+    populate,
+    roles,
+)
 
 Op = Operation
 runner = CliRunner()
-
-ROLES = (
-    "submitter_own",
-    "submitter_other",
-    "evaluator_assigned",
-    "evaluator_unassigned",
-    "coordinator",
-    "sector_partner",
-    "auditor",
-)
-PRINCIPALS: dict[str, tuple[Role, str | None]] = {
-    "submitter_own": (Role.SUBMITTER, "Org A"),
-    "submitter_other": (Role.SUBMITTER, "Org B"),
-    "evaluator_assigned": (Role.EVALUATOR, None),
-    "evaluator_unassigned": (Role.EVALUATOR, None),
-    "sector_partner": (Role.SECTOR_PARTNER, None),
-    "auditor": (Role.AUDITOR, None),
-}
-NAMES = {
-    "submitter_own": "ann",
-    "submitter_other": "bob",
-    "evaluator_assigned": "eve",
-    "evaluator_unassigned": "ed",
-    "coordinator": "coordinator",
-    "sector_partner": "pat",
-    "auditor": "aud",
-}
-"""Principal names: plain, so that a refusal quoting the name cannot look like a reason."""
-
-# -- the policy, written out: who may do what on Org A's share-sanitized submission -----------
-
-SUBMITTER_OWN = {
-    Op.SUBMISSION_CREATE,  # the policy's view: a submission of their own organization
-    Op.SUBMISSION_READ,
-    Op.SUBMISSION_WITHDRAW,
-    Op.RESULTS_READ,
-    Op.REPORT_READ,
-    Op.REPORT_READ_SANITIZED,
-    Op.FINDINGS_READ,
-    Op.ADVISORY_READ_SANITIZED,
-}
-EVALUATOR_ASSIGNED = {
-    Op.LOGS_READ,
-    Op.SUBMISSION_READ,
-    Op.CREDENTIAL_USE,
-    Op.REVIEW_ASSESS,
-    Op.REVIEW_CLOSE,
-    Op.RESULTS_READ,
-    Op.REPORT_WRITE,
-    Op.REPORT_READ,
-    Op.REPORT_READ_SANITIZED,
-    Op.FINDINGS_WRITE,
-    Op.FINDINGS_READ,
-    Op.ADVISORY_READ_SANITIZED,
-}
-EXPECTED_ON_SUBMISSION: dict[str, set[Operation]] = {
-    "submitter_own": SUBMITTER_OWN,
-    "submitter_other": set(),
-    "evaluator_assigned": EVALUATOR_ASSIGNED,
-    "evaluator_unassigned": set(),
-    "coordinator": EVALUATOR_ASSIGNED
-    | {Op.REVIEW_ASSIGN, Op.ADVISORY_EXPORT, Op.REFERENCES_MANAGE, Op.LOGS_EXPORT},
-    "sector_partner": {Op.REPORT_READ_SANITIZED, Op.ADVISORY_READ_SANITIZED},
-    "auditor": set(),
-}
-EVERYONE = set(ROLES)
-
-
-def allowed_on_submission(operation: Operation) -> set[str]:
-    return {role for role, ops in EXPECTED_ON_SUBMISSION.items() if operation in ops}
-
 
 # -- the matrix: one row per CLI command ------------------------------------------------------
 
@@ -143,14 +77,6 @@ class Unprotected:
     """Needs no principal and touches no protected data (why: `reason`)."""
 
     reason: str
-
-
-def roles(*names: str) -> frozenset[str]:
-    return frozenset(names)
-
-
-def by_op(operation: Operation) -> frozenset[str]:
-    return frozenset(allowed_on_submission(operation))
 
 
 SUB = "{ref}"
@@ -317,16 +243,6 @@ class World:
     tokens: dict[str, str] = field(default_factory=dict)
 
 
-def _request(org: str, confidentiality: Confidentiality) -> SubmissionRequest:
-    return SubmissionRequest(
-        organization=org,
-        access=ModelAccess("simulated/matrix"),
-        release_date=date.today() + timedelta(days=30),
-        throughput=Throughput(None, 2, 0.01),
-        confidentiality=confidentiality,
-    )
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = tmp_path_factory.mktemp("matrix")
@@ -342,28 +258,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             mp.delenv(var, raising=False)
         for key, value in common.items():
             mp.setenv(key, value)
-        init = initialize_home(load_settings(), save_token=False)
-        tokens = {"coordinator": str(init["token"])}
+        population = populate()
+        settings, tokens, record_id = population.settings, population.tokens, population.submission
         mp.setenv("PREREVIEW_TOKEN", tokens["coordinator"])
-        settings = load_settings()
-        with ReviewService.open(settings) as coordinator:
-            vault = coordinator.access.vault
-            for name, (role, org) in PRINCIPALS.items():
-                _, tokens[name] = vault.principals.add(NAMES[name], role, org, "matrix")
-            own = coordinator.acting_as(vault.authenticate(tokens["submitter_own"]))
-            other = coordinator.acting_as(vault.authenticate(tokens["submitter_other"]))
-            record = own.submit(_request("Org A", Confidentiality.SHARE_SANITIZED))
-            other.submit(_request("Org B", Confidentiality.CONFIDENTIAL))
-            coordinator.plan(record.id, suite="calibration")
-            review = coordinator.get(record.id).review
-            assert review is not None
-            handle = coordinator.access.guard.authorize(Op.REVIEW_ASSIGN, record.id)
-            vault.principals.assign(NAMES["evaluator_assigned"], handle, "matrix")
         sarif = write_sarif(base / "found.sarif", 1)
         env = {role: {**common, "PREREVIEW_TOKEN": tokens[role]} for role in ROLES}
         imported = runner.invoke(
             app,
-            ["findings", "import", str(sarif), "--submission", record.id],
+            ["findings", "import", str(sarif), "--submission", record_id],
             env=env["coordinator"],
         )
         assert imported.exit_code == 0, imported.output
@@ -373,7 +275,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert imported.exit_code == 0, imported.output
         db = Database(settings.database_url)
         try:
-            yield World(settings, db, env, record.id, review.id, "F-1", sarif, out, tokens)
+            yield World(settings, db, env, record_id, population.review, "F-1", sarif, out, tokens)
         finally:
             db.dispose()
 

@@ -4,7 +4,7 @@ was refused (not why), leaves a `denied` entry in the audit trail, and writes no
 
 Routes are enumerated from the application: an endpoint missing from `ENDPOINTS` fails
 `test_every_endpoint_is_in_the_matrix`. Expected outcomes come from the policy written out in
-tests/security/test_authorization_matrix.py, not from the code under test.
+tests/security/world.py, not from the code under test.
 """
 
 from __future__ import annotations
@@ -22,19 +22,9 @@ from prereview.service.context import ServiceContext
 from prereview.store.base import Base
 from prereview.store.tables.vault import AuditEntryRow
 from prereview.vault.policy import Operation as Op
-from tests.security.test_authorization_matrix import EXPECTED_ON_SUBMISSION
+from tests.security.world import EVERYONE, NAMES, ROLES, by_op, roles
 from tests.service.conftest import auth
-from tests.service.world import NAMES, ROLES, World
-
-EVERYONE = frozenset(ROLES)
-
-
-def by_op(op: Op) -> frozenset[str]:
-    return frozenset(r for r, ops in EXPECTED_ON_SUBMISSION.items() if op in ops)
-
-
-def roles(*names: str) -> frozenset[str]:
-    return frozenset(names)
+from tests.service.world import World
 
 
 @dataclass(frozen=True)
