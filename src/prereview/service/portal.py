@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,39 @@ def failure(request: Request, user: User | None, exc: PrereviewError) -> HTMLRes
     return page(request, "error.html", user, status_of(exc), error=str(exc))
 
 
+Loaded = dict[str, Any] | Response
+
+
+def signed_in(request: Request, template: str, load: Callable[[User], Loaded]) -> Response:
+    """A GET page: sign-in when signed out; `load`'s values rendered into `template` (or its
+    own response: a download); its refusal as the error page."""
+    user = current_user(request)
+    if user is None:
+        return to_signin(request)
+    try:
+        values = load(user)
+    except PrereviewError as exc:
+        return failure(request, user, exc)
+    if isinstance(values, Response):
+        return values
+    return page(request, template, user, **values)
+
+
+async def acted(
+    request: Request, act: Callable[[User, dict[str, str]], Response | None], then: str
+) -> Response:
+    """A form POST: signed in with a valid CSRF token, `act` runs (its refusal as the error
+    page), then a redirect to `then` unless `act` answered itself."""
+    user, fields, refused = await posted(request)
+    if refused is not None or user is None:
+        return refused or to_signin(request)
+    try:
+        answered = act(user, fields)
+    except PrereviewError as exc:
+        return failure(request, user, exc)
+    return answered or RedirectResponse(then, status_code=303)
+
+
 # -- sign in / out -------------------------------------------------------------------------------
 
 
@@ -213,22 +247,17 @@ async def signout(request: Request) -> Response:
 
 @router.get("/")
 def home(request: Request) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    return page(request, "home.html", user)
+    return signed_in(request, "home.html", lambda user: {})
 
 
 @router.get("/submissions")
 def submissions(request: Request) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        records = context_of(request).review_service(user.session).submissions()
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "submissions.html", user, records=records)
+    ctx = context_of(request)
+    return signed_in(
+        request,
+        "submissions.html",
+        lambda user: {"records": ctx.review_service(user.session).submissions()},
+    )
 
 
 def _window(ctx: ServiceContext) -> tuple[str, str]:
@@ -331,29 +360,24 @@ def submission(request: Request, ident: str) -> Response:
 
 @router.get("/submissions/{ident}/withdraw")
 def withdraw_confirm(request: Request, ident: str) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        record = context_of(request).review_service(user.session).get(ident)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "withdraw.html", user, record=record)
+    ctx = context_of(request)
+    return signed_in(
+        request,
+        "withdraw.html",
+        lambda user: {"record": ctx.review_service(user.session).get(ident)},
+    )
 
 
 @router.post("/submissions/{ident}/withdraw")
 async def withdraw(request: Request, ident: str) -> Response:
-    user, fields, refused = await posted(request)
-    if refused is not None or user is None:
-        return refused or to_signin(request)
-    if fields.get("confirm") != ident:
-        return page(request, "error.html", user, 400,
-                    error="type the submission id to confirm the withdrawal")  # fmt: skip
-    try:
+    def act(user: User, fields: dict[str, str]) -> Response | None:
+        if fields.get("confirm") != ident:
+            return page(request, "error.html", user, 400,
+                        error="type the submission id to confirm the withdrawal")  # fmt: skip
         context_of(request).review_service(user.session).withdraw(ident)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return RedirectResponse(f"/submissions/{ident}", status_code=303)
+        return None
+
+    return await acted(request, act, f"/submissions/{ident}")
 
 
 @router.post("/submissions/{ident}/assess")
@@ -380,51 +404,37 @@ async def assess(request: Request, ident: str) -> Response:
 
 @router.post("/submissions/{ident}/cancel")
 async def cancel(request: Request, ident: str) -> Response:
-    user, _fields, refused = await posted(request)
-    if refused is not None or user is None:
-        return refused or to_signin(request)
-    try:
+    def act(user: User, _fields: dict[str, str]) -> None:
         api.cancel(request, user.session, ident)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return RedirectResponse(f"/submissions/{ident}", status_code=303)
+
+    return await acted(request, act, f"/submissions/{ident}")
 
 
 @router.post("/submissions/{ident}/assign")
 async def assign(request: Request, ident: str) -> Response:
-    user, fields, refused = await posted(request)
-    if refused is not None or user is None:
-        return refused or to_signin(request)
-    try:
+    def act(user: User, fields: dict[str, str]) -> None:
         api._assignment(user.session, fields.get("evaluator", ""), ident, True)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return RedirectResponse(f"/submissions/{ident}", status_code=303)
+
+    return await acted(request, act, f"/submissions/{ident}")
 
 
 @router.get("/submissions/{ident}/access-log")
 def access_log(request: Request, ident: str) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        entries = api.access_log(request, user.session, ident)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "access_log.html", user, ident=ident, entries=entries)
+    return signed_in(
+        request,
+        "access_log.html",
+        lambda user: {"ident": ident, "entries": api.access_log(request, user.session, ident)},
+    )
 
 
 @router.get("/submissions/{ident}/report")
 def report(request: Request, ident: str, format: str = "html", sanitized: bool = False) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    if format not in api.REPORT_MEDIA:
-        return page(request, "error.html", user, 422, error="invalid format: html, pdf or md")
-    try:
+    def load(user: User) -> Loaded:
+        if format not in api.REPORT_MEDIA:
+            return page(request, "error.html", user, 422, error="invalid format: html, pdf or md")
         return api.report(request, user.session, ident, format, sanitized)  # type: ignore[arg-type]
-    except PrereviewError as exc:
-        return failure(request, user, exc)
+
+    return signed_in(request, "error.html", load)
 
 
 @router.get("/submissions/{ident}/events")
@@ -440,26 +450,18 @@ async def events(request: Request, ident: str) -> Response:
 
 @router.get("/findings")
 def findings(request: Request) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        rows = api.findings(request, user.session, None, None, None, 200)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "findings.html", user, findings=rows)
+    return signed_in(
+        request,
+        "findings.html",
+        lambda user: {"findings": api.findings(request, user.session, None, None, None, 200)},
+    )
 
 
 @router.get("/findings/{ref}")
 def finding(request: Request, ref: str) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        row = api.finding(request, user.session, ref)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "finding.html", user, f=row)
+    return signed_in(
+        request, "finding.html", lambda user: {"f": api.finding(request, user.session, ref)}
+    )
 
 
 # -- coordinator ---------------------------------------------------------------------------------
@@ -467,14 +469,11 @@ def finding(request: Request, ref: str) -> Response:
 
 @router.get("/principals")
 def principals(request: Request, token: str | None = None) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        infos = api.principals(user.session)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "principals.html", user, principals=infos, roles=list(Role))
+    return signed_in(
+        request,
+        "principals.html",
+        lambda user: {"principals": api.principals(user.session), "roles": list(Role)},
+    )
 
 
 @router.post("/principals")
@@ -499,38 +498,22 @@ async def add_principal(request: Request) -> Response:
 
 @router.post("/principals/{name}/revoke")
 async def revoke_principal(request: Request, name: str) -> Response:
-    user, _fields, refused = await posted(request)
-    if refused is not None or user is None:
-        return refused or to_signin(request)
-    try:
+    def act(user: User, _fields: dict[str, str]) -> None:
         api.revoke_principal(user.session, name)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return RedirectResponse("/principals", status_code=303)
+
+    return await acted(request, act, "/principals")
 
 
 @router.get("/references")
 def references(request: Request) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        rows = api.references(user.session)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "references.html", user, references=rows)
+    return signed_in(
+        request, "references.html", lambda user: {"references": api.references(user.session)}
+    )
 
 
 @router.get("/keys")
 def keys(request: Request) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        rows = api.keys(user.session)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "keys.html", user, keys=rows)
+    return signed_in(request, "keys.html", lambda user: {"keys": api.keys(user.session)})
 
 
 # -- auditor and coordinator ---------------------------------------------------------------------
@@ -538,27 +521,24 @@ def keys(request: Request) -> Response:
 
 @router.get("/audit")
 def audit(request: Request, submission: str | None = None) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        entries = api.audit(user.session, submission or None, None, 200)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "audit.html", user, entries=entries, verified=None)
+    return signed_in(
+        request,
+        "audit.html",
+        lambda user: {
+            "entries": api.audit(user.session, submission or None, None, 200),
+            "verified": None,
+        },
+    )
 
 
 @router.post("/audit/verify")
 async def audit_verify(request: Request) -> Response:
-    user, _fields, refused = await posted(request)
-    if refused is not None or user is None:
-        return refused or to_signin(request)
-    try:
+    def act(user: User, _fields: dict[str, str]) -> Response:
         verified = api.audit_verify(user.session)
         entries = api.audit(user.session, None, None, 200)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "audit.html", user, entries=entries, verified=verified)
+        return page(request, "audit.html", user, entries=entries, verified=verified)
+
+    return await acted(request, act, "/audit")
 
 
 # -- sector partners -----------------------------------------------------------------------------
@@ -566,43 +546,29 @@ async def audit_verify(request: Request) -> Response:
 
 @router.get("/shared")
 def shared(request: Request) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
+    def load(user: User) -> Loaded:
         reports = api.shared_reports(request, user.session)
         user.session.guard.require(
             Operation.ADVISORY_READ_SANITIZED, Resource.agency(), target="advisories and briefs"
         )
         ctx = context_of(request)
-        advisories = api._documents(api._advisories_dir(ctx), (".json",))
-        briefs = api._documents(api._briefs_dir(ctx), (".md", ".html"))
-    except PrereviewError as exc:
-        return failure(request, user, exc)
-    return page(request, "shared.html", user, reports=reports, advisories=advisories,
-                briefs=briefs)  # fmt: skip
+        return {
+            "reports": reports,
+            "advisories": api._documents(api._advisories_dir(ctx), (".json",)),
+            "briefs": api._documents(api._briefs_dir(ctx), (".md", ".html")),
+        }
+
+    return signed_in(request, "shared.html", load)
 
 
 @router.get("/shared/briefs/{name}")
 def brief(request: Request, name: str) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        return api.brief(request, user.session, name)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
+    return signed_in(request, "error.html", lambda user: api.brief(request, user.session, name))
 
 
 @router.get("/shared/advisories/{name}")
 def advisory(request: Request, name: str) -> Response:
-    user = current_user(request)
-    if user is None:
-        return to_signin(request)
-    try:
-        return api.advisory(request, user.session, name)
-    except PrereviewError as exc:
-        return failure(request, user, exc)
+    return signed_in(request, "error.html", lambda user: api.advisory(request, user.session, name))
 
 
 def mount_portal(app: FastAPI, sessions: SessionStore | None = None) -> None:
