@@ -74,7 +74,7 @@ class LocalRayCluster:
             f"--dashboard-agent-grpc-port={p[4]}",
             f"--runtime-env-agent-port={p[5]}",
         ]
-        workers = self._ports(40)
+        workers = self._ports(16)
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [
@@ -121,8 +121,9 @@ class LocalRayCluster:
         self.workers.append(worker)
         return worker
 
-    def wait_for_nodes(self, count: int, timeout_s: float = 90.0) -> None:
-        """Until `count` nodes with CPUs are alive (asked through a short-lived driver)."""
+    def wait_for_nodes(self, count: int, timeout_s: float = 90.0, exact: bool = False) -> None:
+        """Until `count` nodes with CPUs are alive (asked through a short-lived driver); with
+        `exact`, no more either (a killed node noticed as lost)."""
         script = (
             "import ray,sys;ray.init(address=sys.argv[1],_node_ip_address='127.0.0.1',"
             "log_to_driver=False,logging_level='ERROR');"
@@ -141,8 +142,10 @@ class LocalRayCluster:
                 check=False,
             )
             alive = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
-            if alive and alive[0].isdigit() and int(alive[0]) >= count:
-                return
+            if alive and alive[0].isdigit():
+                seen = int(alive[0])
+                if seen == count or (seen > count and not exact):
+                    return
             time.sleep(1.0)
         raise ClusterStartError(f"{count} ray worker nodes did not come up in {timeout_s:.0f} s")
 

@@ -96,11 +96,12 @@ def _limit(model: Any, limiter_name: str) -> None:
     import ray
 
     limiter = ray.get_actor(limiter_name, namespace=NAMESPACE)
+    holder = ray.get_runtime_context().get_node_id()
     inner = model.api.generate
 
     async def generate(*args: Any, **kwargs: Any) -> Any:
         while True:
-            grant = await limiter.acquire.remote()
+            grant = await limiter.acquire.remote(holder)
             if grant.wait_s <= 0:
                 break
             await asyncio.sleep(grant.wait_s)

@@ -3,8 +3,9 @@
 One `ClusterRateLimit` per run lives in one place (on Ray: a named actor the head creates), and
 every worker asks it before each model request, so the limits hold across all nodes together,
 not per node. Request starts are spaced evenly (60/rpm seconds apart, no burst), as a server's
-limiter would queue them. A connection is a lease: released when its request ends, and expired
-after `lease_s` when the worker holding it died (a killed node cannot hand its slots back).
+limiter would queue them. A connection is a lease held by a node: released when its request
+ends, dropped when the head reports the node lost (`retain`), and expired after `lease_s` in any
+case (a worker process that crashed on a live node cannot hand its slot back).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class ClusterRateLimit:
         self,
         requests_per_minute: float | None,
         max_connections: int | None,
-        lease_s: float = 900.0,
+        lease_s: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if requests_per_minute is not None and requests_per_minute <= 0:
@@ -42,17 +43,17 @@ class ClusterRateLimit:
         self.lease_s = lease_s
         self.clock = clock
         self._next_start = 0.0
-        self._leases: dict[int, float] = {}  # lease -> expiry
+        self._leases: dict[int, tuple[float, str]] = {}  # lease -> (expiry, holder node)
         self._ids = itertools.count(1)
         self.stopped = False
         self.granted = 0
 
-    def acquire(self) -> Grant:
-        """A request slot now, or how long to wait before asking again."""
+    def acquire(self, holder: str = "") -> Grant:
+        """A request slot for node `holder` now, or how long to wait before asking again."""
         if self.stopped:
             raise RuntimeError("the run was stopped")
         now = self.clock()
-        for lease, expiry in list(self._leases.items()):
+        for lease, (expiry, _) in list(self._leases.items()):
             if expiry <= now:
                 del self._leases[lease]
         if self.max_connections is not None and len(self._leases) >= self.max_connections:
@@ -61,12 +62,19 @@ class ClusterRateLimit:
             return Grant(wait_s=self._next_start - now)
         self._next_start = now + self.interval
         lease = next(self._ids)
-        self._leases[lease] = now + self.lease_s
+        self._leases[lease] = (now + self.lease_s, holder)
         self.granted += 1
         return Grant(wait_s=0.0, lease=lease)
 
     def release(self, lease: int) -> None:
         self._leases.pop(lease, None)
+
+    def retain(self, alive: list[str]) -> int:
+        """Drop the leases of nodes not in `alive` (lost with their node); returns how many."""
+        lost = [lease for lease, (_, holder) in self._leases.items() if holder not in alive]
+        for lease in lost:
+            del self._leases[lease]
+        return len(lost)
 
     def stop(self) -> None:
         """Every later `acquire` fails: a withdrawn or interrupted run makes no more requests."""

@@ -272,8 +272,15 @@ class _RayRun:
         if rec.requests_per_minute is None and rec.max_connections is None:
             return None
         name = f"prereview-limit-{self.run_.run_id}"
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = ray.get_runtime_context().get_node_id()  # the head's node: lost with the run only
         actor: Any = ray.remote(ClusterRateLimit).options(
-            name=name, namespace=node.NAMESPACE, num_cpus=0, max_restarts=0
+            name=name,
+            namespace=node.NAMESPACE,
+            num_cpus=0,
+            max_restarts=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True),
         )
         self._limit_actor = actor.remote(rec.requests_per_minute, rec.max_connections)
         ray.get(self._limit_actor.in_use.remote())  # it exists before any unit asks it
@@ -329,6 +336,8 @@ class _RayRun:
                         last_poll = time.monotonic()
                         if self._is_withdrawn():
                             self.withdrawn = True
+                        if self._limit_actor is not None:  # slots held by lost nodes come back
+                            self._limit_actor.retain.remote(_cpu_nodes())
             except KeyboardInterrupt:
                 interrupted = True
             except Exception as exc:  # the cluster went away (GCS lost, driver disconnected)
