@@ -84,6 +84,8 @@ COMMANDS: dict[str, ById | NoId | Unprotected] = {
     "status": ById(("status", SUB), by_op(Op.SUBMISSION_READ)),
     "assess": ById(("assess", SUB, "--plan-only"), by_op(Op.REVIEW_ASSESS), mutates=True),
     "withdraw": ById(("withdraw", SUB), by_op(Op.SUBMISSION_WITHDRAW), mutates=True),
+    "jobs list": ById(("jobs", "list", SUB), by_op(Op.SUBMISSION_READ)),
+    "jobs cancel": ById(("jobs", "cancel", SUB), by_op(Op.REVIEW_ASSESS), mutates=True),
     "close": ById(("close", SUB), by_op(Op.REVIEW_CLOSE), mutates=True),
     "report": ById(("report", SUB, "--format", "md", "--out", "{out}"), by_op(Op.REPORT_READ)),
     "report --sanitized": ById(

@@ -98,6 +98,13 @@ ENDPOINTS: dict[str, Endpoint] = {
     "DELETE /api/v1/submissions/{ident}/reference": Endpoint(
         "DELETE", SUB + "/reference", by_op(Op.REFERENCES_MANAGE), mutates=True
     ),
+    "GET /api/v1/submissions/{ident}/logs": Endpoint("GET", SUB + "/logs", by_op(Op.LOGS_READ)),
+    "GET /api/v1/submissions/{ident}/transcripts/{sample}": Endpoint(
+        "GET",
+        SUB + "/transcripts/s1",
+        by_op(Op.LOGS_READ),
+        mutates=True,  # allowed: this world has no logs (tests/service/test_transcripts.py)
+    ),
     "GET /api/v1/findings/{ref}": Endpoint(
         "GET", "/api/v1/findings/{ref}", by_op(Op.FINDINGS_READ), finding=True
     ),
@@ -131,6 +138,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     # without an id: the role decides as a whole (listings are filtered; checked elsewhere)
     "GET /api/v1/me": Endpoint("GET", "/api/v1/me", EVERYONE),
+    "GET /api/v1/jobs": Endpoint("GET", "/api/v1/jobs", EVERYONE),
     "GET /api/v1/submissions": Endpoint("GET", "/api/v1/submissions", EVERYONE),
     "POST /api/v1/submissions": Endpoint(
         "POST",
@@ -168,6 +176,11 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "GET /api/v1/references": Endpoint("GET", "/api/v1/references", roles("coordinator")),
     "GET /api/v1/keys": Endpoint("GET", "/api/v1/keys", roles("coordinator")),
+    "POST /api/v1/keys/rotate": Endpoint(
+        "POST", "/api/v1/keys/rotate", roles("coordinator"), mutates=True
+    ),
+    "GET /api/v1/tasks": Endpoint("GET", "/api/v1/tasks", EVERYONE),
+    "GET /api/v1/doctor": Endpoint("GET", "/api/v1/doctor", roles("coordinator")),
     "GET /api/v1/audit": Endpoint("GET", "/api/v1/audit?limit=5", roles("coordinator", "auditor")),
     "POST /api/v1/audit/verify": Endpoint(
         "POST", "/api/v1/audit/verify", roles("coordinator", "auditor")

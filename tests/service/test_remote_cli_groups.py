@@ -88,6 +88,8 @@ REFUSED = [
     ("submitter_own", ["audit", "verify"]),
     ("auditor", ["keys", "list"]),
     ("sector_partner", ["advisories", "export"]),
+    ("evaluator_unassigned", ["jobs", "cancel", "{id}"]),
+    ("submitter_other", ["jobs", "list", "{id}"]),
 ]
 
 
@@ -213,6 +215,43 @@ def test_assess_queues_the_run_on_the_server(
     same(
         run_local(world, "coordinator", resume), run_remote(url, world, "coordinator", lab, resume)
     )
+    assert not lab.exists()
+
+
+def test_jobs_listed_and_cancelled_from_a_lab_machine(
+    url: str, world: World, lab: Path, context: ServiceContext
+) -> None:
+    queued = run_remote(url, world, "coordinator", lab, ["assess", world.submission, "--json"])
+    assert queued.exit_code == 0, queued.output
+    job = json.loads(queued.stdout)["id"]
+    for argv in (["jobs", "list"], ["jobs", "list", "--json"], ["jobs", "list", world.submission]):
+        here, there = (
+            run_local(world, "coordinator", argv),
+            run_remote(url, world, "coordinator", lab, argv),
+        )
+        assert here.exit_code == 0, here.output
+        same(here, there)
+    listed = json.loads(
+        run_remote(url, world, "evaluator_assigned", lab, ["jobs", "list", "--json"]).stdout
+    )
+    assert job in [j["id"] for j in listed]
+    # another organization's submitter sees none of Org A's jobs
+    theirs = run_remote(url, world, "submitter_other", lab, ["jobs", "list", "--json"])
+    assert theirs.exit_code == 0 and json.loads(theirs.stdout) == []
+    cancelled = run_remote(
+        url, world, "evaluator_assigned", lab, ["jobs", "cancel", world.submission]
+    )
+    assert cancelled.exit_code == 0, cancelled.output
+    assert cancelled.stdout.strip() == f"{job} ({world.submission}): cancelled"
+    stored = JobQueue(context.vault.db).get(job)
+    assert stored is not None and stored.status == "cancelled"
+    again = ["jobs", "cancel", world.submission]  # nothing left to cancel: the same line
+    here, there = (
+        run_local(world, "coordinator", again),
+        run_remote(url, world, "coordinator", lab, again),
+    )
+    assert here.exit_code == 2 and "has no assessment to cancel" in here.stderr
+    same(here, there)
     assert not lab.exists()
 
 

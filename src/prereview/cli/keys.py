@@ -81,21 +81,25 @@ def rotate(json_out: bool = JsonOption) -> None:
     store's size. Back up the new key file (`<data dir>/keys/kek.key`) afterwards: backups of
     the old one no longer open this store.
     """
-    session = open_session(settings())
-    with session.vault:
-        session.guard.require(Operation.KEYS_MANAGE, Resource.system())
-        result = session.vault.rotate_kek()
-        session.guard.record(
-            "keys.rotate",
-            "ok",
-            target=f"key-encryption key {result.new_kek_id}",
-            detail=result.as_dict(),
-        )
+    if remote():
+        result: dict[str, Any] = api("POST", "/api/v1/keys/rotate")
+    else:
+        session = open_session(settings())
+        with session.vault:
+            session.guard.require(Operation.KEYS_MANAGE, Resource.system())
+            rotated = session.vault.rotate_kek()
+            session.guard.record(
+                "keys.rotate",
+                "ok",
+                target=f"key-encryption key {rotated.new_kek_id}",
+                detail=rotated.as_dict(),
+            )
+        result = rotated.as_dict()
     if json_out:
-        emit_json(result.as_dict())
+        emit_json(result)
         return
     console.print(
-        f"key-encryption key rotated: {result.old_kek_id} retired, {result.new_kek_id} active; "
-        f"{result.rewrapped} data keys rewrapped ({result.shredded} shredded ones had none). "
-        "Back up the new key file now."
+        f"key-encryption key rotated: {result['old_kek_id']} retired, {result['new_kek_id']} "
+        f"active; {result['rewrapped']} data keys rewrapped ({result['shredded']} shredded ones "
+        "had none). Back up the new key file now."
     )

@@ -10,12 +10,22 @@ submitter for its own organization's reviews where the agency set `submitters_re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
-from prereview.cli.common import JsonOption, console, emit_json, new_app, settings
+from prereview.cli.common import (
+    JsonOption,
+    api,
+    console,
+    emit_json,
+    new_app,
+    part,
+    remote,
+    settings,
+)
 from prereview.transcripts.catalog import review_logs
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.service import open_session
@@ -37,38 +47,41 @@ def list_logs(
     json_out: bool = JsonOption,
 ) -> None:
     """The review's sealed logs: tasks, samples, scores and sizes (nothing is decrypted)."""
-    session = open_session(settings())
-    with session.vault:
-        handle = session.guard.authorize(Operation.LOGS_READ, review)
-        found = review_logs(session.vault.db, session.vault.content, handle)
+    if remote():
+        data: dict[str, Any] = api("GET", f"/api/v1/submissions/{part(review)}/logs")
+    else:
+        session = open_session(settings())
+        with session.vault:
+            handle = session.guard.authorize(Operation.LOGS_READ, review)
+            found = review_logs(session.vault.db, session.vault.content, handle)
+        data = {
+            "review_id": found.review_id,
+            "submission_id": found.submission_id,
+            "logs": [log.as_dict() for log in found.logs],
+        }
     if json_out:
-        emit_json(
-            {
-                "review_id": found.review_id,
-                "submission_id": found.submission_id,
-                "logs": [log.as_dict() for log in found.logs],
-            }
-        )
+        emit_json(data)
         return
-    if not found.logs:
-        console.print(f"review {found.review_id} has no sealed logs yet")
+    if not data["logs"]:
+        console.print(f"review {data['review_id']} has no sealed logs yet")
         return
     table = Table("task", "samples", "scored", "mean score", "sealed size")
     table.columns.insert(0, Column("log", overflow="fold"))  # names are what one copies
-    for log in found.logs:
-        scores = [s.score for s in log.samples if s.score is not None]
+    for log in data["logs"]:
+        samples = log["samples"]
+        scores = [s["score"] for s in samples if s["score"] is not None]
         mean = f"{sum(scores) / len(scores):.2f}" if scores else "-"
         table.add_row(
-            escape(log.name),
-            escape(", ".join(sorted({s.task for s in log.samples})) or "-"),
-            str(len(log.samples)),
+            escape(log["log"]),
+            escape(", ".join(sorted({s["task"] for s in samples})) or "-"),
+            str(len(samples)),
             str(len(scores)),
             mean,
-            _size(log.sealed_bytes),
+            _size(log["sealed_bytes"]),
         )
     console.print(table)
     console.print(
-        f"open one with `prereview logs view {found.review_id} --sample S` (or --task T)",
+        f"open one with `prereview logs view {data['review_id']} --sample S` (or --task T)",
         highlight=False,
     )
 
@@ -82,7 +95,13 @@ def view(
     host: str = typer.Option("127.0.0.1", "--host", help="Loopback only; anything else refused."),
 ) -> None:
     """Open the review's logs in Inspect View on 127.0.0.1 behind a one-time token, until
-    Ctrl-C; the plaintext lives in the private tmpfs window only while the viewer runs."""
+    Ctrl-C; the plaintext lives in the private tmpfs window only while the viewer runs.
+
+    Against a server (PREREVIEW_URL) it prints one sample's transcript (`--sample`) instead:
+    the viewer and the plaintext stay on the agency host."""
+    if remote():
+        _print_transcript(review, task, sample)
+        return
     from prereview.transcripts.viewer import TranscriptViewer, check_host
 
     check_host(host)
@@ -107,6 +126,28 @@ def view(
         highlight=False,
         markup=False,
     )
+
+
+def _print_transcript(review: str, task: str | None, sample: str | None) -> None:
+    from prereview.service.client import RemoteError
+
+    if sample is None:
+        raise RemoteError(
+            "against a server `prereview logs view` prints one transcript: name it with --sample"
+        )
+    query = {"task": task} if task else {}
+    found = api(
+        "GET", f"/api/v1/submissions/{part(review)}/transcripts/{part(sample)}", params=query
+    )
+    console.print(
+        f"review {found['review_id']}, task {found['task']}, sample {found['sample']} "
+        f"(epoch {found['epoch']}, score {found['score']}), log {found['log']}",
+        highlight=False,
+        markup=False,
+    )
+    for message in found["messages"]:
+        console.print(f"\n[{message['role']}]", highlight=False, markup=False)
+        console.print(message["text"], highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

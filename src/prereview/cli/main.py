@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
@@ -106,25 +108,36 @@ def doctor(
     json_out: bool = JsonOption,
 ) -> None:
     """Check every requirement of this host and say how to fix what fails."""
+    from prereview.cli.common import api, remote
     from prereview.doctor import run_checks, run_node_checks
 
-    if node:
-        from prereview.executors.node import sweep
+    if remote():  # the agency host's checks, for its coordinators
+        if node:
+            from prereview.service.client import RemoteError
 
-        sweep()
-    results = run_node_checks(settings()) if node else run_checks(settings())
-    failed = [r for r in results if r.required and not r.ok]
+            raise RemoteError("`prereview doctor --node` checks this machine: unset PREREVIEW_URL")
+        checks: list[dict[str, Any]] = api("GET", "/api/v1/doctor")["checks"]
+    else:
+        if node:
+            from prereview.executors.node import sweep
+
+            sweep()
+        results = run_node_checks(settings()) if node else run_checks(settings())
+        checks = [r.as_dict() for r in results]
+    failed = [r for r in checks if r["required"] and not r["ok"]]
     if json_out:
-        emit_json({"ok": not failed, "checks": [r.as_dict() for r in results]})
+        emit_json({"ok": not failed, "checks": checks})
     else:
         table = Table(title="prereview doctor --node" if node else "prereview doctor")
         for col in ("check", "status", "detail", "fix"):
             table.add_column(col, overflow="fold")
-        for r in results:
+        for r in checks:
             status = (
-                "[green]pass[/]" if r.ok else ("[red]FAIL[/]" if r.required else "[yellow]warn[/]")
+                "[green]pass[/]"
+                if r["ok"]
+                else ("[red]FAIL[/]" if r["required"] else "[yellow]warn[/]")
             )
-            table.add_row(r.name, status, r.detail, "" if r.ok else r.fix)
+            table.add_row(r["name"], status, r["detail"], "" if r["ok"] else r["fix"])
         console.print(table)
     if failed:
         raise typer.Exit(1)
@@ -160,6 +173,7 @@ RootGroup.lazy_groups = {
         "logs",
         "serve",
         "worker",
+        "jobs",
     )
 }
 register_report_commands(app)

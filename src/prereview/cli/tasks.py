@@ -86,23 +86,10 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int, str], Non
 @app.command("list")
 def list_tasks(json_out: bool = JsonOption) -> None:
     """Task families, their Inspect tasks, tiers and suites; broken ones with the reason."""
-    families = installed_families()
-    data: list[dict[str, Any]] = [
-        {
-            "family": f.name,
-            "description": f.description,
-            "inspect_tasks": [f"prereview/{t.name}" for t in f.tasks()],
-            "tiers": {str(t): n for t, n in f.tier_names().items()},
-            "suites": [s.name for s in f.suites()],
-            **f.listing(),
-            "problem": f.unavailable(),
-        }
-        for f in families.families.values()
-    ]
-    data += [
-        {"family": p.family, "problem": p.reason, "entry_point": p.entry_point}
-        for p in families.problems
-    ]
+    from prereview.cli.common import api, remote
+    from prereview.suites.listing import family_listing
+
+    data: list[dict[str, Any]] = api("GET", "/api/v1/tasks") if remote() else family_listing()
     if json_out:
         emit_json(data)
         return

@@ -33,8 +33,9 @@ from prereview.domain.submission import (
 from prereview.errors import PrereviewError
 from prereview.review.service import SubmissionRequest, submission_resource
 from prereview.service.context import ServiceContext, bearer_session, context_of
-from prereview.service.jobs import JobQueue
+from prereview.service.jobs import JobQueue, cancel_job, visible_jobs
 from prereview.service.problems import ServiceProblem
+from prereview.service.transcripts import logs_of, transcript
 from prereview.store.tables.review import SubmissionRow
 from prereview.store.tables.vault import DataKeyRow, VaultKeyRow
 from prereview.vault.errors import AccessDeniedError
@@ -239,14 +240,19 @@ def jobs(request: Request, session: Session, ident: str) -> list[Any]:
     ]
 
 
-@router.post("/submissions/{ident}/assessments/cancel", summary="Stop the running assessment")
+@router.post(
+    "/submissions/{ident}/assessments/cancel",
+    summary="Stop the running (or queued) assessment (`jobs cancel`)",
+)
 def cancel(request: Request, session: Session, ident: str) -> Any:
-    handle = session.guard.authorize(Operation.REVIEW_ASSESS, ident)
-    job = JobQueue(context_of(request).vault.db).cancel(handle)
-    session.guard.record(
-        "review.assess.cancel", "ok", submission_id=job.submission_id, target=f"job {job.id}"
-    )
-    return encoded(job.as_dict())
+    return encoded(cancel_job(session, ident).as_dict())
+
+
+@router.get(
+    "/jobs", summary="Assessment jobs of the submissions the principal may see (`jobs list`)"
+)
+def all_jobs(session: Session) -> list[Any]:
+    return [encoded(j.as_dict()) for j in visible_jobs(session)]
 
 
 def progress_of(
@@ -832,6 +838,69 @@ def keys(session: Session) -> list[Any]:
             }
             for k in s.scalars(select(VaultKeyRow).order_by(VaultKeyRow.created_at))
         ]
+
+
+@router.post("/keys/rotate", summary="Rotate the key-encryption key (`keys rotate`)")
+def rotate_keys(session: Session) -> Any:
+    session.guard.require(Operation.KEYS_MANAGE, Resource.system())
+    result = session.vault.rotate_kek()
+    session.guard.record(
+        "keys.rotate",
+        "ok",
+        target=f"key-encryption key {result.new_kek_id}",
+        detail=result.as_dict(),
+    )
+    return encoded(result.as_dict())
+
+
+# -- the install: task families, doctor ----------------------------------------------------------
+
+
+@router.get("/tasks", summary="Installed task families, tasks, tiers, suites (`tasks list`)")
+def tasks(session: Session) -> list[Any]:
+    from prereview.suites.listing import family_listing
+
+    session.guard.record("tasks.list", "ok", target="task families")
+    return encoded(family_listing())  # type: ignore[no-any-return]
+
+
+@router.get("/doctor", summary="The agency host's requirement checks, for coordinators (`doctor`)")
+def doctor(request: Request, session: Session) -> Any:
+    from prereview.doctor import run_checks
+
+    session.guard.require(Operation.PRINCIPALS_MANAGE, Resource.system(), target="doctor")
+    results = run_checks(context_of(request).settings)
+    failed = [r for r in results if r.required and not r.ok]
+    return encoded({"ok": not failed, "checks": [r.as_dict() for r in results]})
+
+
+# -- transcripts ---------------------------------------------------------------------------------
+
+
+@router.get("/submissions/{ident}/logs", summary="The review's sealed Inspect logs (`logs list`)")
+def logs(session: Session, ident: str) -> Any:
+    found = logs_of(session, ident)
+    return encoded(
+        {
+            "review_id": found.review_id,
+            "submission_id": found.submission_id,
+            "logs": [log.as_dict() for log in found.logs],
+        }
+    )
+
+
+@router.get(
+    "/submissions/{ident}/transcripts/{sample}",
+    summary="One sample's transcript from the sealed logs (`logs view --sample`)",
+)
+def sample_transcript(
+    session: Session,
+    ident: str,
+    sample: str,
+    task: Annotated[str | None, Query(max_length=200)] = None,
+    epoch: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Any:
+    return encoded(transcript(session, ident, sample, task, epoch).as_dict())
 
 
 # -- audit ---------------------------------------------------------------------------------------

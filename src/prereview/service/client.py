@@ -56,8 +56,12 @@ REMOTE_COMMANDS: dict[str, frozenset[str]] = {
     "principals": frozenset({"add", "list", "revoke", "assign", "unassign"}),
     "references": frozenset({"add", "list", "remove"}),
     "audit": frozenset({"show", "verify"}),
-    "keys": frozenset({"list"}),
+    "keys": frozenset({"list", "rotate"}),
     "advisories": frozenset({"export", "brief"}),
+    "jobs": frozenset({"list", "cancel"}),
+    "logs": frozenset({"list", "view"}),
+    "tasks": frozenset({"list"}),
+    "doctor": _ALL,
 }
 """Commands that work against a server (a group: the subcommands named); every other one
 refuses while a server is set (it would otherwise act on a local store the user did not mean)."""

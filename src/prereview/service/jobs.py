@@ -9,15 +9,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
 from prereview.errors import PrereviewError
 from prereview.store import Database, new_id, utcnow
+from prereview.store.tables.review import SubmissionRow
 from prereview.store.tables.service import ACTIVE_JOB_STATUSES, AssessmentJobRow
 from prereview.vault.guard import AuthorizedSubmission
 from prereview.vault.policy import Operation
+
+if TYPE_CHECKING:
+    from prereview.vault.service import VaultSession
 
 
 class JobError(PrereviewError):
@@ -218,6 +222,38 @@ class JobQueue:
                 row.detail = row.detail[:500]
             s.flush()
             return _job(row)
+
+
+def visible_jobs(session: VaultSession, submission: str | None = None) -> list[Job]:
+    """The jobs of one submission (`submission.read` on it), or of every submission the
+    principal may see (one listing entry in the audit trail), oldest first."""
+    queue = JobQueue(session.vault.db)
+    if submission is not None:
+        handle = session.guard.authorize(Operation.SUBMISSION_READ, submission)
+        return queue.jobs(handle.submission_id)
+    from prereview.review.service import submission_resource
+
+    with session.vault.db.session() as s:
+        rows = s.scalars(select(SubmissionRow)).all()
+        visible = {
+            row.id
+            for row in session.guard.filter(
+                Operation.SUBMISSION_READ, rows, submission_resource, target="assessment jobs"
+            )
+        }
+        jobs = s.scalars(select(AssessmentJobRow).order_by(AssessmentJobRow.created_at)).all()
+        return [_job(j) for j in jobs if j.submission_id in visible]
+
+
+def cancel_job(session: VaultSession, submission: str) -> Job:
+    """Cancel the submission's active job as `session`'s principal (`review.assess`): a queued
+    one never starts, a running one is stopped by its worker (it can be resumed)."""
+    handle = session.guard.authorize(Operation.REVIEW_ASSESS, submission)
+    job = JobQueue(session.vault.db).cancel(handle)
+    session.guard.record(
+        "review.assess.cancel", "ok", submission_id=job.submission_id, target=f"job {job.id}"
+    )
+    return job
 
 
 def job_process_alive(pid: int, job_id: str) -> bool:
