@@ -30,6 +30,7 @@ from prereview.service.context import ServiceContext, client_address, context_of
 from prereview.service.jobs import JobQueue
 from prereview.service.problems import status_of, validation_message
 from prereview.service.sessions import COOKIE, PRE_COOKIE, PortalSession, SessionStore, csrf_ok
+from prereview.service.transcripts import logs_of, transcript
 from prereview.vault.policy import Operation, Resource
 from prereview.vault.principals import PrincipalError, Role
 from prereview.vault.service import VaultSession
@@ -349,6 +350,7 @@ def submission(request: Request, ident: str) -> Response:
             Operation.REVIEW_ASSIGN,
             Operation.REPORT_READ,
             Operation.RESULTS_READ,
+            Operation.LOGS_READ,
         )
     }
     results = []
@@ -425,6 +427,28 @@ def access_log(request: Request, ident: str) -> Response:
         "access_log.html",
         lambda user: {"ident": ident, "entries": api.access_log(request, user.session, ident)},
     )
+
+
+@router.get("/submissions/{ident}/transcripts")
+def transcripts(request: Request, ident: str) -> Response:
+    """The review's sealed logs and their samples (`logs list`'s authorization)."""
+    return signed_in(
+        request, "transcripts.html", lambda user: {"logs": logs_of(user.session, ident)}
+    )
+
+
+@router.get("/submissions/{ident}/transcripts/{sample}")
+def sample_transcript(
+    request: Request, ident: str, sample: str, task: str | None = None, epoch: str = "1"
+) -> Response:
+    """One sample's transcript (`logs view`'s authorization), every message escaped."""
+
+    def load(user: User) -> Loaded:
+        if not epoch.isdigit() or not 1 <= int(epoch) <= 10_000:
+            return page(request, "error.html", user, 422, error="invalid epoch: a whole number ≥ 1")
+        return {"t": transcript(user.session, ident, sample, task or None, int(epoch))}
+
+    return signed_in(request, "transcript.html", load)
 
 
 @router.get("/submissions/{ident}/report")
