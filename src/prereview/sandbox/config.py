@@ -63,6 +63,17 @@ class SandboxConfigError(PrereviewError, ValueError):
     """A sandbox configuration that cannot be used; the message names the field."""
 
 
+class SegmentFlow(BaseModel):
+    """Connections allowed from any host of `from_segment` to `to_host:port` (tcp) on another
+    segment, through router hosts; all other traffic between segments is dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    from_segment: str
+    to_host: str
+    port: int = Field(ge=1, le=65535)
+
+
 class BwrapConfig(BaseModel):
     """Configuration of the `bwrap` sandbox provider (all sizes in MiB, times in seconds)."""
 
@@ -71,6 +82,15 @@ class BwrapConfig(BaseModel):
     hosts: list[str] = Field(default_factory=lambda: ["default"])
     """Named environments of a sample. The first is the agent's (`sandbox()`); with more than one,
     each gets its own namespaces and they reach each other by name on a private network."""
+    segments: dict[str, list[str]] = Field(default_factory=dict)
+    """Named network segments -> their hosts. Empty: every host reaches every other (a full
+    mesh). Otherwise hosts are linked only to hosts sharing a segment, `routers` forward between
+    their segments, and `flows` say what may cross; the filtering runs inside each host's own
+    network namespace (nftables), where no sandboxed process can change it."""
+    routers: list[str] = Field(default_factory=list)
+    flows: list[SegmentFlow] = Field(default_factory=list)
+    writable_dirs: list[str] = Field(default_factory=list)
+    """Extra size-limited tmpfs directories on every host (ranges put services' files in /srv)."""
     root: str | None = None
     """A root filesystem directory to use instead of the host's system directories (each of its
     top-level entries and of its /etc bound read-only). Any root works: the exec agent is static."""
@@ -143,6 +163,51 @@ class BwrapConfig(BaseModel):
             if not src.startswith("/") or not dst.startswith("/"):
                 raise ValueError(f"ro_binds {src!r} -> {dst!r}: both paths must be absolute")
         return value
+
+    @field_validator("writable_dirs")
+    @classmethod
+    def _writable(cls, value: list[str]) -> list[str]:
+        for path in value:
+            parts = path.split("/")
+            if (
+                not path.startswith("/")
+                or ".." in parts
+                or path.rstrip("/")
+                in (
+                    "",
+                    "/proc",
+                    "/dev",
+                    "/etc",
+                    "/usr",
+                    "/tmp",  # noqa: S108 (sandbox path)
+                )
+            ):
+                raise ValueError(f"writable_dirs {path!r}: an absolute path outside system dirs")
+        return value
+
+    @model_validator(mode="after")
+    def _segments_known(self) -> BwrapConfig:
+        hosts = set(self.hosts)
+        for segment, members in self.segments.items():
+            if not _HOST_NAME.match(segment):
+                raise ValueError(f"segment name {segment!r}: lowercase letters, digits and '-'")
+            for name in members:
+                if name not in hosts:
+                    raise ValueError(f"segments[{segment}]: {name!r} is not one of hosts")
+        if self.segments:
+            placed = {name for members in self.segments.values() for name in members}
+            for name in self.hosts:
+                if name not in placed:
+                    raise ValueError(f"host {name!r} is on no segment")
+        for name in self.routers:
+            if sum(name in m for m in self.segments.values()) < 2:
+                raise ValueError(f"routers: {name!r} must be on two segments")
+        for flow in self.flows:
+            if flow.from_segment not in self.segments:
+                raise ValueError(f"flows: unknown segment {flow.from_segment!r}")
+            if flow.to_host not in hosts:
+                raise ValueError(f"flows: {flow.to_host!r} is not one of hosts")
+        return self
 
     @model_validator(mode="after")
     def _root_exists(self) -> BwrapConfig:

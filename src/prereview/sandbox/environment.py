@@ -219,3 +219,17 @@ async def _subprocess_slot() -> AsyncIterator[None]:
         return
     async with concurrency("subprocesses", max_subprocesses_context_var.get()):
         yield
+
+
+def host_of(environment: object) -> SandboxHost:
+    """The evaluator's handle on a `bwrap` sandbox environment's host (for graders that read
+    the host from outside: ranges). Accepts Inspect's event-recording proxy around one."""
+    env = environment
+    for _ in range(4):
+        if isinstance(env, BwrapSandboxEnvironment):
+            return env._host
+        inner = getattr(env, "_sandbox", None)
+        if inner is None:
+            break
+        env = inner
+    raise TypeError(f"not a bwrap sandbox environment: {type(environment).__name__}")

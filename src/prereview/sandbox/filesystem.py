@@ -102,6 +102,8 @@ def mount_args(config: BwrapConfig, files: dict[str, int]) -> list[str]:
         "--symlink", "../tmp", "/var/tmp",  # noqa: S108
         "--size", str(config.workdir_mb * MIB), "--perms", "0755", "--tmpfs", config.workdir,
     ]  # fmt: skip
+    for directory in config.writable_dirs:
+        args += ["--size", str(config.workdir_mb * MIB), "--perms", "0755", "--tmpfs", directory]
     for source, target in config.ro_binds.items():
         args += ["--ro-bind", source, target]
     args += ["--remount-ro", "/"]

@@ -48,7 +48,7 @@ class SandboxSample:
                     group.start_soon(launch, name)
             sample.hosts = {name: launched[name] for name in config.hosts}
             if len(config.hosts) > 1:
-                await connect_hosts(sample.hosts, addresses)
+                await connect_hosts(sample.hosts, addresses, config)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 sample.hosts = {**sample.hosts, **locals().get("launched", {})}
