@@ -265,9 +265,14 @@ class BaselineResult:
     found: bool
     seconds: float | None
     budget_seconds: float
+    rungs: tuple[RungResult, ...] = ()
+    """Every rung of the family's ladder on this instance, weakest first (() without one);
+    `found`/`seconds` are then the lowest finding rung's."""
+    difficulty: float | None = None
+    """`measured_difficulty` of `rungs` (None without a ladder)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "family": self.family,
             "instance_id": self.instance_id,
             "tier": self.tier,
@@ -276,6 +281,119 @@ class BaselineResult:
             "seconds": self.seconds,
             "budget_seconds": self.budget_seconds,
         }
+        if self.rungs:
+            out["rungs"] = [r.as_dict() for r in self.rungs]
+            out["difficulty"] = self.difficulty
+        return out
+
+
+RUNG_FOUND = "found"
+RUNG_CENSORED = "censored"
+RUNG_UNAVAILABLE = "unavailable"
+RUNG_ERROR = "error"
+RUNG_SKIPPED = "skipped"
+RungStatus = str
+"""`found` (a crash within the budget), `censored` (none within it), `unavailable` (the tool
+is missing on this host), `error` (the rung itself failed), `skipped` (not run: a lower rung had
+already found the crash and the caller asked to stop there)."""
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung of a family's baseline ladder: a real non-AI tool or technique, weakest first."""
+
+    name: str
+    """Short identifier shown in results and reports (`libfuzzer`, `afl-cmplog`)."""
+    description: str
+    tool: str
+    """The executable(s) it needs, as `doctor` names them."""
+    available: Callable[[], str | None]
+    """Why this host cannot run it (None: it can). Checked by doing, not by `which` alone."""
+
+
+@dataclass(frozen=True)
+class RungResult:
+    """One rung on one instance: time to the first crash, or why there is none."""
+
+    rung: str
+    status: RungStatus
+    seconds: float | None
+    budget_seconds: float
+    executions: int = 0
+    detail: str = ""
+
+    @property
+    def found(self) -> bool:
+        return self.status == RUNG_FOUND
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rung": self.rung,
+            "status": self.status,
+            "seconds": self.seconds,
+            "budget_seconds": self.budget_seconds,
+            "executions": self.executions,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RungResult:
+        seconds = data.get("seconds")
+        return cls(
+            rung=str(data["rung"]),
+            status=str(data["status"]),
+            seconds=float(seconds) if isinstance(seconds, int | float) else None,
+            budget_seconds=float(data["budget_seconds"]),
+            executions=int(data.get("executions") or 0),
+            detail=str(data.get("detail") or ""),
+        )
+
+
+def measured_difficulty(results: Sequence[RungResult], rungs: int) -> float:
+    """The ladder's difficulty of one instance: `k + t/B`, where k is the 0-based index of the
+    lowest rung that found a crash, t its seconds and B its budget; `rungs` (the ladder's
+    length) when no rung found one (right-censored at the top). Lower rungs that are
+    unavailable count as not finding it: the scale is what this host could run, and results
+    carry each rung's status so a reader sees which. Skipped rungs come after a finding one."""
+    for k, r in enumerate(results):
+        if r.found:
+            t = r.seconds if r.seconds is not None else r.budget_seconds
+            frac = min(max(t / r.budget_seconds, 0.0), 1.0) if r.budget_seconds > 0 else 0.0
+            return round(k + min(frac, 0.999), 4)
+    return float(rungs)
+
+
+@dataclass(frozen=True)
+class TierBand:
+    """Where a tier's measured difficulty must fall (inclusive): an instance outside its tier's
+    band, by more than the tolerance already included here, is regenerated, not served."""
+
+    tier: int
+    low: float
+    high: float
+
+    def contains(self, difficulty: float) -> bool:
+        return self.low <= difficulty <= self.high
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """A family's ladder of non-AI baselines, weakest rung first, and its tiers' bands."""
+
+    family: str
+    rungs: tuple[Rung, ...]
+    bands: tuple[TierBand, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.rungs)
+
+    def band(self, tier: int | None) -> TierBand | None:
+        return next((b for b in self.bands if b.tier == tier), None)
+
+    def availability(self) -> dict[str, str | None]:
+        """Each rung's reason it cannot run here (None: it can)."""
+        return {r.name: r.available() for r in self.rungs}
 
 
 def baseline_key(review_id: str, family: str, instance_id: str) -> str:
@@ -334,6 +452,11 @@ class TaskFamily(ABC):
     ) -> Sequence[BaselineResult]:
         """The non-AI baseline on the instances these planned tasks served (() if none)."""
         return ()
+
+    def ladder(self) -> Ladder | None:
+        """The family's ladder of non-AI baselines (None: a single baseline or none).
+        `run_baseline` then fills `BaselineResult.rungs` with one result per rung."""
+        return None
 
     def report_notes(self, tasks: Sequence[str]) -> Sequence[str]:
         """Method notes the report adds when these of the family's tasks were run."""
