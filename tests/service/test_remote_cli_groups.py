@@ -64,6 +64,8 @@ READS = [
     ["keys", "list", "--json"],
     ["audit", "show", "--principal", "pat", "--json"],
     ["audit", "show", "--principal", "pat"],
+    ["tasks", "list", "--json"],
+    ["doctor", "--json"],
 ]
 
 
@@ -89,6 +91,7 @@ REFUSED = [
     ("auditor", ["keys", "list"]),
     ("sector_partner", ["advisories", "export"]),
     ("evaluator_unassigned", ["jobs", "cancel", "{id}"]),
+    ("auditor", ["keys", "rotate"]),
     ("submitter_other", ["jobs", "list", "{id}"]),
 ]
 
@@ -263,4 +266,41 @@ def test_options_the_api_does_not_take_refuse(url: str, world: World, lab: Path)
         refused = run_remote(url, world, "coordinator", lab, argv)
         assert refused.exit_code == 2 and said in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+    assert not lab.exists()
+
+
+def test_refused_remotely_in_one_line(url: str, world: World, lab: Path) -> None:
+    for argv, said in (
+        (["init"], "`prereview init` runs on the agency host"),
+        (["sandbox", "check"], "`prereview sandbox` runs on the agency host"),
+        (["doctor", "--node"], "`prereview doctor --node` checks this machine"),
+        (["logs", "export", world.submission, "--out", str(lab), "--recipient", str(lab)],
+         "`prereview logs export` runs on the agency host"),
+    ):  # fmt: skip
+        refused = run_remote(url, world, "coordinator", lab, argv)
+        assert refused.exit_code == 2 and said in refused.stderr, refused.output
+        assert len(refused.stderr.strip().splitlines()) == 1
+    # the agency host's checks name its paths and tools: its coordinators only
+    doctor = run_remote(url, world, "evaluator_assigned", lab, ["doctor"])
+    assert doctor.exit_code == 2 and "access denied" in doctor.stderr
+    assert len(doctor.stderr.strip().splitlines()) == 1 and doctor.stdout == ""
+    assert not lab.exists()
+
+
+def test_keys_rotated_from_a_lab_machine(
+    url: str, world: World, lab: Path, context: ServiceContext
+) -> None:
+    """Last in this module: every later read opens the store with the new key."""
+    before = json.loads(run_local(world, "coordinator", ["keys", "list", "--json"]).stdout)
+    rotated = run_remote(url, world, "coordinator", lab, ["keys", "rotate", "--json"])
+    assert rotated.exit_code == 0, rotated.output
+    result = json.loads(rotated.stdout)
+    keks = {k["key_id"]: k["status"] for k in before if k["kind"] == "kek"}
+    assert keks[result["old_kek_id"]] == "active" and result["new_kek_id"] not in keks
+    after = json.loads(run_local(world, "coordinator", ["keys", "list", "--json"]).stdout)
+    status = {k["key_id"]: k["status"] for k in after}
+    assert status[result["old_kek_id"]] == "retired" and status[result["new_kek_id"]] == "active"
+    # what was sealed before still opens, through the server and here
+    assert run_remote(url, world, "coordinator", lab, ["status", world.submission]).exit_code == 0
+    assert run_local(world, "coordinator", ["status", world.submission]).exit_code == 0
     assert not lab.exists()
