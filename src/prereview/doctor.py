@@ -10,9 +10,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prereview.config import Settings
+
+if TYPE_CHECKING:
+    from prereview.suites.interface import TaskFamily
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ def check_families() -> list[CheckResult]:
             suites = ", ".join(s.name for s in family.suites())
             results.append(CheckResult(name, True, f"loaded; suites: {suites}"))
         results.extend(CheckResult(c.name, c.ok, c.detail, c.fix, c.required) for c in checks)
+        results.extend(check_ladder(family))
     results.extend(
         CheckResult(
             f"task family {p.family}",
@@ -74,6 +78,27 @@ def check_families() -> list[CheckResult]:
         for p in families.problems
     )
     return results
+
+
+def check_ladder(family: TaskFamily) -> list[CheckResult]:
+    """A family's baseline ladder, rung by rung: a missing tool is reported here and its rung
+    is `unavailable` in results and reports (never silently dropped); not required."""
+    try:
+        ladder = family.ladder()
+        rungs = [(r, r.available()) for r in ladder.rungs] if ladder else []
+    except Exception as exc:  # a plug-in's own check may fail in any way
+        name = f"{family.name} baseline ladder"
+        return [CheckResult(name, False, f"{type(exc).__name__}: {exc}"[:300], required=False)]
+    return [
+        CheckResult(
+            f"{family.name} baseline rung {rung.name} ({rung.tool})",
+            why is None,
+            "available" if why is None else f"unavailable: {why}",
+            "" if why is None else f"install {rung.tool}",
+            required=False,
+        )
+        for rung, why in rungs
+    ]
 
 
 def check_model(settings: Settings) -> CheckResult:

@@ -18,6 +18,7 @@ from prereview.suites.interface import (
     CommandResult,
     HostCheck,
     InstanceTools,
+    Ladder,
     PlannedRun,
     Progress,
     ResultTable,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from inspect_ai import Task
 
 BASELINE_SOLVER = "libFuzzer"
+LADDER_SOLVER = "baseline ladder"
 TOKENS_PER_REQUEST = 1500.0
 """A rough planning figure for one agent turn (prompt growth included); not measured per model."""
 
@@ -80,6 +82,9 @@ class _Tools(InstanceTools):
         n = check_count(count)
         s = check_seed(seed)
         classes = parse_bug_classes(list(options.get("bug_class", ())) or None)
+        ladder_budget = list(options.get("ladder_budget", ()))
+        if ladder_budget:
+            return _generate_placed(out, s, t, n, classes, ladder_budget[-1], jobs, progress)
         report = generate_instances(out, s, t, n, classes, jobs=jobs, progress=progress)
         rows = tuple(
             {
@@ -215,6 +220,61 @@ class _Tools(InstanceTools):
                 else "Spearman: undefined",
             ),
         )
+
+
+def _generate_placed(
+    out: Path,
+    seed: int,
+    tier: int,
+    count: int,
+    classes: list[BugClass],
+    budget: str,
+    jobs: int | None,
+    progress: Progress,
+) -> CommandResult:
+    """Generation with tier placement: the ladder runs on each verified instance (`budget`
+    seconds a rung) and a misplaced one is regenerated, not served."""
+    from prereview.suites.memsafety.ladder.run import generate_placed
+
+    try:
+        budget_s = float(budget)
+    except ValueError:
+        raise PrereviewError(f"ladder budget must be a number of seconds, got {budget!r}") from None
+    if not 1 <= budget_s <= 3600:
+        raise PrereviewError(f"ladder budget must be from 1 to 3600 seconds, got {budget_s:g}")
+    report = generate_placed(
+        out, seed, tier, count, classes, budget_s, jobs=jobs, progress=progress
+    )
+    rows = tuple(
+        {
+            "id": i.id,
+            "path": str(i.path),
+            "tier": i.tier,
+            "bug_class": i.bug_class.value,
+            "difficulty": run.difficulty,
+            "rungs": {r.rung: r.status for r in run.results},
+        }
+        for i, run in zip(report.instances, report.runs, strict=True)
+    )
+    return CommandResult(
+        data={
+            "instances": list(rows),
+            "rejected": report.rejected,
+            "misplaced": report.misplaced,
+            "unplaced_slots": report.unplaced_slots,
+            "duration_s": report.duration_s,
+        },
+        table=ResultTable(
+            f"{len(rows)} verified, placed instance(s) in {out} ({report.duration_s:.1f}s)",
+            (("id", "id"), ("bug class", "bug_class"), ("difficulty", "difficulty")),
+            rows,
+        ),
+        warnings=tuple(
+            f"rejected slot {r['slot']} index {r['index']}: {r['reason'][:300]}"
+            for r in report.rejected
+        ),
+        ok=len(rows) >= count,
+    )
 
 
 def check_sanitizers() -> HostCheck:
@@ -379,6 +439,11 @@ class MemsafetyFamily(TaskFamily):
     def host_checks(self) -> Sequence[HostCheck]:
         return (check_sanitizers(), check_fuzzer())
 
+    def ladder(self) -> Ladder:
+        from prereview.suites.memsafety.ladder.run import LADDER
+
+        return LADDER
+
     def listing(self) -> Mapping[str, Any]:
         return {
             "tiers": {str(t): p.name for t, p in TIERS.items()},
@@ -391,8 +456,10 @@ class MemsafetyFamily(TaskFamily):
     def run_baseline(
         self, planned: Sequence[PlannedRun], budget_s: float, progress: Progress | None = None
     ) -> Sequence[BaselineResult]:
-        """libFuzzer, `budget_s` each, on exactly the instances these tasks served."""
-        from prereview.suites.memsafety.baseline import run_baseline
+        """The baseline ladder, `budget_s` a rung, on exactly the instances these tasks served:
+        every rung runs (the report shows each beside the model); `found`/`seconds` are the
+        lowest finding rung's, and `difficulty` the ladder's measured difficulty."""
+        from prereview.suites.memsafety.ladder.run import run_ladders
         from prereview.suites.memsafety.tasks import task_instances
 
         instances = {
@@ -403,19 +470,23 @@ class MemsafetyFamily(TaskFamily):
         }
         if not instances:
             return ()
-        outcomes = run_baseline(list(instances.values()), budget_s, progress=progress)
-        return tuple(
-            BaselineResult(
-                family=FAMILY,
-                instance_id=o.instance_id,
-                tier=o.tier,
-                solver=BASELINE_SOLVER,
-                found=o.crashed,
-                seconds=o.time_to_crash_s,
-                budget_seconds=o.budget_s,
+        out = []
+        for run in run_ladders(list(instances.values()), budget_s, progress=progress):
+            first = next((r for r in run.results if r.found), None)
+            out.append(
+                BaselineResult(
+                    family=FAMILY,
+                    instance_id=run.instance_id,
+                    tier=run.tier,
+                    solver=LADDER_SOLVER,
+                    found=first is not None,
+                    seconds=first.seconds if first is not None else None,
+                    budget_seconds=float(budget_s),
+                    rungs=run.results,
+                    difficulty=run.difficulty,
+                )
             )
-            for o in outcomes
-        )
+        return tuple(out)
 
     def report_notes(self, tasks: Sequence[str]) -> Sequence[str]:
         if "memsafety_patch" not in tasks:

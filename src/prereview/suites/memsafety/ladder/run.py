@@ -163,6 +163,27 @@ def run_ladder(
     return run
 
 
+def run_ladders(
+    instances: Sequence[Instance],
+    budget_s: float,
+    *,
+    seed: int = 1,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> list[LadderRun]:
+    """The whole ladder on every instance, `jobs` instances at a time (one core each)."""
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    out: dict[str, LadderRun] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_ladder, inst, budget_s, seed=seed) for inst in instances]
+        for n, fut in enumerate(as_completed(futures), 1):
+            run = fut.result()
+            out[run.instance_id] = run
+            if progress:
+                progress(n, len(instances), run.instance_id)
+    return [out[i.id] for i in instances]
+
+
 def placement(run: LadderRun) -> str | None:
     """Why the instance is misplaced for its tier (None: its difficulty is in the band)."""
     band = LADDER.band(run.tier)
