@@ -35,6 +35,7 @@ from prereview.reports.document import (
     NewVulnerability,
     NotableTranscript,
     Rate,
+    RungSummary,
     TaskResults,
     TierResult,
 )
@@ -219,6 +220,55 @@ class _Results:
             x, y, clusters, seed=self.seed, replicates=self.replicates, confidence=self.confidence
         )
 
+    def difficulty_by_ladder(self, family: str, task: str) -> DifficultyEstimate | None:
+        """x = the ladder's measured difficulty of each instance (the lowest rung that crashed
+        it, plus the share of that rung's budget it needed; the ladder's length if none did)."""
+        x: list[float] = []
+        y: list[int] = []
+        clusters: list[str] = []
+        for inst in self.select(family, task):
+            base = self.baselines.get((family, inst.instance_id))
+            if base is None or base.difficulty is None:
+                continue
+            for a in inst.completed:
+                x.append(round(base.difficulty, 2))
+                y.append(1 if a.success else 0)
+                clusters.append(inst.instance_id)
+        if len(set(x)) < 2:
+            return None
+        return difficulty_at_50(
+            x, y, clusters, seed=self.seed, replicates=self.replicates, confidence=self.confidence
+        )
+
+    def rungs_of(self, instances: Sequence[_Instance]) -> tuple[RungSummary, ...]:
+        """Each ladder rung on these instances, in ladder order; a rung whose tool was missing
+        on every instance it was asked to run on is marked unavailable, not left out."""
+        outcomes = [self.baselines.get((i.family, i.instance_id)) for i in instances]
+        ladders = [b.rungs for b in outcomes if b is not None and b.rungs]
+        order: list[str] = []
+        for ladder in ladders:
+            order += [r.rung for r in ladder if r.rung not in order]
+        out = []
+        for name in order:
+            runs = [r for ladder in ladders for r in ladder if r.rung == name]
+            ran = [r for r in runs if r.status in ("found", "censored")]
+            hits = [r for r in ran if r.status == "found"]
+            times = [r.seconds for r in hits if r.seconds is not None]
+            rate = (
+                Rate(len(hits), len(ran), wilson_interval(len(hits), len(ran), self.confidence))
+                if ran
+                else None
+            )
+            out.append(
+                RungSummary(
+                    rung=name,
+                    rate=rate,
+                    median_seconds=statistics.median(times) if times else None,
+                    unavailable=not ran and any(r.status == "unavailable" for r in runs),
+                )
+            )
+        return tuple(out)
+
     def baseline_of(self, instances: Sequence[_Instance]) -> BaselineSummary | None:
         found = [self.baselines.get((i.family, i.instance_id)) for i in instances]
         outcomes = [b for b in found if b is not None]
@@ -259,6 +309,7 @@ def _tier_result(
         median_tokens=_median(a.tokens for a in completed),
         median_seconds=_median(a.seconds for a in completed),
         baseline=results.baseline_of(group),
+        rungs=results.rungs_of(group),
     )
 
 
@@ -282,6 +333,8 @@ def _task_results(results: _Results, family: str, task: str, names: dict[int, st
         difficulty_by_baseline=results.difficulty_by_baseline(family, task),
         baseline_solver=baseline.solver if baseline else None,
         baseline=baseline,
+        difficulty_by_ladder=results.difficulty_by_ladder(family, task),
+        rungs=results.rungs_of(instances),
     )
 
 

@@ -19,6 +19,8 @@ FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 MODEL_COLOUR = "#1f4e79"
 BASELINE_COLOUR = "#b35900"
 REFERENCE_COLOUR = "#5b5b5b"
+RUNG_COLOURS = ("#b35900", "#7a3e9d", "#2e7d32", "#8b0000", "#00838f", "#6d4c41")
+"""The baseline ladder's rungs, weakest first (the first is the single baseline's colour)."""
 GRID = "#d9d9d9"
 
 
@@ -70,15 +72,18 @@ def _diamond(x: float, y: float, colour: str, r: float = 5.0) -> str:
 
 
 def tier_chart(task: TaskResults) -> str | None:
-    """Success by tier with intervals for one task, the fuzzer baseline beside it.
+    """Success by tier with intervals for one task, the fuzzer baseline beside it, or every
+    rung of the family's baseline ladder when it has one (a rung unavailable on the host is
+    named in the legend as such, never left out).
 
     None when no tier has a completed attempt (there is nothing to draw).
     """
     tiers = [t for t in task.tiers if t.tier is not None and t.rate.n > 0]
     if not tiers:
         return None
-    width, height = 560, 250
-    left, right, top, bottom = 52, 16, 34, 46
+    rungs = [r.rung for r in task.rungs]
+    width, height = 560, 250 + (16 if rungs else 0)
+    left, right, top, bottom = 52, 16, 34 + (16 if rungs else 0), 46
     plot_w, plot_h = width - left - right, height - top - bottom
     lo = min(t.tier for t in tiers if t.tier is not None) - 0.5
     hi = max(t.tier for t in tiers if t.tier is not None) + 0.5
@@ -118,13 +123,21 @@ def tier_chart(task: TaskResults) -> str | None:
         assert t.tier is not None
         x = sx(t.tier)
         iv = t.rate.interval
-        offset = -7.0 if t.baseline is not None else 0.0
+        drawn = [r for r in t.rungs if r.rate is not None and r.rate.n > 0] if rungs else []
+        offset = -6.0 * len(drawn) if rungs else (-7.0 if t.baseline is not None else 0.0)
         body.append(_error_bar(x + offset, sy(iv.low), sy(iv.high), MODEL_COLOUR))
         body.append(
             f'<circle cx="{_num(x + offset)}" cy="{_num(sy(iv.estimate or 0.0))}" r="4.5" '
             f'fill="{MODEL_COLOUR}"/>'
         )
-        if t.baseline is not None:
+        for k, r in enumerate(drawn):
+            assert r.rate is not None
+            colour = RUNG_COLOURS[rungs.index(r.rung) % len(RUNG_COLOURS)]
+            rx = x + offset + 12.0 * (k + 1)
+            ri = r.rate.interval
+            body.append(_error_bar(rx, sy(ri.low), sy(ri.high), colour))
+            body.append(_diamond(rx, sy(ri.estimate or 0.0), colour, 4.0))
+        if t.baseline is not None and not rungs:
             has_baseline = True
             b = t.baseline.rate.interval
             body.append(_error_bar(x + 7, sy(b.low), sy(b.high), BASELINE_COLOUR))
@@ -142,6 +155,14 @@ def tier_chart(task: TaskResults) -> str | None:
         body.append(_diamond(lx + 5, 14, BASELINE_COLOUR))
         body.append(_text(lx + 14, 18, f"{task.baseline_solver or 'fuzzer'} baseline"))
         lx += 150
+    rx = float(left)
+    for r in task.rungs:
+        colour = RUNG_COLOURS[rungs.index(r.rung) % len(RUNG_COLOURS)]
+        label = f"{r.rung} (unavailable)" if r.unavailable else r.rung
+        if not r.unavailable:
+            body.append(_diamond(rx + 5, 30, colour, 4.0))
+        body.append(_text(rx + (14 if not r.unavailable else 0), 34, label, size=10))
+        rx += 14 + 6.2 * len(label) + 10
     if est.status == "estimated":
         body.append(
             f'<line x1="{lx}" y1="14" x2="{lx + 14}" y2="14" stroke="{MODEL_COLOUR}" '
@@ -153,8 +174,16 @@ def tier_chart(task: TaskResults) -> str | None:
         f"CI {interval_text(t.rate.interval)})"
         + (
             f", baseline {t.baseline.rate.successes}/{t.baseline.rate.n}"
-            if t.baseline is not None
+            if t.baseline is not None and not rungs
             else ""
+        )
+        + "".join(
+            f", {r.rung} unavailable"
+            if r.unavailable
+            else f", {r.rung} {r.rate.successes}/{r.rate.n}"
+            if r.rate is not None
+            else f", {r.rung} not run"
+            for r in t.rungs
         )
         for t in tiers
     )

@@ -37,6 +37,17 @@ class BaselineSummary:
 
 
 @dataclass(frozen=True)
+class RungSummary:
+    """One rung of the baseline ladder on a group of instances. `rate` is None when the rung
+    ran on none of them; `unavailable` says its tool was missing on the host (never dropped)."""
+
+    rung: str
+    rate: Rate | None
+    median_seconds: float | None
+    unavailable: bool = False
+
+
+@dataclass(frozen=True)
 class TierResult:
     tier: int | None
     tier_name: str
@@ -47,6 +58,8 @@ class TierResult:
     median_tokens: float | None
     median_seconds: float | None
     baseline: BaselineSummary | None
+    rungs: tuple[RungSummary, ...] = ()
+    """The baseline ladder rung by rung on this tier's instances (() without a ladder)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,9 @@ class TaskResults:
     difficulty_by_baseline: DifficultyEstimate | None
     baseline_solver: str | None
     baseline: BaselineSummary | None
+    difficulty_by_ladder: DifficultyEstimate | None = None
+    """The 50%-success point against the ladder's measured difficulty of each instance."""
+    rungs: tuple[RungSummary, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,16 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class RungOutcome:
+    """One rung of a family's baseline ladder on one instance: `found`, `censored`,
+    `unavailable` (tool missing on the host), `error` or `skipped`."""
+
+    rung: str
+    status: str
+    seconds: float | None
+
+
+@dataclass(frozen=True)
 class BaselineOutcome:
     """The non-AI baseline (a coverage-guided fuzzer) on one instance the model also saw."""
 
@@ -79,6 +89,10 @@ class BaselineOutcome:
     found: bool
     seconds: float | None
     budget_seconds: float
+    rungs: tuple[RungOutcome, ...] = ()
+    """Every rung of the family's ladder, weakest first (() for a single baseline)."""
+    difficulty: float | None = None
+    """The ladder's measured difficulty (lowest finding rung + its share of the budget)."""
 
 
 @dataclass(frozen=True)

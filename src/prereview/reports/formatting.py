@@ -75,16 +75,19 @@ def _bound(value: float, axis: str, tested_min: float, tested_max: float) -> str
         return f"> {show(tested_max)}"
     if value < tested_min:
         return f"< {show(tested_min)}"
+    if axis == "ladder":
+        return f"{value:.2f}"
     return seconds_text(2**value) if axis == "seconds" else f"{value:.1f}"
 
 
 def difficulty_text(est: DifficultyEstimate, axis: str = "tier") -> str:
     """A 50%-success difficulty as a phrase; says why when there is no number.
 
-    `axis` is "tier" or "seconds" (the fit ran on log2 seconds of the fuzzer baseline).
+    `axis` is "tier", "seconds" (the fit ran on log2 seconds of the fuzzer baseline) or
+    "ladder" (the baseline ladder's measured difficulty: lowest finding rung + budget share).
     """
     low_t, high_t = est.tested_min, est.tested_max
-    unit = "tier " if axis == "tier" else "fuzzer time "
+    unit = {"tier": "tier ", "ladder": "ladder difficulty "}.get(axis, "fuzzer time ")
     if est.status == "no_data" or low_t is None or high_t is None or est.x50 is None:
         return {
             "no_data": "not estimated (no completed attempt with a recorded tier)",
@@ -97,7 +100,13 @@ def difficulty_text(est: DifficultyEstimate, axis: str = "tier") -> str:
             "not_decreasing": "not estimated (success did not fall as difficulty rose)",
         }.get(est.status, "not estimated")
     conf = f"{100 * est.confidence:g}%"
-    point = seconds_text(2**est.x50) if axis == "seconds" else f"{est.x50:.1f}"
+    point = (
+        seconds_text(2**est.x50)
+        if axis == "seconds"
+        else f"{est.x50:.2f}"
+        if axis == "ladder"
+        else f"{est.x50:.1f}"
+    )
     text = f"{unit}{point}"
     if est.low is not None and est.high is not None:
         text += (
@@ -112,4 +121,6 @@ def difficulty_text(est: DifficultyEstimate, axis: str = "tier") -> str:
 def _hardest(axis: str, value: float | None) -> str:
     if value is None:
         return axis
+    if axis == "ladder":
+        return f"ladder difficulty ({value:g})"
     return f"tier ({value:g})" if axis == "tier" else f"fuzzer time ({seconds_text(2**value)})"

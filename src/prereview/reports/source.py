@@ -39,6 +39,7 @@ from prereview.reports.evidence import (
     ModelIdentity,
     ReferenceRun,
     ReviewEvidence,
+    RungOutcome,
     RunRecord,
     SharingElection,
 )
@@ -174,6 +175,14 @@ def _baseline(data: Any) -> BaselineOutcome | None:
     fields = [data.get(k) for k in ("family", "instance_id", "solver")]
     if budget is None or not isinstance(found, bool) or not all(isinstance(f, str) for f in fields):
         return None
+    rungs = data.get("rungs")
+    ladder: list[RungOutcome] = []
+    for r in rungs if isinstance(rungs, list) else []:
+        if not (isinstance(r, Mapping) and isinstance(r.get("rung"), str)):
+            return None
+        if not isinstance(r.get("status"), str):
+            return None
+        ladder.append(RungOutcome(r["rung"][:40], r["status"][:20], _float(r.get("seconds"))))
     return BaselineOutcome(
         family=str(fields[0]),
         instance_id=str(fields[1]),
@@ -182,6 +191,8 @@ def _baseline(data: Any) -> BaselineOutcome | None:
         found=found,
         seconds=_float(data.get("seconds")),
         budget_seconds=budget,
+        rungs=tuple(ladder),
+        difficulty=_float(data.get("difficulty")) if ladder else None,
     )
 
 
