@@ -138,6 +138,8 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = HANDLER_THREADS
         own = context is None
         app.state.context = context or ServiceContext.open(settings, tls=tls)
+        if app.state.portal_sessions.db is None:  # sessions outlive this process
+            app.state.portal_sessions.bind(app.state.context.vault.db)
         try:
             yield
         finally:

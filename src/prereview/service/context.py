@@ -31,7 +31,10 @@ class ServiceContext:
 
     @classmethod
     def open(cls, settings: Settings, *, tls: bool = False) -> ServiceContext:
-        return cls(settings.require_initialized(), Vault.open(settings), tls=tls)
+        """The service of an initialized data dir; failed token attempts are kept in its store
+        (a restart does not reset the throttle)."""
+        vault = Vault.open(settings.require_initialized())
+        return cls(settings, vault, FailedAttemptThrottle(db=vault.db), tls=tls)
 
     def close(self) -> None:
         self.vault.close()

@@ -1,5 +1,6 @@
 """Tables of the `service` branch: the assessment queue the web service fills and the worker
-drains.
+drains; the portal's sessions and the failed token attempts it throttles, so that both survive
+a restart of the server.
 
 A job names a submission, the principal who queued it (the worker acts as that principal,
 re-checked when it starts), and what to run. Its status survives restarts of both processes:
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prereview.store.base import Base, UTCDateTime, utcnow
@@ -51,3 +52,25 @@ class AssessmentJobRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PortalSessionRow(Base):
+    """A portal session: the SHA-256 of its cookie value (never the value), its principal and
+    its clock (seconds since the epoch)."""
+
+    __tablename__ = "portal_sessions"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    principal_id: Mapped[str] = mapped_column(String(32), index=True)
+    created: Mapped[float] = mapped_column(Float)
+    seen: Mapped[float] = mapped_column(Float)
+
+
+class FailedTokenAttemptRow(Base):
+    """One failed token attempt from a client address (seconds since the epoch)."""
+
+    __tablename__ = "failed_token_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(100), index=True)
+    at: Mapped[float] = mapped_column(Float)
