@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prereview.errors import PrereviewError
 
@@ -122,31 +123,28 @@ class LocalRayCluster:
         return worker
 
     def wait_for_nodes(self, count: int, timeout_s: float = 90.0, exact: bool = False) -> None:
-        """Until `count` nodes with CPUs are alive (asked through a short-lived driver); with
-        `exact`, no more either (a killed node noticed as lost)."""
-        script = (
-            "import ray,sys;ray.init(address=sys.argv[1],_node_ip_address='127.0.0.1',"
-            "log_to_driver=False,logging_level='ERROR');"
-            "print(sum(1 for n in ray.nodes() if n['Alive'] and n['Resources'].get('CPU',0)>0))"
-        )
+        """Until `count` worker nodes are alive, as the head's GCS sees them; with `exact`, no
+        more either (a killed node noticed as lost)."""
+        # the head's own view, without joining the cluster as a driver
+        from ray._raylet import GcsClient  # type: ignore[attr-defined]
+        from ray.core.generated import gcs_pb2
+
+        alive_state = gcs_pb2.GcsNodeInfo.ALIVE  # type: ignore[attr-defined]
         deadline = time.monotonic() + timeout_s
+        client: Any = None
         while time.monotonic() < deadline:
             for n in [self.head, *self.workers]:
                 if n is not None and n.process.poll() is not None:
                     raise ClusterStartError(f"ray node {n.name} exited; see {n.log}")
-            done = subprocess.run(
-                [sys.executable, "-c", script, self.address],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-            alive = done.stdout.strip().splitlines()[-1:] if done.returncode == 0 else []
-            if alive and alive[0].isdigit():
-                seen = int(alive[0])
-                if seen == count or (seen > count and not exact):
-                    return
-            time.sleep(1.0)
+            try:
+                client = client or GcsClient(address=self.address)
+                nodes = client.get_all_node_info(timeout=5).values()
+                seen = sum(1 for v in nodes if v.state == alive_state and not v.is_head_node)
+            except Exception:  # the head is still starting
+                client, seen = None, -1
+            if seen == count or (seen > count and not exact):
+                return
+            time.sleep(0.25)
         raise ClusterStartError(f"{count} ray worker nodes did not come up in {timeout_s:.0f} s")
 
     def stop(self) -> None:

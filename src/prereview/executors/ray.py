@@ -162,26 +162,30 @@ class RayExecutor(Executor):
             )
         mine = node.versions()
         reports: list[node.NodeReport] = []
+        problems: list[str] = []
         for ref in ready:
             try:
                 rep: node.NodeReport = ray.get(ref)
             except Exception as exc:
-                raise ExecutorError(
-                    f"node {refs[ref][:12]} could not report readiness: {_first_line(exc)}"
-                ) from None
-            for what, version in mine.items():
-                theirs = rep.versions.get(what)
-                if theirs != version:
-                    raise ExecutorError(
-                        f"version mismatch: node {rep.node_id[:12]} ({rep.host}) runs {what} "
-                        f"{theirs}, this head {version}; install the same release on every node"
-                    )
-            if rep.failed:
-                raise ExecutorError(
-                    f"node {rep.node_id[:12]} ({rep.host}) fails readiness: {rep.failed[0]} "
-                    "(run `prereview doctor --node` there); nothing was scheduled"
-                )
+                problems.append(f"node {refs[ref][:12]} could not report: {_first_line(exc)}")
+                continue
+            label = f"node {rep.node_id[:12]} ({rep.host})"
+            wrong = [
+                f"{what} {rep.versions.get(what)}, this head {version}"
+                for what, version in mine.items()
+                if rep.versions.get(what) != version
+            ]
+            if wrong:
+                problems.append(f"version mismatch: {label} runs {'; '.join(wrong)}")
+            elif rep.failed:
+                problems.append(f"{label} fails readiness: {rep.failed[0]}")
             reports.append(rep)
+        if problems:
+            raise ExecutorError(
+                " | ".join(p.replace("\n", " ") for p in problems)
+                + " — nothing was scheduled (same release on every node; `prereview doctor "
+                "--node` there)"
+            )
         return reports
 
     def close(self) -> None:
