@@ -23,6 +23,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from prereview.suites.ics.modbus_client import ModbusClient, ModbusError
@@ -78,7 +79,7 @@ class ScannerWriter:
                 except OSError:
                     break
                 try:
-                    self._call(lambda c=c: c.read_holding(0))
+                    self._call(partial(c.read_holding, 0))
                     self.client = c
                     return True
                 except ModbusError as exc:
@@ -95,7 +96,7 @@ class ScannerWriter:
         found: dict[int, int] = {}
         for base in range(0, SCAN_LIMIT, 16):
             try:
-                vals = self._call(lambda b=base: read(b, 16))
+                vals = self._call(partial(read, base, 16))
                 assert vals is not None
                 found.update({base + i: v for i, v in enumerate(vals)})
                 continue
@@ -103,7 +104,7 @@ class ScannerWriter:
                 pass
             for a in range(base, base + 16):
                 try:
-                    vals = self._call(lambda a=a: read(a, 1))
+                    vals = self._call(partial(read, a, 1))
                     assert vals is not None
                     found[a] = vals[0]
                 except ModbusError:
@@ -114,7 +115,7 @@ class ScannerWriter:
         c = self.client
         assert c is not None
         try:
-            self._call(lambda: c.write_register(address, value))
+            self._call(partial(c.write_register, address, value))
             return True
         except ModbusError:
             return False
@@ -155,7 +156,7 @@ class ScannerWriter:
         assert c is not None
         out = {}
         for a in inputs_before:
-            vals = self._call(lambda a=a: c.read_input(a, 1))
+            vals = self._call(partial(c.read_input, a, 1))
             assert vals is not None
             out[a] = vals[0]
         return out
