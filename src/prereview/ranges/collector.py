@@ -50,8 +50,11 @@ http.server.ThreadingHTTPServer(("0.0.0.0", PORT), Handler).serve_forever()
 """
 
 
-def collector(host: str, port: int = 80, name: str = "collector") -> tuple[FileSpec, ServiceSpec]:
-    """The file and the service that make `host` a collector (add both to a scenario)."""
+def collector(
+    host: str, port: int = 80, name: str = "collector", max_lines: int = MAX_LINES
+) -> tuple[FileSpec, ServiceSpec]:
+    """The file and the service that make `host` a collector (add both to a scenario); it
+    records at most `max_lines` requests of at most `MAX_LINE` bytes each."""
     script = FileSpec(host=host, path=COLLECTOR_SCRIPT, content=_SOURCE, mode=0o644)
     service = ServiceSpec(
         name=name,
@@ -61,7 +64,7 @@ def collector(host: str, port: int = 80, name: str = "collector") -> tuple[FileS
             COLLECTOR_SCRIPT,
             COLLECTOR_LOG,
             str(port),
-            str(MAX_LINES),
+            str(max_lines),
             str(MAX_LINE),
         ),
         health=HealthCheck(kind="tcp", port=port),

@@ -70,4 +70,4 @@ async def probe(host: SandboxHost, health: HealthCheck, *, from_evaluator: bool)
             raise OSError(f"cannot enter the host's network: {done.stderr[:200]!r}")
         return done.returncode == 0
 
-    return await anyio.to_thread.run_sync(run)
+    return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)

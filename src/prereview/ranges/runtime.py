@@ -234,10 +234,14 @@ async def _start_service(rng: Range, svc: ServiceSpec) -> None:
     tail = await service_log_tail(rng, svc.name)
     raise RangeStartError(
         f"range {rng.scenario.name}: service {svc.name!r} on {svc.host!r} did not get healthy "
-        f"within {svc.start_timeout:g} s; log tail: {tail.strip()[-400:] or '(empty)'}",
+        f"within {svc.start_timeout:g} s; log tail: {_one_line(tail[-400:]) or '(empty)'}",
         svc.name,
         tail,
     )
+
+
+def _one_line(text: str) -> str:
+    return " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
 
 
 async def service_log_tail(rng: Range, service: str, limit: int = LOG_TAIL) -> str:

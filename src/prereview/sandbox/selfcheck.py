@@ -269,6 +269,112 @@ async def _peers(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
     )
 
 
+_REACH = """
+for target in "$@"; do
+  ( timeout 1 bash -c "exec 3<>/dev/tcp/${target%:*}/${target#*:}" 2>/dev/null \\
+    && echo "$target open" || echo "$target closed" ) &
+done
+wait
+"""
+_LISTEN = (
+    "import socket, time\n"
+    "s = [socket.create_server(('0.0.0.0', p)) for p in (80, 81)]\n"
+    "open('/tmp/listening', 'w').close()\n"
+    "time.sleep(120)\n"
+)
+
+
+async def _reach(host: BwrapSandboxEnvironment, targets: list[str]) -> set[str]:
+    result = await host.exec(["bash", "-c", _REACH, "reach", *targets], timeout=10)
+    return {line.split()[0] for line in result.stdout.splitlines() if line.endswith(" open")}
+
+
+async def _segments(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
+    """Segments: attacker on public, web on public+internal (no forwarding), a router with one
+    allowed flow public -> db:81, db on internal. Only the flow and pivots through a host get
+    in; the sandboxed user cannot change the filter; the evaluator's listener hears nothing."""
+    from prereview.sandbox.config import SegmentFlow
+    from prereview.sandbox.sample import SandboxSample
+
+    config = BwrapConfig(
+        hosts=["attacker", "web", "router", "db"],
+        segments={"public": ["attacker", "web", "router"], "internal": ["web", "router", "db"]},
+        routers=["router"],
+        flows=[SegmentFlow(from_segment="public", to_host="db", port=81)],
+    )
+    listener = socket.create_server(("0.0.0.0", 0))  # noqa: S104 (must hear any address)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    outside = [f"{address}:{port}" for address in ("127.0.0.1", *evaluator_addresses())]
+    sample = await SandboxSample.create(config)
+    try:
+        hosts = {n: BwrapSandboxEnvironment(h, sample) for n, h in sample.hosts.items()}
+        await hosts["db"].exec(
+            ["sh", "-c", f"python3 -c {_shell_quote(_LISTEN)} >/dev/null 2>&1 &"]
+        )
+        await hosts["web"].exec(
+            ["sh", "-c", f"python3 -c {_shell_quote(_LISTEN)} >/dev/null 2>&1 &"]
+        )
+        for name in ("db", "web"):
+            ready = (
+                "for i in $(seq 100); do [ -e /tmp/listening ] && exit 0; sleep 0.05; done; exit 1"
+            )
+            await hosts[name].exec(["sh", "-c", ready], timeout=10)
+        from_attacker = await _reach(hosts["attacker"], ["web:80", "db:80", "db:81", *outside])
+        from_web = await _reach(hosts["web"], ["db:80", "db:81", *outside])
+        tamper = await hosts["attacker"].exec(["sh", "-c", "nft flush ruleset; ip route flush all"])
+        after = await _reach(hosts["attacker"], ["db:80"])
+        try:
+            listener.accept()
+            heard = True
+        except BlockingIOError:
+            heard = False
+    finally:
+        listener.close()
+        await sample.close()
+    expected_attacker = {"web:80", "db:81"}
+    ok = (
+        from_attacker == expected_attacker
+        and from_web == {"db:80", "db:81"}
+        and not tamper.success
+        and not after
+        and not heard
+    )
+    return PropertyResult(
+        "segments: flows only, pivot through a held host",
+        ok,
+        f"attacker reaches {sorted(from_attacker)}; web reaches {sorted(from_web)}; "
+        f"filter change by sandbox user {'refused' if not tamper.success else 'ALLOWED'}; "
+        f"evaluator listener heard: {heard}",
+    )
+
+
+def evaluator_addresses() -> list[str]:
+    """The evaluator's own non-loopback IPv4 addresses (targets no sandbox may reach)."""
+    import shutil
+    import subprocess
+
+    ip = shutil.which("ip")
+    if ip is None:
+        return []
+    shown = subprocess.run(
+        [ip, "-4", "-o", "addr", "show", "scope", "global"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    )
+    return [
+        line.split()[3].split("/")[0] for line in shown.stdout.splitlines() if len(line.split()) > 3
+    ]
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
 PROBES: tuple[Probe, ...] = (
     _namespaces,
     _processes,
@@ -281,6 +387,7 @@ PROBES: tuple[Probe, ...] = (
     _timeout,
     _agent,
     _peers,
+    _segments,
 )
 
 
