@@ -1,0 +1,214 @@
+"""The baseline ladder: measured difficulty, the structure-aware rung's format description,
+tier placement, and a missing tool reported as an `unavailable` rung (never dropped)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from prereview.doctor import check_ladder
+from prereview.errors import PrereviewError
+from prereview.suites.interface import (
+    RUNG_CENSORED,
+    RUNG_FOUND,
+    RUNG_UNAVAILABLE,
+    BaselineResult,
+    RungResult,
+    TierBand,
+    measured_difficulty,
+)
+from prereview.suites.memsafety.family import MemsafetyFamily
+from prereview.suites.memsafety.generator import _plan
+from prereview.suites.memsafety.instance import Instance
+from prereview.suites.memsafety.ladder import run as ladder_run
+from prereview.suites.memsafety.ladder.afl import CMPLOG, STRUCTURE
+from prereview.suites.memsafety.ladder.format import describe, read_dictionary
+from prereview.suites.memsafety.ladder.run import (
+    LADDER,
+    LIBFUZZER,
+    LadderRun,
+    generate_placed,
+    load_ladder_run,
+    placement,
+    run_ladder,
+)
+from prereview.suites.memsafety.spec import TIERS, BugClass
+from tests.suites.memsafety.conftest import pick
+
+
+def _r(name: str, status: str, seconds: float | None = None) -> RungResult:
+    return RungResult(name, status, seconds, 20.0)
+
+
+def test_measured_difficulty_is_the_lowest_finding_rung_plus_its_budget_share() -> None:
+    assert measured_difficulty([_r("a", RUNG_FOUND, 5.0), _r("b", RUNG_FOUND, 1.0)], 2) == 0.25
+    assert measured_difficulty([_r("a", RUNG_CENSORED), _r("b", RUNG_FOUND, 10.0)], 2) == 1.5
+    # an unavailable rung finds nothing; nothing found is the ladder's length (censored)
+    assert measured_difficulty([_r("a", RUNG_UNAVAILABLE), _r("b", RUNG_FOUND, 0.0)], 2) == 1.0
+    assert measured_difficulty([_r("a", RUNG_CENSORED), _r("b", RUNG_UNAVAILABLE)], 2) == 2.0
+    # a crash at the very end of the budget stays below the next rung's range
+    assert measured_difficulty([_r("a", RUNG_FOUND, 20.0)], 2) < 1.0
+    assert TierBand(3, 1.0, 3.0).contains(3.0) and not TierBand(3, 1.0, 3.0).contains(0.5)
+
+
+def test_bands_cover_every_tier_and_do_not_invert() -> None:
+    assert sorted(b.tier for b in LADDER.bands) == sorted(TIERS)
+    lows = [LADDER.band(t).low for t in sorted(TIERS)]  # type: ignore[union-attr]
+    highs = [LADDER.band(t).high for t in sorted(TIERS)]  # type: ignore[union-attr]
+    assert lows == sorted(lows) and highs == sorted(highs)
+    assert MemsafetyFamily().ladder() is LADDER
+
+
+def test_baseline_result_keeps_its_old_shape_without_a_ladder() -> None:
+    plain = BaselineResult("memsafety", "i", 1, "libFuzzer", True, 1.0, 5.0)
+    assert "rungs" not in plain.as_dict()
+    rungs = (_r(LIBFUZZER, RUNG_FOUND, 1.0),)
+    data = BaselineResult("memsafety", "i", 1, "ladder", True, 1.0, 5.0, rungs, 0.05).as_dict()
+    assert data["rungs"][0]["status"] == RUNG_FOUND and data["difficulty"] == 0.05
+    assert RungResult.from_dict(data["rungs"][0]) == rungs[0]
+
+
+@pytest.mark.parametrize("tier", sorted(TIERS))
+def test_format_description_serializes_the_reference_trigger_exactly(tier: int) -> None:
+    """The structure-aware rung's codec, built from the format alone, frames the PoC's messages
+    byte for byte as the generator does: lengths, digests, checksums, sequence numbers."""
+    for bug in BugClass:
+        plan, _ = _plan(11, tier, bug, 0)
+        desc = describe(11, tier, bug.value, 0)
+        msgs = plan.gate_messages() + plan.core.trigger_flow(random.Random(3), plan.style)
+        genotype = []
+        for m in msgs:
+            body = m.body
+            sub = desc.subheaders.get(m.kind)
+            if sub is not None:
+                head = len(sub.tag) + (1 if sub.version is not None else 0)
+                cut = head + (2 if sub.length else 0) + (2 if sub.digest else 0)
+                body = body[:head] + body[cut:]
+            genotype.append((m.kind, body))
+        assert desc.serialize(desc.encode(genotype)) == plan.framing.frame(msgs)
+
+
+def test_format_description_holds_no_ground_truth() -> None:
+    plan, _ = _plan(11, 3, BugClass.HEAP_OVERFLOW, 0)
+    desc = describe(11, 3, BugClass.HEAP_OVERFLOW.value, 0)
+    blob = pickle.dumps(desc)
+    for secret in (plan.core.label, plan.core.crash_function, type(plan.core).__name__):
+        assert secret.encode() not in blob
+    assert list(desc.kinds) == sorted(desc.kinds)  # no kind stands out by its position
+    assert plan.core.kind in desc.kinds
+
+
+def test_structural_mutations_always_serialize() -> None:
+    desc = describe(11, 5, BugClass.USE_AFTER_FREE.value, 0)
+    rng = random.Random(7)
+    seeds = desc.seeds()
+    genotype = seeds[0]
+    for _ in range(400):
+        genotype = desc.mutate(genotype, rng.choice(seeds), rng, [b"\x01\x02", b"ABCD"])
+        assert desc.serialize(genotype)
+        assert len(desc.decode(genotype)) <= 64
+
+
+def test_compared_constants_are_read_from_an_afl_dictionary(tmp_path: Path) -> None:
+    d = tmp_path / "cmp.dict"
+    d.write_text('"DGX4"\n"\\xad}\\xc6/"\nnot a token\n"\\x01"\n"DGX4"\n')
+    assert read_dictionary(d) == [b"DGX4", b"\xad}\xc6/", b"\x01"]
+    assert read_dictionary(tmp_path / "missing") == []
+
+
+def test_ladder_on_a_tier_one_instance_records_every_rung(instances: list[Instance]) -> None:
+    inst = pick(instances, tier=1)
+    run = run_ladder(inst, 20, rungs=(LIBFUZZER, STRUCTURE))
+    by = {r.rung: r for r in run.results}
+    assert set(by) == set(LADDER.names)
+    assert by[LIBFUZZER].status == RUNG_FOUND  # tier 1: libFuzzer from the examples
+    assert by[CMPLOG].status == "skipped"
+    assert by["symbolic"].status == "skipped"
+    assert run.difficulty == measured_difficulty(run.results, len(LADDER.rungs)) < 1.0
+    assert load_ladder_run(inst) == run
+    assert placement(run) is None
+
+
+def _fake_path(tmp_path: Path, keep: tuple[str, ...]) -> str:
+    """A PATH holding only `keep` (links to the real tools): hides everything else."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in keep:
+        real = shutil.which(tool)
+        assert real is not None
+        (bin_dir / tool).symlink_to(real)
+    return str(bin_dir)
+
+
+def test_a_missing_tool_leaves_its_rung_unavailable_everywhere(
+    instances: list[Instance], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", _fake_path(tmp_path, ("gcc", "clang", "python3")))
+    availability = LADDER.availability()
+    assert availability[LIBFUZZER] is None
+    assert "afl-clang-fast" in (availability[CMPLOG] or "")
+    assert "klee" in (availability["symbolic"] or "")
+    inst = pick(instances, tier=2)
+    before = sorted(p.name for p in inst.path.rglob("*") if p.is_file())
+    run = run_ladder(inst, 5, rungs=(CMPLOG, STRUCTURE, "symbolic"), store=False)
+    statuses = {r.rung: r.status for r in run.results}
+    assert statuses == {
+        LIBFUZZER: "skipped",
+        CMPLOG: RUNG_UNAVAILABLE,
+        STRUCTURE: RUNG_UNAVAILABLE,
+        "symbolic": RUNG_UNAVAILABLE,
+    }
+    assert run.difficulty == len(LADDER.rungs)
+    assert sorted(p.name for p in inst.path.rglob("*") if p.is_file()) == before
+    checks = {c.name.split(" (")[0]: c for c in check_ladder(MemsafetyFamily())}
+    rung = checks[f"memsafety baseline rung {CMPLOG}"]
+    assert not rung.ok and not rung.required and "unavailable" in rung.detail
+    assert checks[f"memsafety baseline rung {LIBFUZZER}"].ok
+
+
+def test_a_misplaced_instance_is_regenerated_not_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every attempt measures as too easy for tier 3: nothing is served, each one is deleted,
+    and the report counts them."""
+    calls: list[str] = []
+
+    def too_easy(inst: Instance, budget_s: float, **_: object) -> LadderRun:
+        calls.append(inst.id)
+        results = tuple(
+            RungResult(n, RUNG_FOUND if k == 0 else "skipped", 0.5 if k == 0 else None, 10.0)
+            for k, n in enumerate(LADDER.names)
+        )
+        return LadderRun(inst.id, inst.tier, results, 0.05, 1.0)
+
+    monkeypatch.setattr(ladder_run, "run_ladder", too_easy)
+    out = tmp_path / "placed"
+    report = generate_placed(out, 5, 3, 1, [BugClass.OOB_READ], 10, attempts=2, jobs=1)
+    assert report.instances == [] and report.unplaced_slots == 1
+    assert report.misplaced == 2 and len(calls) == 2
+    assert all("misplaced: measured difficulty 0.05" in r["reason"] for r in report.rejected)
+    assert list(out.iterdir()) == []
+
+
+def test_bad_ladder_budget_is_one_clear_error_and_writes_nothing(tmp_path: Path) -> None:
+    tools = MemsafetyFamily().instance_tools()
+    out = tmp_path / "out"
+    for bad, why in (("soon", "must be a number"), ("0", "from 1 to 3600")):
+        with pytest.raises(PrereviewError, match=why) as err:
+            tools.generate(
+                out,
+                seed=1,
+                tier="1",
+                count=1,
+                options={"ladder_budget": [bad]},
+                jobs=1,
+                progress=lambda *_: None,
+            )
+        assert "\n" not in str(err.value)
+    assert not out.exists()
+    assert os.environ.get("PATH")
