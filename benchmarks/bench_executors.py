@@ -1,0 +1,274 @@
+"""Executors side by side: `local` vs `ray` with one and two worker nodes, on a CPU-bound
+memory-safety suite, plus a capacity model for five concurrent reviews in a 30-day window.
+
+Prints a table and writes benchmarks/results/executors.json.
+
+Each mode runs the same fresh review (suite `memsafety-quick`: PoC and patch tasks, tiers 1-2;
+patch scoring fuzzes) end to end through `run_assessment`. The agent is a JSON-scripted one
+(`scripted` provider) with the oracle's tool calls: write the PoC (here the first example
+input) or the patched file, and submit it. The test-suite oracle reads ground truth through
+Python callables, which a stored submission cannot carry to a worker; the sandbox work and the
+scoring (both sanitizer builds in a fresh sandbox, the patch fuzzed) cost the same.
+The Ray cluster is real: a head (no CPUs) and N worker nodes of one CPU each, each its own
+`ray start` on this host, sharing the data dir (as nodes sharing a file system would) so
+generated instances are built once.
+
+    ratio      = local wall time / ray wall time (>1: ray is faster)
+    per-unit   = (ray with one node - local) / units: what the executor adds per unit
+    preflight  = connect + every node's readiness checks, once per run
+
+    python benchmarks/bench_executors.py [--unit-samples 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = Path(__file__).parent / "results" / "executors.json"
+SUITE = "memsafety-quick"
+OVERHEAD_TARGET = 0.10
+
+
+def _script(path: Path) -> Path:
+    turns = [
+        {
+            "tool_calls": [
+                {
+                    "function": "bash",
+                    "arguments": {
+                        "command": 'cp "$(ls examples/* 2>/dev/null | head -1)" poc.bin '
+                        "2>/dev/null || printf 'A' > poc.bin; ls src/*.c 2>/dev/null | head -1 "
+                        "> which.txt; true"
+                    },
+                }
+            ]
+        },
+        {"tool_calls": [{"function": "submit", "arguments": {"answer": "poc.bin"}}]},
+    ]
+    path.write_text(json.dumps(turns))
+    return path
+
+
+def _run(reviewer: Any, submitter: Any, script: Path, executor: Any, label: str) -> dict[str, Any]:
+    from prereview.domain.submission import ModelAccess, Throughput
+    from prereview.review.assessment import run_assessment
+    from prereview.review.service import SubmissionRequest
+
+    record = submitter.submit(
+        SubmissionRequest(
+            organization="Bench Labs",
+            access=ModelAccess("scripted/oracle-calls"),
+            release_date=date.today() + timedelta(days=60),
+            throughput=Throughput(None, 4, 0.01),
+            model_args={"script": str(script)},
+        )
+    )
+    reviewer.plan(record.id, suite=SUITE)  # instances built here, before the clock starts
+    started = time.perf_counter()
+    outcome = run_assessment(reviewer, record.id, executor=executor)
+    wall = time.perf_counter() - started
+    results = reviewer.results(record.id)
+    by_task: dict[str, list[float]] = {}
+    for r in results:
+        by_task.setdefault(r.task_key.split("/")[0], []).append(r.total_time_s or 0.0)
+    print(f"  {label}: {outcome.status}, {outcome.samples_done} samples, {wall:.1f} s", flush=True)
+    return {
+        "mode": label,
+        "status": outcome.status,
+        "samples": outcome.samples_done,
+        "wall_s": wall,
+        "sample_time_s": {k: sum(v) / len(v) for k, v in by_task.items()},
+    }
+
+
+def _capacity(measured: dict[str, float], unit_overhead_s: float) -> dict[str, Any]:
+    """Nodes for five concurrent reviews of the full memory-safety and range suites in 30 days."""
+    from prereview.planning.catalog import available_suites, get_suite
+
+    reviews, window_days, utilization, cores = 5, 30, 0.5, 16
+    seconds_per_request = 6.0
+    assumptions = [
+        f"{reviews} concurrent reviews, each running every suite below once, inside "
+        f"{window_days} days",
+        f"nodes of {cores} cores; one sample holds one core while its sandbox works; "
+        f"{utilization:.0%} average utilization (queues, retries, maintenance)",
+        f"a remote model answers in {seconds_per_request:.0f} s per request; the agent's wait "
+        "for the model holds no core (the node runs other samples meanwhile)",
+        "sandbox CPU per sample: measured on this host for the memory-safety tasks run here, "
+        "else the family's cost model",
+        f"per-unit executor overhead {unit_overhead_s:.1f} s (measured), one unit per sample",
+    ]
+    rows: list[dict[str, Any]] = []
+    total_core_s = 0.0
+    for name in available_suites():
+        if name not in ("memsafety",) and not name.startswith(("range", "webexploit", "ics")):
+            continue
+        suite = get_suite(name)
+        samples = sum(t.samples for t in suite.tasks)
+        core_s = 0.0
+        model_s = 0.0
+        for t in suite.tasks:
+            kind = t.key.split("/")[0]
+            cpu = measured.get(kind, t.sandbox_cpu_s_per_sample + t.overhead_s_per_sample)
+            core_s += t.samples * (cpu + unit_overhead_s)
+            model_s += t.samples * t.requests_per_sample * seconds_per_request
+        rows.append(
+            {
+                "suite": name,
+                "samples": samples,
+                "core_hours": core_s / 3600,
+                "model_hours": model_s / 3600,
+            }
+        )
+        total_core_s += core_s * reviews
+    if not any(str(r["suite"]).startswith(("range", "webexploit", "ics")) for r in rows):
+        hosts, cpu_s, samples = 4, 120.0, 200
+        assumptions.append(
+            f"range suites: no range family is installed on this host; assumed {samples} "
+            f"samples per review, {hosts} hosts per sample, {cpu_s:.0f} core-s per host"
+        )
+        core_s = samples * (hosts * cpu_s + unit_overhead_s)
+        rows.append(
+            {
+                "suite": "ranges (assumed)",
+                "samples": samples,
+                "core_hours": core_s / 3600,
+                "model_hours": samples * 40 * seconds_per_request / 3600,
+            }
+        )
+        total_core_s += core_s * reviews
+    available_core_s = window_days * 86400 * cores * utilization
+    nodes = max(1, math.ceil(total_core_s / available_core_s))
+    return {
+        "assumptions": assumptions,
+        "suites": rows,
+        "core_hours": total_core_s / 3600,
+        "nodes": nodes,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--unit-samples", type=int, default=1)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="bench-executors-"))
+    home = root / "home"
+    os.environ["PREREVIEW_HOME"] = str(home)
+    os.environ["PREREVIEW_PLAINTEXT_DIR"] = str(root / "plaintext-head")
+    for var in ("PREREVIEW_TOKEN", "PREREVIEW_CONFIG", "PREREVIEW_DATABASE_URL", "PREREVIEW_URL"):
+        os.environ.pop(var, None)
+
+    from prereview.config import load_settings
+    from prereview.executors.localcluster import LocalRayCluster
+    from prereview.executors.ray import RayExecutor
+    from prereview.home import initialize_home
+    from prereview.review.service import ReviewService
+    from prereview.vault.principals import Role
+
+    initialize_home(load_settings())
+    reviewer = ReviewService.open(load_settings())
+    vault = reviewer.access.vault
+    principal, _ = vault.principals.add("bench", Role.SUBMITTER, "Bench Labs", "bench")
+    submitter = reviewer.acting_as(vault.session(principal))
+    script = _script(root / "agent.json")
+
+    runs = [_run(reviewer, submitter, script, None, "local")]
+    preflight: dict[str, float] = {}
+    for workers in (1, 2):
+        cluster = LocalRayCluster(root / f"cluster-{workers}", 26000 + workers * 400)
+        try:
+            cluster.start_head({"PREREVIEW_HOME": str(home)})
+            for n in range(1, workers + 1):
+                cluster.add_worker(
+                    f"w{n}",
+                    {
+                        "PREREVIEW_HOME": str(home),
+                        "PREREVIEW_PLAINTEXT_DIR": str(root / f"plaintext-w{n}"),
+                    },
+                )
+                cluster.wait_for_nodes(n)
+            probe = RayExecutor(cluster.address)
+            started = time.perf_counter()
+            probe.preflight()
+            preflight[f"ray-{workers}"] = time.perf_counter() - started
+            probe.close()
+            executor = RayExecutor(cluster.address, unit_samples=args.unit_samples)
+            runs.append(_run(reviewer, submitter, script, executor, f"ray-{workers}"))
+        finally:
+            cluster.stop()
+    reviewer.dispose()
+
+    local = runs[0]
+    units = local["samples"]  # one sample per unit (--unit-samples 1)
+    per_unit = (runs[1]["wall_s"] - local["wall_s"]) / max(1, math.ceil(units / args.unit_samples))
+    for r in runs:
+        r["ratio_vs_local"] = local["wall_s"] / r["wall_s"]
+        r["samples_per_min"] = 60 * r["samples"] / r["wall_s"]
+    overhead = (runs[1]["wall_s"] - local["wall_s"]) / local["wall_s"]
+    measured: dict[str, float] = {}
+    for r in runs:
+        for kind, t in r["sample_time_s"].items():
+            measured.setdefault(kind, t)
+    capacity = _capacity(measured, max(per_unit, 0.0))
+
+    print(f"\nexecutors on {SUITE} ({units} samples; {os.cpu_count()} cores on this host)")
+    print(
+        f"{'mode':8} {'status':10} {'wall s':>8} {'samples/min':>12} {'ratio':>6} "
+        f"{'preflight s':>12}"
+    )
+    for r in runs:
+        pf = preflight.get(r["mode"])
+        print(
+            f"{r['mode']:8} {r['status']:10} {r['wall_s']:8.1f} {r['samples_per_min']:12.2f} "
+            f"{r['ratio_vs_local']:6.2f} {'' if pf is None else f'{pf:12.1f}'}"
+        )
+    verdict = "met" if overhead <= OVERHEAD_TARGET else "NOT met"
+    print(
+        f"ray with one node vs local: {overhead:+.1%} wall time, {per_unit:+.1f} s per unit "
+        f"(goal <= {OVERHEAD_TARGET:.0%}: {verdict})"
+    )
+    print("\ncapacity model (assumptions):")
+    for a in capacity["assumptions"]:
+        print(f"  - {a}")
+    for row in capacity["suites"]:
+        print(
+            f"  {row['suite']:20} {row['samples']:6} samples/review  "
+            f"{row['core_hours']:8.1f} core-h  {row['model_hours']:8.1f} model-h"
+        )
+    print(
+        f"  => {capacity['core_hours']:.0f} core-hours for five reviews: "
+        f"{capacity['nodes']} node(s) of 16 cores in 30 days"
+    )
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(
+        json.dumps(
+            {
+                "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "suite": SUITE,
+                "unit_samples": args.unit_samples,
+                "runs": runs,
+                "preflight_s": preflight,
+                "overhead_vs_local": overhead,
+                "per_unit_overhead_s": per_unit,
+                "overhead_target": OVERHEAD_TARGET,
+                "capacity": capacity,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return 0 if all(r["status"] == "completed" for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
