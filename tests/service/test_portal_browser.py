@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from prereview.service.app import create_app
 from prereview.service.context import ServiceContext
+from prereview.vault.principals import Role
 from tests.service.servers import serving
 from tests.service.world import HOSTILE_MODEL_NAME, World
 
@@ -274,17 +275,31 @@ def test_auditor_reads_and_verifies_the_trail(visit: Visit, world: World, tmp_pa
         assert "access denied" in v.page.inner_text("main")
 
 
-def test_an_expired_session_keeps_the_forms_non_secret_fields(
-    visit: Visit, world: World, tmp_path: Path, live: tuple[str, FastAPI]
+@pytest.mark.parametrize("ended_by", ["expiry", "revocation"])
+def test_an_ended_session_keeps_the_forms_non_secret_fields(
+    visit: Visit, world: World, tmp_path: Path, live: tuple[str, FastAPI], ended_by: str
 ) -> None:
+    """The session expires, or its principal's token is revoked, while a form is half filled:
+    the post leads to sign-in, and signing in brings the non-secret fields back."""
+    vault = live[1].state.context.vault
     with journey(visit, tmp_path) as v:
-        sign_in(v, world, "submitter_own")
+        if ended_by == "revocation":
+            _, token = vault.principals.add("lab-temp", Role.SUBMITTER, "Org A", "browser")
+            v.go("/signin")
+            v.page.get_by_label("API token").fill(token)
+            v.page.get_by_role("button", name="Sign in").click()
+            v.page.wait_for_url(re.compile(r"/$"))
+        else:
+            sign_in(v, world, "submitter_own")
         v.go("/submit")
         page = v.page
         page.get_by_label("Organization").fill("Org A")
         page.get_by_label("Product name of the model").fill("Half-filled")
         page.get_by_label(re.compile(r"^API key \(")).fill("sk-do-not-keep")
-        live[1].state.portal_sessions.expire_all()  # the session ends meanwhile
+        if ended_by == "revocation":  # the token is revoked meanwhile
+            vault.principals.revoke("lab-temp", "browser")
+        else:  # the session ends meanwhile
+            live[1].state.portal_sessions.expire_all()
         page.get_by_role("button", name="Submit").click()
         v.check()
         assert "session ended" in page.inner_text("main")

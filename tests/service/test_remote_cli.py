@@ -112,8 +112,9 @@ def test_commands_that_only_run_on_the_agency_host_refuse(
     url: str, world: World, tmp_path: Path
 ) -> None:
     for argv, said in (
-        (["tasks", "list"], "`prereview tasks` runs on the agency host"),
-        (["keys", "rotate"], "`prereview keys rotate` runs on the agency host"),
+        (["tasks", "verify", str(tmp_path)], "`prereview tasks verify` runs on the agency host"),
+        (["logs", "keygen"], "`prereview logs keygen` runs on the agency host"),
+        (["serve"], "`prereview serve` runs on the agency host"),
     ):
         result = runner.invoke(app, argv, env=remote(url, world, "coordinator", tmp_path))
         assert result.exit_code == 2, result.output
