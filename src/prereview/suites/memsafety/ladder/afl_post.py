@@ -22,6 +22,7 @@ _RNG = random.Random(0)  # noqa: S311 - fuzzing, not secrets
 _GENOTYPES: dict[bytes, bytes] = {}
 _LAST: tuple[bytes, bytes] = (b"", b"")
 _TOKENS: list[bytes] = []
+_SEEDS: list[bytes] = []
 
 
 def _key(data: bytes) -> bytes:
@@ -34,7 +35,8 @@ def init(seed: int) -> None:
 
     _DESC = load_description(Path(os.environ["PREREVIEW_FORMAT"]))
     _RNG.seed(seed)
-    for genotype in _DESC.seeds():
+    _SEEDS.extend(_DESC.seeds())
+    for genotype in _SEEDS:
         _GENOTYPES[_key(_DESC.serialize(genotype))] = genotype
     dictionary = os.environ.get("PREREVIEW_DICT")
     if dictionary:
@@ -43,9 +45,8 @@ def init(seed: int) -> None:
 
 def fuzz(buf: bytearray, add_buf: bytearray | None, max_size: int) -> bytearray:
     global _LAST
-    seeds = _DESC.seeds()
-    genotype = _GENOTYPES.get(_key(bytes(buf))) or _RNG.choice(seeds)
-    donor = _GENOTYPES.get(_key(bytes(add_buf or b""))) or _RNG.choice(seeds)
+    genotype = _GENOTYPES.get(_key(bytes(buf))) or _RNG.choice(_SEEDS)
+    donor = _GENOTYPES.get(_key(bytes(add_buf or b""))) or _RNG.choice(_SEEDS)
     for _ in range(_RNG.choice((1, 1, 2, 4))):
         genotype = _DESC.mutate(genotype, donor, _RNG, _TOKENS)
     out = _DESC.serialize(genotype)[:max_size]

@@ -27,6 +27,9 @@ from prereview.suites.memsafety.checksums import digest16
 from prereview.suites.memsafety.framings import Framing
 from prereview.suites.memsafety.model import Message, Style
 
+MAX_MESSAGES = 32
+MAX_GENOTYPE = 2048
+"""Mutants stay small: every one is serialized in Python before the program runs it."""
 SIZES = (0, 1, 2, 4, 5, 8, 16, 64)
 """Payload sizes of the starting genotypes: small fixed-size messages are common in formats."""
 
@@ -52,7 +55,7 @@ class FormatDescription:
     def decode(self, genotype: bytes) -> list[tuple[int, bytes]]:
         out: list[tuple[int, bytes]] = []
         i = 0
-        while i < len(genotype) and len(out) < 64:
+        while i < len(genotype) and len(out) < MAX_MESSAGES:
             kind = self.kinds[genotype[i] % len(self.kinds)]
             n = int.from_bytes(genotype[i + 1 : i + 3].ljust(2, b"\0"), "big")
             body = genotype[i + 3 : i + 3 + n]
@@ -153,7 +156,11 @@ class FormatDescription:
                 raw = (v & ((1 << (8 * w)) - 1)).to_bytes(w, rng.choice(("big", "little")))
                 payload[at : at + w] = raw
                 msgs[i] = (kind, body[:head] + bytes(payload))
-        return self.encode(msgs[:64])
+        out = self.encode(msgs[:MAX_MESSAGES])
+        while len(out) > MAX_GENOTYPE and len(msgs) > 1:
+            msgs.pop()
+            out = self.encode(msgs[:MAX_MESSAGES])
+        return out[:MAX_GENOTYPE]
 
     def _head(self, kind: int) -> bytes:
         sub = self.subheaders.get(kind)
