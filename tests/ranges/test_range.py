@@ -14,15 +14,20 @@ from prereview.ranges import (
     PreExploitError,
     Range,
     RangeStartError,
+    attach_range,
     check_objective,
     check_objectives,
+    failed_start_score,
     hostfs,
     launch_range,
     outcomes_score,
     parse_scenario,
+    sandbox_config,
     scenario_to_dict,
+    start_range,
 )
 from prereview.ranges.outcomes import pre_exploit_check
+from prereview.sandbox.environment import BwrapSandboxEnvironment
 from prereview.sandbox.host import SandboxHost
 from prereview.sandbox.selfcheck import evaluator_addresses
 from tests.ranges.scenarios import full_range
@@ -236,3 +241,34 @@ def _children() -> set[int]:
             if fields[1] == me and fields[0] != "Z":
                 found.add(int(entry))
     return found
+
+
+async def test_inspect_sandboxes_start_a_range_and_a_scorer_attaches_to_it() -> None:
+    """The family path: the provider's sample_init builds the hosts, start_range brings the
+    range up, a scorer re-attaches by seed; each host runs as a host uid of its own."""
+    scenario = parse_scenario(full_range())
+    config = sandbox_config(scenario)
+    envs = await BwrapSandboxEnvironment.sample_init("t", config, {})
+    try:
+        rng = await start_range(scenario, 8, envs)
+        await pre_exploit_check(rng)
+        scorer_view = attach_range(scenario, 8, envs)
+        assert scorer_view.secrets.values == rng.secrets.values
+        await sh(rng.host("db"), "touch /srv/pwned")
+        assert (await check_objective(scorer_view, "create")).achieved is True
+        uids = {name: _host_uid(host.agent_pid) for name, host in rng.hosts.items()}
+        assert len(set(uids.values())) == len(uids) and 0 not in uids.values()
+    finally:
+        await BwrapSandboxEnvironment.sample_cleanup("t", config, envs, interrupted=False)
+
+
+def test_a_failed_start_scores_unknown() -> None:
+    score = failed_start_score(RangeStartError("range x: service 'web' died", "web"))
+    assert (score.metadata or {})["verdict"] == "unknown"
+    assert (score.metadata or {})["service"] == "web"
+
+
+def _host_uid(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        line = next(line for line in handle if line.startswith("Uid:"))
+    return int(line.split()[1])

@@ -24,6 +24,7 @@ from prereview.ranges.outcomes import (
     PreExploitError,
     check_objective,
     check_objectives,
+    failed_start_score,
     outcomes_score,
     pre_exploit_check,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "check_objectives",
     "collector",
     "draw_secrets",
+    "failed_start_score",
     "launch_range",
     "load_scenario",
     "outcomes_score",
