@@ -96,7 +96,10 @@ class RayExecutor(Executor):
     # -- before anything is written ------------------------------------------------------------
 
     def preflight(self, record: SubmissionRecord | None = None) -> None:
-        """Connect; refuse in one line a cluster that cannot run this review."""
+        """Connect; refuse in one line a cluster that cannot run this review. Once passed, it
+        holds for this executor's next run (the nodes were checked moments ago)."""
+        if self._connected and self.nodes:
+            return
         try:
             self._connect()
             self.nodes = self._ready_nodes()
