@@ -272,3 +272,17 @@ def _host_uid(pid: int) -> int:
     with open(f"/proc/{pid}/status") as handle:
         line = next(line for line in handle if line.startswith("Uid:"))
     return int(line.split()[1])
+
+
+def test_unknown_scores_follow_the_grader_contract() -> None:
+    from prereview.ranges.outcomes import unknown_score as ranges_unknown
+    from prereview.suites.interface import is_unknown, unknown_score
+
+    ours = ranges_unknown("a", "why", {"k": 1})
+    theirs = unknown_score("a", "why", {"k": 1})
+    assert (ours.value, ours.explanation, ours.metadata) == (
+        theirs.value,
+        theirs.explanation,
+        theirs.metadata,
+    )
+    assert is_unknown(ours.metadata)
