@@ -132,12 +132,30 @@ async def start_range(
 
 
 async def bring_up(rng: Range) -> None:
-    """Files, then services wave by wave; `RangeStartError` when one never gets healthy."""
-    await _write_files(rng)
-    for wave in service_order(rng.scenario):
-        async with anyio.create_task_group() as group:
-            for name in wave:
-                group.start_soon(_start_service, rng, rng.scenario.service(name))
+    """Files, then services wave by wave; `RangeStartError` when one never gets healthy (the
+    first of them when several fail together, never an exception group)."""
+    try:
+        await _write_files(rng)
+        for wave in service_order(rng.scenario):
+            async with anyio.create_task_group() as group:
+                for name in wave:
+                    group.start_soon(_start_service, rng, rng.scenario.service(name))
+    except ExceptionGroup as group:
+        first = _first_start_error(group)
+        if first is None:
+            raise
+        raise first from None
+
+
+def _first_start_error(group: BaseExceptionGroup[BaseException]) -> RangeStartError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, RangeStartError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_start_error(exc)
+            if found is not None:
+                return found
+    return None
 
 
 @asynccontextmanager
@@ -153,10 +171,7 @@ async def launch_range(
     sample = await SandboxSample.create(sandbox_config(scenario, **overrides))
     try:
         rng = attach_range_hosts(scenario, seed, sample.hosts)
-        try:
-            await bring_up(rng)
-        except ExceptionGroup as group:  # one failed service: its own error, not a group
-            raise group.exceptions[0] from None
+        await bring_up(rng)
         if pre_check:
             await pre_exploit_check(rng)
         yield rng
