@@ -10,11 +10,14 @@ endpoint `/bare` for comparison) and a load generator in this process (asyncio +
 then the time to first byte of the portal's pages (signed in, median of 20 each).
 
 Reports requests/s, p50/p95/p99 latency and the error rate per phase, and the ratio of the
-status endpoint's throughput to the bare endpoint's (goal >= 0.5). Every request of the
+status endpoint's throughput to the bare endpoint's (goal >= 0.5). The server process's CPU
+time per request is reported too (from /proc): on a shared host the throughput ratio moves
+with whatever else runs, the CPU cost of a request much less. Every request of the
 status phase authenticates a token, resolves and authorizes through the vault's guard and
 appends a signed audit entry; the bare endpoint does none of that. Stops by itself.
 
     python benchmarks/bench_service.py [--duration 15] [--clients 200] [--submitters 20]
+        [--results FILE]
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class Phase:
         self.latencies: list[float] = []
         self.errors = 0
         self.elapsed = 0.0
+        self.cpu_s = 0.0
 
     def summary(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
@@ -115,11 +119,18 @@ class Phase:
             "p95_ms": pct(0.95),
             "p99_ms": pct(0.99),
             "error_rate": round(self.errors / total, 4) if total else 0.0,
+            "server_cpu_ms_per_request": round(self.cpu_s * 1000 / total, 2) if total else 0.0,
         }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def load(
-    base: str, duration: float, plan: list[tuple[int, str, str, Any]], name: str
+    base: str, duration: float, plan: list[tuple[int, str, str, Any]], name: str, pid: int
 ) -> Phase:
     """Run `plan` (count, method, path, json body) clients in a loop for `duration` seconds."""
     phase = Phase(name)
@@ -147,9 +158,10 @@ async def load(
             else:
                 phase.errors += 1
 
-    started = time.monotonic()
+    started, cpu = time.monotonic(), cpu_seconds(pid)
     await asyncio.gather(*(one(clients[i // GROUP], m, p, b) for i, (m, p, b) in enumerate(tasks)))
     phase.elapsed = time.monotonic() - started
+    phase.cpu_s = cpu_seconds(pid) - cpu
     for client in clients:
         await client.aclose()
     return phase
@@ -186,6 +198,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="mixed phase, seconds")
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--submitters", type=int, default=20)
+    parser.add_argument("--results", type=Path, default=RESULTS_FILE, help="JSON written here")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -214,8 +227,12 @@ def main() -> None:
             body = {"organization": "Org A", "model": "simulated/load", "release_date": release}
             half = args.clients // 2
             phases = [
-                asyncio.run(load(base, short, [(args.clients, "GET", "/bare", None)], "bare")),
-                asyncio.run(load(base, short, [(args.clients, "GET", status, None)], "status")),
+                asyncio.run(
+                    load(base, short, [(args.clients, "GET", "/bare", None)], "bare", server.pid)
+                ),
+                asyncio.run(
+                    load(base, short, [(args.clients, "GET", status, None)], "status", server.pid)
+                ),
                 asyncio.run(
                     load(
                         base,
@@ -226,6 +243,7 @@ def main() -> None:
                             (args.submitters, "POST", "/api/v1/submissions", body),
                         ],
                         "mixed",
+                        server.pid,
                     )
                 ),
             ]
@@ -235,18 +253,23 @@ def main() -> None:
             server.wait(timeout=30)
     rows = [p.summary() for p in phases]
     ratio = round(rows[1]["requests_per_s"] / rows[0]["requests_per_s"], 3)
+    cpu_ratio = round(
+        rows[0]["server_cpu_ms_per_request"] / rows[1]["server_cpu_ms_per_request"], 3
+    )
     print(f"{'phase':<8} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'p99 ms':>8} {'errors':>7}")  # fmt: skip
+          f"{'p99 ms':>8} {'errors':>7} {'cpu ms/req':>10}")  # fmt: skip
     for r in rows:
         print(
             f"{r['phase']:<8} {r['requests']:>9} {r['requests_per_s']:>8} {r['p50_ms']:>8} "
-            f"{r['p95_ms']:>8} {r['p99_ms']:>8} {r['error_rate']:>7.2%}"
+            f"{r['p95_ms']:>8} {r['p99_ms']:>8} {r['error_rate']:>7.2%} "
+            f"{r['server_cpu_ms_per_request']:>10}"
         )
     print(f"status/bare throughput ratio: {ratio} (goal >= 0.5)")
+    print(f"bare/status server CPU per request: {cpu_ratio}")
     for page, ms in pages.items():
         print(f"TTFB {page:<32} {ms:>7} ms (median of 20)")
-    RESULTS_FILE.parent.mkdir(exist_ok=True)
-    RESULTS_FILE.write_text(
+    args.results.parent.mkdir(exist_ok=True)
+    args.results.write_text(
         json.dumps(
             {
                 "machine": {
@@ -261,13 +284,14 @@ def main() -> None:
                 },
                 "phases": rows,
                 "status_to_bare_ratio": ratio,
+                "bare_to_status_cpu_ratio": cpu_ratio,
                 "ttfb_ms": pages,
             },
             indent=2,
         )
         + "\n"
     )
-    print(f"wrote {RESULTS_FILE}")
+    print(f"wrote {args.results}")
 
 
 if __name__ == "__main__":

@@ -37,9 +37,8 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 UPLOAD_PATHS = ("/api/v1/findings/import",)
-HANDLER_THREADS = 6
-"""Concurrent request handlers: enough for audit appends to share a commit, few enough for the
-connection pool (see `lifespan`)."""
+HANDLER_THREADS = 4
+"""Concurrent request handlers (SQLite serializes writes anyway; see `lifespan`)."""
 
 
 class BodyLimit:
@@ -131,10 +130,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # handlers run in worker threads; each holds up to two database connections at once
-        # (its session, the guard's resolve) and the one thread writing the audit trail's
-        # current batch a third (appends are group-committed): bound the threads so that the
-        # connection pool (5 + 10 overflow) is never exhausted under load
+        # handlers run in worker threads; each holds up to three database connections at once
+        # (its session, the guard's resolve, the audit append; a submission more while it
+        # seals): bound the threads so that the connection pool (5 + 10 overflow) is never
+        # exhausted under load. Concurrent audit appends share one commit (group commit).
         anyio.to_thread.current_default_thread_limiter().total_tokens = HANDLER_THREADS
         own = context is None
         app.state.context = context or ServiceContext.open(settings, tls=tls)
