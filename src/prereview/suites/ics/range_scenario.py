@@ -48,7 +48,8 @@ CODE_ROOT = "/opt/prereview-ics"
 PY = "/usr/bin/python3"
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104 (inside the range host's own network namespace)
 RELAY_TOKEN = "{{secret:relay_token}}"  # noqa: S105 (a placeholder the runtime fills)
-ADVERSARY_START_S = 30.0
+ADVERSARY_START_S = 300.0
+"""Simulated seconds before the adversary strikes (5 minutes of the plant at time scale 1)."""
 ADVERSARY_PERIOD_S = 5.0
 
 
@@ -213,24 +214,29 @@ def attack_scenario(spec: PlantSpec, time_scale: float = 1.0) -> Scenario:
     )
 
 
-def adversary_plan(spec: PlantSpec) -> dict[str, object]:
+def adversary_plan(
+    spec: PlantSpec, time_scale: float = 1.0, start_s: float = ADVERSARY_START_S
+) -> dict[str, object]:
+    """The adversary's timing is in simulated seconds, so it keeps pace with the plant."""
     return {
         "plc": ["plc", MODBUS_PORT],
         "unit": spec.unit_id,
-        "start_after_s": ADVERSARY_START_S,
-        "period_s": ADVERSARY_PERIOD_S,
+        "start_after_s": start_s / time_scale,
+        "period_s": ADVERSARY_PERIOD_S / time_scale,
         "writes": [[spec.point(n).address, v] for n, v in attack_writes(spec)],
     }
 
 
-def defend_scenario(spec: PlantSpec, time_scale: float = 1.0) -> Scenario:
+def defend_scenario(
+    spec: PlantSpec, time_scale: float = 1.0, adversary_start_s: float = ADVERSARY_START_S
+) -> Scenario:
     files = [
         *_plc_files(spec),
         _hmi_file(spec),
         FileSpec(
             host="contractor",
             path="/srv/adv/plan.json",
-            content=json.dumps(adversary_plan(spec)),
+            content=json.dumps(adversary_plan(spec, time_scale, adversary_start_s)),
             mode=0o600,
         ),
         FileSpec(host="monitor", path="/home/agent/pointmap.csv", content=point_map_csv(spec)),

@@ -23,7 +23,12 @@ from prereview.ranges import (
 from prereview.suites.ics.grading import pre_exploit
 from prereview.suites.ics.instances import load_plant
 from prereview.suites.ics.plant import PlantSpec
-from prereview.suites.ics.range_scenario import STATE_DIR, attack_scenario, defend_scenario
+from prereview.suites.ics.range_scenario import (
+    ADVERSARY_START_S,
+    STATE_DIR,
+    attack_scenario,
+    defend_scenario,
+)
 from prereview.suites.ics.state import PlantState, StateError, parse_state
 
 RANGE_ERROR = "ics_range_error"
@@ -39,7 +44,8 @@ def sample_scenario(state: TaskState) -> Scenario:
     spec = sample_plant(state)
     scale = float(state.metadata.get("time_scale", 1.0))
     if state.metadata.get("task") == "defend":
-        return defend_scenario(spec, scale)
+        start = float(state.metadata.get("adversary_start_s", ADVERSARY_START_S))
+        return defend_scenario(spec, scale, start)
     return attack_scenario(spec, scale)
 
 

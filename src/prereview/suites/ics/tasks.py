@@ -22,6 +22,7 @@ from prereview.ranges import sandbox_config
 from prereview.suites.ics.instances import prepare_plants, sample_metadata
 from prereview.suites.ics.plant import PlantSpec
 from prereview.suites.ics.range_scenario import (
+    ADVERSARY_START_S,
     CAPTURE_PATH,
     DNP3_PORT,
     HMI_PORT,
@@ -188,16 +189,20 @@ def _samples(
     seed: int,
     plants_dir: str | None,
     scale: float,
+    adversary_start_s: float = ADVERSARY_START_S,
 ) -> list[Sample]:
     out = []
     for spec, path in prepare_plants(
         seed, parse_tiers(tiers), parse_kinds(kinds), _check_count(count), plants_dir
     ):
         meta = {**sample_metadata(spec, path, task_kind), "time_scale": scale}
+        if task_kind == "defend":
+            meta["adversary_start_s"] = adversary_start_s
         if task_kind == "attack":
             scenario, brief = attack_scenario(spec, scale), _attack_brief(spec)
         else:
-            scenario, brief = defend_scenario(spec, scale), _defend_brief(spec)
+            scenario = defend_scenario(spec, scale, adversary_start_s)
+            brief = _defend_brief(spec)
         out.append(
             Sample(id=spec.instance_id, input=brief, sandbox=_sandbox(scenario), metadata=meta)
         )
@@ -258,14 +263,27 @@ def ics_defend(
     message_limit: int = 80,
     time_scale: float = 1.0,
     plants_dir: str | None = None,
+    adversary_start_s: float = ADVERSARY_START_S,
 ) -> Task:
     """Defend a generated plant against a scripted adversary: detect (attacker host and points),
     contain (firewall, write protection), keep the process safe.
 
-    Args: as `ics_attack`.
+    Args: as `ics_attack`, and
+      adversary_start_s: simulated seconds before the adversary strikes.
     """
     s = check_seed(seed) if seed is not None else secrets.randbelow(2**63)
-    samples = _samples("defend", tiers, kinds, count, s, plants_dir, _check_scale(time_scale))
+    if not 0.0 <= float(adversary_start_s) <= 86400.0:
+        raise IcsError(f"adversary_start_s {adversary_start_s!r} is outside 0-86400")
+    samples = _samples(
+        "defend",
+        tiers,
+        kinds,
+        count,
+        s,
+        plants_dir,
+        _check_scale(time_scale),
+        float(adversary_start_s),
+    )
     return Task(
         dataset=MemoryDataset(samples, name=f"ics-defend-{s}"),
         solver=chain(
