@@ -213,15 +213,24 @@ async def test_collector_flood_neither_crashes_nor_fools_the_grader() -> None:
         assert (await check_objective(rng, "ssrf")).achieved is False
 
 
-async def test_service_that_never_gets_healthy_fails_the_start_with_its_redacted_log() -> None:
+@pytest.mark.parametrize(
+    ("script", "timeout", "reason"),
+    [
+        ("echo boom >&2; exit 3", 30, "(it exited)"),  # fails at once, not at the timeout
+        ("echo boom >&2; exec sleep 60", 1, "(within 1 s)"),  # runs, never answers
+    ],
+)
+async def test_service_that_never_gets_healthy_fails_the_start_with_its_redacted_log(
+    script: str, timeout: int, reason: str
+) -> None:
     data = full_range()
     data["services"].append(
         {
             "name": "broken",
             "host": "priv",
-            "argv": ["sh", "-c", "echo password {{secret:admin_password}}; echo boom >&2; exit 3"],
+            "argv": ["sh", "-c", "echo password {{secret:admin_password}}; " + script],
             "health": {"kind": "tcp", "port": 9},
-            "start_timeout": 1,
+            "start_timeout": timeout,
         }
     )
     before = _children()
@@ -231,7 +240,7 @@ async def test_service_that_never_gets_healthy_fails_the_start_with_its_redacted
     error = caught.value
     assert error.service == "broken"
     assert "boom" in error.log_tail and "[secret admin_password]" in error.log_tail
-    assert "\n" not in str(error) and "did not get healthy" in str(error)
+    assert "\n" not in str(error) and f"did not get healthy {reason}" in str(error)
     assert _children() == before  # every host of the failed sample is gone
 
 

@@ -228,31 +228,60 @@ async def _start_service(rng: Range, svc: ServiceSpec) -> None:
 
     host = rng.host(svc.host)
     log = f"{LOG_DIR}/{svc.name}.log"
+    pidfile = f"{LOG_DIR}/{svc.name}.pid"
     command = (
-        f"cd {shlex.quote(svc.cwd)} && exec setsid "
+        f"( cd {shlex.quote(svc.cwd)} && exec setsid "
         + " ".join(shlex.quote(rng.secrets.substitute(a)) for a in svc.argv)
-        + f" >{shlex.quote(log)} 2>&1 </dev/null &"
+        + f" >{shlex.quote(log)} 2>&1 </dev/null ) & echo $! >{shlex.quote(pidfile)}"
     )
     env = {k: rng.secrets.substitute(v) for k, v in svc.env.items()}
     ok, output = await _exec(host, ["/bin/sh", "-c", command], None, 10, env)
     if not ok:
         raise RangeStartError(
             f"range {rng.scenario.name}: service {svc.name!r} did not start: "
-            + rng.secrets.redact(output[-300:]).strip().replace("\n", " | "),
+            + _one_line(rng.secrets.redact(output[-300:])),
             svc.name,
         )
+    pid = await _service_pid(host, pidfile)
+    reason = f"within {svc.start_timeout:g} s"
     with anyio.move_on_after(svc.start_timeout):
         while True:
             if await probe(host, svc.health, from_evaluator=False):
                 return
+            if pid is not None and not await _alive(host, pid):
+                reason = "it exited"
+                break
             await anyio.sleep(_POLL)
     tail = await service_log_tail(rng, svc.name)
     raise RangeStartError(
         f"range {rng.scenario.name}: service {svc.name!r} on {svc.host!r} did not get healthy "
-        f"within {svc.start_timeout:g} s; log tail: {_one_line(tail[-400:]) or '(empty)'}",
+        f"({reason}); log tail: {_one_line(tail[-400:]) or '(empty)'}",
         svc.name,
         tail,
     )
+
+
+async def _service_pid(host: SandboxHost, pidfile: str) -> int | None:
+    """The service's pid in its host's PID namespace (None if unknown: then only the
+    timeout ends the wait)."""
+    try:
+        data = await hostfs.read_file(host, pidfile, 64)
+    except hostfs.HostReadError:
+        return None
+    text = (data or b"").decode(errors="replace").strip()
+    return int(text) if text.isdigit() else None
+
+
+async def _alive(host: SandboxHost, pid: int) -> bool:
+    """Whether the process still runs (not gone, not a zombie), seen through the host's /proc."""
+    try:
+        stat = await hostfs.read_file(host, f"/proc/{pid}/stat", 1024)
+    except hostfs.HostReadError:
+        return True  # cannot tell: keep waiting for health or the timeout
+    if stat is None:
+        return False
+    fields = stat.rsplit(b")", 1)[-1].split()
+    return bool(fields) and fields[0] not in (b"Z", b"X")
 
 
 def _one_line(text: str) -> str:
