@@ -98,7 +98,6 @@ def sandbox_config(scenario: Scenario, **overrides: Any) -> BwrapConfig:
         "writable_dirs": ["/srv"],
         "memory_mb": 512,
         "pids": 256,
-        "cpu_seconds": None,
     }
     fields.update(overrides)
     return BwrapConfig(**fields)
