@@ -205,12 +205,16 @@ class RayExecutor(Executor):
         if not self._connected:
             self.preflight(run.record)
         try:
-            return _RayRun(self, run).run()
+            return RayRun(self, run).run()
         finally:
             self.close()
 
 
-class _RayRun:
+class RayRun:
+    """One run on the cluster. `ingest` opens a unit's sealed logs into the review's plaintext
+    window and returns their final samples; `record` stores those not recorded yet, so a unit
+    that two attempts finished, or a log seen again, adds nothing."""
+
     def __init__(self, executor: RayExecutor, run: PlanRun) -> None:
         self.executor = executor
         self.run_ = run
@@ -231,7 +235,7 @@ class _RayRun:
             ).scalar_one_or_none()
         return state == SubmissionState.WITHDRAWN.value
 
-    def _record(self, outcomes: list[SampleOutcome]) -> None:
+    def record(self, outcomes: list[SampleOutcome]) -> None:
         try:
             self.recorded += record_outcomes(
                 self.service.db,
@@ -245,7 +249,7 @@ class _RayRun:
         except ShreddedError:
             self.withdrawn = True
 
-    def _ingest(self, result: UnitResult, log_dir: Path) -> list[SampleOutcome]:
+    def ingest(self, result: UnitResult, log_dir: Path) -> list[SampleOutcome]:
         """Open the unit's sealed logs into the plaintext window; its final samples."""
         outcomes: list[SampleOutcome] = []
         for sealed in result.logs:
@@ -302,7 +306,7 @@ class _RayRun:
         interrupted = lost = False
         with self.service.content.working_dir(self.submission_id, self.log_key) as log_dir:
             recovered, _ = outcomes_in_logs(log_dir, self.log_key, self.tiers)
-            self._record(recovered)
+            self.record(recovered)
             done = {(r.task_key, r.sample_id, r.epoch) for r in self.service.results(run.record.id)}
             units = cut_units(run.plan, done, self.executor.unit_samples)
             if run.progress is not None:
@@ -334,8 +338,8 @@ class _RayRun:
                         except Exception as exc:  # the unit failed on every attempt
                             self.failures.append(f"unit {unit.unit_id}: {_first_line(exc)}")
                             continue
-                        outcomes = self._ingest(result, log_dir)
-                        self._record(outcomes)
+                        outcomes = self.ingest(result, log_dir)
+                        self.record(outcomes)
                         if run.progress is not None:
                             for o in outcomes:
                                 run.progress.advance(o.task_key, o.sample_id)
