@@ -46,14 +46,17 @@ def check_bubblewrap() -> CheckResult:
     )
 
 
-def check_families() -> list[CheckResult]:
-    """Every registered task family: loaded and keeping the interface, then what it needs of
-    this host (its own checks). A broken plug-in is one failed check; the others still run."""
+def check_families(only: set[str] | None = None) -> list[CheckResult]:
+    """Every registered task family (or those named in `only`): loaded and keeping the
+    interface, then what it needs of this host (its own checks). A broken plug-in is one failed
+    check; the others still run."""
     from prereview.suites.registry import installed_families
 
     families = installed_families()
     results: list[CheckResult] = []
     for family in families.families.values():
+        if only is not None and family.name not in only:
+            continue
         name = f"task family {family.name}"
         try:
             why = family.unavailable()
@@ -195,11 +198,11 @@ def check_plaintext_window(settings: Settings) -> CheckResult:
     return CheckResult(name, True, str(base))
 
 
-def run_node_checks(settings: Settings) -> list[CheckResult]:
-    """What a worker node of a cluster needs (`prereview doctor --node`): the sandbox, every
-    task family's tools, a plaintext window. No data dir, database or model: a node holds
-    none of them."""
-    return [check_bubblewrap(), *check_families(), check_plaintext_window(settings)]
+def run_node_checks(settings: Settings, families: set[str] | None = None) -> list[CheckResult]:
+    """What a worker node of a cluster needs (`prereview doctor --node`): the sandbox, the
+    task families' tools (every family's, or those of `families`), a plaintext window. No data
+    dir, database or model: a node holds none of them."""
+    return [check_bubblewrap(), *check_families(families), check_plaintext_window(settings)]
 
 
 def run_checks(settings: Settings) -> list[CheckResult]:

@@ -75,8 +75,9 @@ class Executor(ABC):
     name: str
 
     @abstractmethod
-    def preflight(self, record: SubmissionRecord) -> None:
-        """Refuse (ExecutorError, one line) before anything of the run is written."""
+    def preflight(self, record: SubmissionRecord, suite: str | None = None) -> None:
+        """Refuse (ExecutorError, one line) before anything of the run is written; `suite`:
+        what a first run will plan (None: the stored plan's, else the default suite)."""
 
     @abstractmethod
     def execute(self, run: PlanRun) -> AssessmentOutcome:

@@ -11,7 +11,7 @@ from prereview.review.views import SubmissionRecord
 class LocalExecutor(Executor):
     name = "local"
 
-    def preflight(self, record: SubmissionRecord) -> None:
+    def preflight(self, record: SubmissionRecord, suite: str | None = None) -> None:
         """Nothing to check beyond what `assess` checks itself."""
 
     def execute(self, run: PlanRun) -> AssessmentOutcome:

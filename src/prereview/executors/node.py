@@ -69,8 +69,9 @@ def sweep(workspace: PlaintextWorkspace | None = None) -> int:
     return removed + workspace.sweep_abandoned()
 
 
-def report(check: bool = True) -> NodeReport:
-    """This node's versions and, with `check`, its failed readiness checks (after a sweep)."""
+def report(check: bool = True, families: list[str] | None = None) -> NodeReport:
+    """This node's versions and, with `check`, its failed readiness checks (after a sweep): the
+    sandbox, the plaintext window and the tools of `families` (None: every family's)."""
     import ray
 
     from prereview.doctor import run_node_checks
@@ -80,7 +81,9 @@ def report(check: bool = True) -> NodeReport:
         sweep()
         failed = [
             f"{r.name}: {r.detail}"
-            for r in run_node_checks(load_settings())
+            for r in run_node_checks(
+                load_settings(), set(families) if families is not None else None
+            )
             if r.required and not r.ok
         ]
     return NodeReport(

@@ -95,14 +95,15 @@ class RayExecutor(Executor):
 
     # -- before anything is written ------------------------------------------------------------
 
-    def preflight(self, record: SubmissionRecord | None = None) -> None:
-        """Connect; refuse in one line a cluster that cannot run this review. Once passed, it
-        holds for this executor's next run (the nodes were checked moments ago)."""
+    def preflight(self, record: SubmissionRecord | None = None, suite: str | None = None) -> None:
+        """Connect; refuse in one line a cluster that cannot run this review (the nodes must
+        have the tools of the families the review's suite uses). Once passed, it holds for this
+        executor's next run (the nodes were checked moments ago)."""
         if self._connected and self.nodes:
             return
         try:
             self._connect()
-            self.nodes = self._ready_nodes()
+            self.nodes = self._ready_nodes(_families(record, suite))
         except ExecutorError:
             self.close()
             raise
@@ -141,20 +142,20 @@ class RayExecutor(Executor):
             ) from None
         self._connected = True
 
-    def _ready_nodes(self) -> list[node.NodeReport]:
+    def _ready_nodes(self, families: list[str] | None) -> list[node.NodeReport]:
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         workers = _cpu_nodes()
         if not workers:
             raise ExecutorError(f"the Ray cluster at {self.address} has no node with CPUs")
-        probe = ray.remote(node.report)
+        probe: Any = ray.remote(node.report)
         refs = {
             probe.options(
                 num_cpus=0,
                 max_retries=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-            ).remote(): node_id
+            ).remote(True, families): node_id
             for node_id in workers
         }
         ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=self.readiness_timeout_s)
@@ -416,6 +417,22 @@ class RayRun:
                 ray.kill(self._limit_actor)
         with contextlib.suppress(Exception):
             sweep_nodes(timeout_s=30.0)
+
+
+def _families(record: SubmissionRecord | None, suite: str | None) -> list[str] | None:
+    """The task families a run of `record` uses: its stored plan's, else `suite`'s (or the
+    default suite's); None (check every family) when that cannot be told."""
+    from prereview.planning.catalog import default_suite, get_suite, resolve_task
+
+    try:
+        plan = record.review.plan if record is not None and record.review is not None else None
+        if plan is not None:
+            return sorted({resolve_task(t.factory).family for t in plan.tasks})
+        if record is None and suite is None:
+            return None
+        return sorted({t.factory.family for t in get_suite(suite or default_suite()).tasks})
+    except Exception:  # an unknown suite is refused later, in one line, by the planner
+        return None
 
 
 def _cpu_nodes() -> list[str]:

@@ -110,7 +110,7 @@ class PlanRun:
 class PlanExecutor(Protocol):
     """How a booked run executes (`prereview.executors`); None: in this process."""
 
-    def preflight(self, record: SubmissionRecord) -> None: ...
+    def preflight(self, record: SubmissionRecord, suite: str | None) -> None: ...
 
     def execute(self, run: PlanRun) -> AssessmentOutcome: ...
 
@@ -379,7 +379,7 @@ def run_assessment(
     _check_plaintext_window(service, record.id)
     api_key = _credential(service, record)  # before anything is written
     if executor is not None:
-        executor.preflight(record)
+        executor.preflight(record, suite)
     with _inspect_stdout_to_stderr():
         model = _model(record, api_key)
     locks_dir = service.settings.home / "locks"
