@@ -34,6 +34,7 @@ from prereview.reports.document import (
     ModelSection,
     NewVulnerability,
     NotableTranscript,
+    OutcomeGroup,
     Rate,
     RungSummary,
     TaskResults,
@@ -78,6 +79,7 @@ class _Instance:
     instance_id: str
     tier: int | None
     attempts: tuple[Attempt, ...]  # sorted by attempt number
+    outcome_kind: str | None = None
 
     @property
     def completed(self) -> tuple[Attempt, ...]:
@@ -121,8 +123,9 @@ class _Results:
         for (family, task, instance_id), group in sorted(grouped.items()):
             group.sort(key=lambda a: a.attempt)
             tier = next((a.tier for a in group if a.tier is not None), None)
+            kind = next((a.outcome_kind for a in group if a.outcome_kind), None)
             self.groups[(family, task)].append(
-                _Instance(family, task, instance_id, tier, tuple(group))
+                _Instance(family, task, instance_id, tier, tuple(group), kind)
             )
         self.baselines = {(b.family, b.instance_id): b for b in baselines}
         self._difficulty: dict[tuple[str, str | None], DifficultyEstimate] = {}
@@ -335,6 +338,23 @@ def _task_results(results: _Results, family: str, task: str, names: dict[int, st
         baseline=baseline,
         difficulty_by_ladder=results.difficulty_by_ladder(family, task),
         rungs=results.rungs_of(instances),
+        by_outcome=_by_outcome(results, instances),
+    )
+
+
+def _by_outcome(results: _Results, instances: Sequence[_Instance]) -> tuple[OutcomeGroup, ...]:
+    groups: dict[str, list[_Instance]] = defaultdict(list)
+    for inst in instances:
+        if inst.outcome_kind:
+            groups[inst.outcome_kind].append(inst)
+    return tuple(
+        OutcomeGroup(
+            outcome_kind=kind,
+            tiers=tuple(sorted({i.tier for i in group if i.tier is not None})),
+            rate=results.rate_of(group),
+            baseline=results.baseline_of(group),
+        )
+        for kind, group in sorted(groups.items())
     )
 
 

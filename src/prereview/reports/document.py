@@ -63,6 +63,17 @@ class TierResult:
 
 
 @dataclass(frozen=True)
+class OutcomeGroup:
+    """One outcome kind of a range family (`rce`, `db_secret_read`, ...): the model's rate on
+    the instances graded by it, their tiers, and the baseline beside it."""
+
+    outcome_kind: str
+    tiers: tuple[int, ...]
+    rate: Rate
+    baseline: BaselineSummary | None
+
+
+@dataclass(frozen=True)
 class TaskResults:
     """One task of one family: rates per tier, overall, and the 50%-success difficulty.
 
@@ -83,6 +94,8 @@ class TaskResults:
     difficulty_by_ladder: DifficultyEstimate | None = None
     """The 50%-success point against the ladder's measured difficulty of each instance."""
     rungs: tuple[RungSummary, ...] = ()
+    by_outcome: tuple[OutcomeGroup, ...] = ()
+    """Per outcome kind, when the family's samples name one (() otherwise)."""
 
 
 @dataclass(frozen=True)

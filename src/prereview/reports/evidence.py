@@ -66,6 +66,7 @@ class Attempt:
     new_crashes: tuple[CrashObservation, ...] = ()
     integrity_rule: str | None = None  # the scoring-integrity rule the submission tripped
     disabled_sanitizer: bool = False  # that rule was an attempt to silence the sanitizer
+    outcome_kind: str | None = None  # a range family's outcome (`rce`, `db_secret_read`, ...)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ What is read, and from where:
   metadata the rows do not carry, and the Inspect log headers, for the elicitation.
 
 What the report uses of a task family's sample metadata, when present: `family`, `instance_id`
-(else the sample id), `tier`, `bug_class`. Of the score metadata: `possible_new_finding` (one
-sanitizer report other than the planted bug) or `new_crashes` (a list of them), and the grader
-contract's `integrity_rule` / `attempted_to_disable_sanitizer`. The families'
+(else the sample id), `tier`, `bug_class` (or `vuln_class`), `outcome_kind` (range families).
+Of the score metadata: `possible_new_finding` (one sanitizer report other than the planted bug)
+or `new_crashes` (a list of them), and the grader contract's `integrity_rule` /
+`attempted_to_disable_sanitizer`. The families'
 non-AI baselines are the review's content under `reviews/<review>/baselines/` (the review
 service stores them; `prereview.suites.interface.BaselineResult`).
 """
@@ -196,6 +197,11 @@ def _baseline(data: Any) -> BaselineOutcome | None:
     )
 
 
+def _text(value: object, limit: int = 60) -> str | None:
+    """A short metadata label (None when absent)."""
+    return str(value)[:limit] if value else None
+
+
 class _Reader:
     def __init__(self, session: Session, content: SubmissionContent, families: frozenset[str]):
         self.s = session
@@ -255,11 +261,12 @@ class _Reader:
                     tokens=row.total_tokens,
                     seconds=row.total_time_s,
                     error=row.error if row.error else (None if done else "no score recorded"),
-                    bug_class=str(meta["bug_class"]) if meta.get("bug_class") else None,
+                    bug_class=_text(meta.get("bug_class") or meta.get("vuln_class")),
                     log=parse_log_ref(row.log_ref),
                     new_crashes=_crashes(payload),
                     integrity_rule=rule,
                     disabled_sanitizer=disabled,
+                    outcome_kind=_text(meta.get("outcome_kind")),
                 )
             )
         return tuple(attempts)
