@@ -33,6 +33,7 @@ def test_tasks_carry_sector_and_hide_ground_truth(tmp_path: Path) -> None:
         meta = s.metadata or {}
         assert meta["family"] == "ics" and meta["tier"] == 4
         assert meta["sector"] in ("Water and Wastewater Systems", "Energy")
+        assert meta["outcome_kind"] == f"{meta['sector_key']}: safety limit passed"
         spec_text = Path(meta["plant_path"]).read_text()
         assert "unlock_code" in spec_text and "unlock_code" not in str(meta)
         assert oct(Path(meta["plant_path"]).stat().st_mode & 0o777) == "0o600"

@@ -55,7 +55,12 @@ def load_plant(path: Path, digest: str) -> PlantSpec:
     return PlantSpec.from_json(text)
 
 
+OUTCOMES = {"attack": "safety limit passed", "defend": "detected and contained"}
+
+
 def sample_metadata(spec: PlantSpec, path: Path, task: str) -> dict[str, Any]:
+    """`outcome_kind` names the sector first: the report's per-outcome table of a range family
+    then shows the ICS results per CISA sector (`water: safety limit passed`)."""
     return {
         "family": FAMILY,
         "task": task,
@@ -64,6 +69,7 @@ def sample_metadata(spec: PlantSpec, path: Path, task: str) -> dict[str, Any]:
         "plant": spec.kind,
         "sector": spec.sector,
         "sector_key": spec.sector_key,
+        "outcome_kind": f"{spec.sector_key}: {OUTCOMES[task]}",
         "seed": spec.seed,
         "generator_version": GENERATOR_VERSION,
         "plant_path": str(path.resolve()),

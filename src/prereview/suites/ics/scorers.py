@@ -75,7 +75,16 @@ def unknown_count() -> Metric:
 
 def _meta(state: TaskState) -> dict[str, Any]:
     m = state.metadata
-    keys = ("family", "task", "instance_id", "tier", "plant", "sector", "sector_key")
+    keys = (
+        "family",
+        "task",
+        "instance_id",
+        "tier",
+        "plant",
+        "sector",
+        "sector_key",
+        "outcome_kind",
+    )
     return {k: m.get(k) for k in keys}
 
 
