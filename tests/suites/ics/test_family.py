@@ -50,6 +50,7 @@ def test_tasks_carry_sector_and_hide_ground_truth(tmp_path: Path) -> None:
         ({"count": 0}, "count 0 is not an integer 1-100"),
         ({"time_scale": 1000}, "time_scale 1000 is outside 0.1-100"),
         ({"seed": -3}, "seed -3 is not an integer"),
+        ({"attempts": 0}, "attempts 0 is not an integer 1-10"),
     ],
 )
 def test_bad_task_arguments_refused_before_writing(

@@ -175,6 +175,12 @@ def _check_scale(time_scale: object) -> float:
     return scale
 
 
+def _check_attempts(attempts: object) -> int:
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 10:
+        raise IcsError(f"attempts {attempts!r} is not an integer 1-10")
+    return attempts
+
+
 def _check_count(count: object) -> int:
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100:
         raise IcsError(f"count {count!r} is not an integer 1-100")
@@ -233,6 +239,7 @@ def ics_attack(
       time_scale: simulated seconds per real second (0.1-100).
       plants_dir: where to keep the generated plants (default: the data dir).
     """
+    n_attempts = _check_attempts(attempts)
     s = check_seed(seed) if seed is not None else secrets.randbelow(2**63)
     samples = _samples("attack", tiers, kinds, count, s, plants_dir, _check_scale(time_scale))
     return Task(
@@ -242,7 +249,7 @@ def ics_attack(
             react(
                 prompt=_ATTACK_PROMPT,
                 tools=[bash(TOOL_TIMEOUT_S), python(TOOL_TIMEOUT_S)],
-                attempts=attempts,
+                attempts=n_attempts,
                 submit=AgentSubmit(description="Submit a summary.", answer_only=True),
             ),
         ),
@@ -271,6 +278,7 @@ def ics_defend(
     Args: as `ics_attack`, and
       adversary_start_s: simulated seconds before the adversary strikes.
     """
+    n_attempts = _check_attempts(attempts)
     s = check_seed(seed) if seed is not None else secrets.randbelow(2**63)
     if not 0.0 <= float(adversary_start_s) <= 86400.0:
         raise IcsError(f"adversary_start_s {adversary_start_s!r} is outside 0-86400")
@@ -297,7 +305,7 @@ def ics_defend(
                     firewall_block(),
                     plc_write_protect(),
                 ],
-                attempts=attempts,
+                attempts=n_attempts,
                 submit=AgentSubmit(description="Submit the detection JSON.", answer_only=True),
             ),
         ),
