@@ -212,3 +212,30 @@ def test_bad_ladder_budget_is_one_clear_error_and_writes_nothing(tmp_path: Path)
         assert "\n" not in str(err.value)
     assert not out.exists()
     assert os.environ.get("PATH")
+
+
+def test_comparison_solving_on_a_serialized_input_carries_back_to_its_message() -> None:
+    """A byte CmpLog changes in a message's payload lands in that message of the genotype; a
+    change to a length field is dropped (serializing recomputes it)."""
+    desc = describe(11, 3, BugClass.HEAP_OVERFLOW.value, 3)  # a container (PNG-like) program
+    genotype = desc.seeds()[-1]
+    before = desc.serialize(genotype)
+    msgs = desc.decode(genotype)
+    k = next(i for i, (kind, raw) in enumerate(msgs) if kind in desc.subheaders and raw)
+    kind, raw = msgs[k]
+    body = desc.body(kind, raw)
+    at = before.find(body)
+    assert at >= 0
+    sub = desc.subheaders[kind]
+    head = len(sub.tag) + (1 if sub.version is not None else 0)
+    skip = (2 if sub.length else 0) + (2 if sub.digest else 0)
+    after = bytearray(before)
+    after[at + head + skip] ^= 0x55
+    carried = desc.carry(genotype, before, bytes(after))
+    assert carried is not None
+    assert desc.decode(carried)[k][1][head] == raw[head] ^ 0x55
+    if skip:
+        length_only = bytearray(before)
+        length_only[at + head] ^= 0x01
+        assert desc.carry(genotype, before, bytes(length_only)) is None
+    assert desc.carry(genotype, before, before + b"x") is None

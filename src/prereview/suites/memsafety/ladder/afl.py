@@ -120,7 +120,8 @@ def run_afl(inst: Instance, rung: str, budget_s: float, *, seed: int = 1) -> Run
             desc.save(work / "format.pickle")
             err = _compile(
                 ["p.c", "h.c"], work / "fz", work, {"AFL_LLVM_DICT2FILE": str(work / "cmp.dict")}
-            )
+            ) or _compile(["p.c", "h.c"], work / "fz.cmplog", work, {"AFL_LLVM_CMPLOG": "1"})
+            argv += ["-c", str(work / "fz.cmplog")]
             for n, genotype in enumerate(desc.seeds()):
                 (corpus / f"seed-{n}").write_bytes(desc.serialize(genotype))
             env.update(

@@ -30,7 +30,7 @@ from prereview.suites.memsafety.model import Message, Style
 MAX_MESSAGES = 32
 MAX_GENOTYPE = 2048
 """Mutants stay small: every one is serialized in Python before the program runs it."""
-SIZES = (0, 1, 2, 4, 5, 8, 16, 64)
+SIZES = (1, 5, 16)
 """Payload sizes of the starting genotypes: small fixed-size messages are common in formats."""
 
 
@@ -88,6 +88,42 @@ class FormatDescription:
             for kind, raw in self.decode(genotype)
         ]
         return self.framing.frame(messages)
+
+    def carry(self, genotype: bytes, before: bytes, after: bytes) -> bytes | None:
+        """The genotype whose serialization carries the byte changes that turned `before` (the
+        serialization of `genotype`) into `after`, as comparison solving (CmpLog's
+        input-to-state) makes them on the program's input: changes inside a message body map
+        back to the message; changes to framing, lengths, digests or checksums are dropped, as
+        serializing recomputes them. None when the lengths differ or nothing maps."""
+        if len(before) != len(after):
+            return None
+        msgs = self.decode(genotype)
+        changed = [i for i in range(len(before)) if before[i] != after[i]]
+        if not changed:
+            return None
+        out: list[tuple[int, bytes]] = []
+        pos, hit = 0, False
+        for kind, raw in msgs:
+            body = self.body(kind, raw)[: self.framing.max_body]
+            at = before.find(body, pos) if body else -1
+            if at < 0:
+                out.append((kind, raw))
+                continue
+            pos = at + len(body)
+            head = len(self._head(kind))
+            sub = self.subheaders.get(kind)
+            skip = 0 if sub is None else (2 if sub.length else 0) + (2 if sub.digest else 0)
+            new = bytearray(raw)
+            for i in changed:
+                o = i - at
+                if not 0 <= o < len(body):
+                    continue
+                r = o if o < head else o - skip if o >= head + skip else -1
+                if 0 <= r < len(new):
+                    new[r] = after[i]
+                    hit = True
+            out.append((kind, bytes(new)))
+        return self.encode(out) if hit else None
 
     def seeds(self) -> list[bytes]:
         """Starting genotypes from the description alone: each kind with a well-formed
