@@ -99,6 +99,13 @@ ENDPOINTS: dict[str, Endpoint] = {
         "DELETE", SUB + "/reference", by_op(Op.REFERENCES_MANAGE), mutates=True
     ),
     "GET /api/v1/submissions/{ident}/logs": Endpoint("GET", SUB + "/logs", by_op(Op.LOGS_READ)),
+    "POST /api/v1/submissions/{ident}/logs/export": Endpoint(
+        "POST",
+        SUB + "/logs/export",
+        by_op(Op.LOGS_EXPORT),
+        {"recipient": "prereview-host-x25519-v1 AAAA"},
+        mutates=True,  # allowed: this world has no logs (tests/service/test_transcripts.py)
+    ),
     "GET /api/v1/submissions/{ident}/transcripts/{sample}": Endpoint(
         "GET",
         SUB + "/transcripts/s1",

@@ -65,7 +65,6 @@ READS = [
     ["audit", "show", "--principal", "pat", "--json"],
     ["audit", "show", "--principal", "pat"],
     ["tasks", "list", "--json"],
-    ["doctor", "--json"],
 ]
 
 
@@ -269,13 +268,23 @@ def test_options_the_api_does_not_take_refuse(url: str, world: World, lab: Path)
     assert not lab.exists()
 
 
+def test_doctor_reports_the_agency_hosts_checks(url: str, world: World, lab: Path) -> None:
+    """The same checks, passed or failed alike (details may carry timings)."""
+    here = run_local(world, "coordinator", ["doctor", "--json"])
+    there = run_remote(url, world, "coordinator", lab, ["doctor", "--json"])
+    assert there.exit_code == here.exit_code, there.output
+    mine, theirs = json.loads(here.stdout), json.loads(there.stdout)
+    assert theirs["ok"] == mine["ok"]
+    shape = [(c["name"], c["ok"], c["required"]) for c in mine["checks"]]
+    assert [(c["name"], c["ok"], c["required"]) for c in theirs["checks"]] == shape
+    assert not lab.exists()
+
+
 def test_refused_remotely_in_one_line(url: str, world: World, lab: Path) -> None:
     for argv, said in (
         (["init"], "`prereview init` runs on the agency host"),
         (["sandbox", "check"], "`prereview sandbox` runs on the agency host"),
         (["doctor", "--node"], "`prereview doctor --node` checks this machine"),
-        (["logs", "export", world.submission, "--out", str(lab), "--recipient", str(lab)],
-         "`prereview logs export` runs on the agency host"),
     ):  # fmt: skip
         refused = run_remote(url, world, "coordinator", lab, argv)
         assert refused.exit_code == 2 and said in refused.stderr, refused.output

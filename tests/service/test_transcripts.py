@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from prereview.cli.main import app
 from prereview.config import Settings, load_settings
@@ -52,7 +52,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
         mp.setenv("PREREVIEW_HOME", str(base / "home"))
         mp.setenv("PREREVIEW_PLAINTEXT_DIR", str(base / "plaintext"))
         mp.setenv("INSPECT_LOG_DIR", str(base / "inspect-logs"))
-        initialize_home(load_settings())  # the coordinator's token in the config file
+        init = initialize_home(load_settings())  # the coordinator's token in the config file
         submitter, reviewer = open_services(load_settings())
         try:
             record = submitter.submit(simulated_request(after_script=HOSTILE))
@@ -63,6 +63,7 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logged]:
                 name: vault.principals.add(name, Role.EVALUATOR, None, "tests")[1]
                 for name in ("evaluator", "stranger")
             }
+            tokens["coordinator"] = str(init["token"])
             handle = reviewer.access.guard.authorize(Operation.REVIEW_ASSIGN, record.id)
             vault.principals.assign("evaluator", handle, "tests")
             samples = tuple(sorted(r.sample_id for r in reviewer.results(record.id)))
@@ -212,4 +213,40 @@ def test_the_remote_cli_lists_logs_and_prints_a_transcript(
         )
         assert stranger.exit_code == 2 and "access denied" in stranger.stderr
         assert HOSTILE not in stranger.output
+    assert not lab.exists()
+
+
+def test_logs_exported_from_a_lab_machine_open_only_with_the_recipients_key(
+    logged: Logged, context: ServiceContext, tmp_path: Path
+) -> None:
+    from prereview.transcripts.bundle import create_host_key, open_bundle, unpack_payload
+
+    host, _ = create_host_key(tmp_path / "receiving-host")
+    lab, out = tmp_path / "lab", tmp_path / "bundle.prvb"
+    with serving(create_app(logged.settings, context=context)) as url:
+
+        def remote(who: str, *argv: str) -> Result:
+            env = {"PREREVIEW_HOME": str(lab), "PREREVIEW_URL": url,
+                   "PREREVIEW_TOKEN": logged.tokens[who]}  # fmt: skip
+            return runner.invoke(app, ["logs", "export", logged.review, *argv], env=env)
+
+        refused = remote("evaluator", "--out", str(out), "--recipient", str(host.public_path))
+        assert refused.exit_code == 2 and "access denied" in refused.stderr
+        assert not out.exists()
+        bad_key = tmp_path / "not-a-key.pub"
+        bad_key.write_text("ssh-ed25519 AAAA\n")
+        bad = remote("coordinator", "--out", str(out), "--recipient", str(bad_key))
+        assert bad.exit_code != 0 and "is not a prereview host public key" in bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1 and not out.exists()
+        done = remote("coordinator", "--out", str(out), "--recipient", str(host.public_path))
+        assert done.exit_code == 0, done.output
+        said = " ".join(done.stdout.split())  # the console wraps long lines
+        assert f"of review {logged.review} sealed to {host.key_id}," in said
+        assert said.endswith(f": {out}")
+        again = remote("coordinator", "--out", str(out), "--recipient", str(host.public_path))
+        assert again.exit_code != 0 and "exists: choose another --out" in again.stderr
+    opened = open_bundle(out.read_bytes(), host, str(out), context.vault.signer.public_key)
+    _manifest, files = unpack_payload(opened.payload, str(out))
+    assert files and all(name.endswith(".eval") for name, _ in files)
+    assert HOSTILE.encode() not in out.read_bytes()  # sealed: no plaintext in the bundle
     assert not lab.exists()

@@ -185,22 +185,49 @@ def export(
     json_out: bool = JsonOption,
 ) -> None:
     """Seal the review's logs to another cleared evaluation host's key (coordinators); only
-    that host can open the bundle, and no plaintext leaves this one."""
-    from prereview.transcripts.transfer import export_logs
+    that host can open the bundle, and no plaintext leaves this one (against a server: the
+    server seals it and this machine writes it)."""
+    if remote():
+        done = _export_remote(review, out, recipient)
+    else:
+        from prereview.transcripts.transfer import export_logs
 
-    session = open_session(settings())
-    with session.vault:
-        handle = session.guard.authorize(Operation.LOGS_EXPORT, review)
-        done = export_logs(session, handle, recipient, out)
+        session = open_session(settings())
+        with session.vault:
+            handle = session.guard.authorize(Operation.LOGS_EXPORT, review)
+            done = export_logs(session, handle, recipient, out).as_dict()
     if json_out:
-        emit_json(done.as_dict())
+        emit_json(done)
         return
     console.print(
-        f"{done.logs} logs ({done.samples} samples) of review {done.review_id} sealed to "
-        f"{done.recipient_key_id}, signed by {done.sender_key_id}: {done.path}",
+        f"{done['logs']} logs ({done['samples']} samples) of review {done['review_id']} sealed "
+        f"to {done['recipient_key_id']}, signed by {done['sender_key_id']}: {done['path']}",
         highlight=False,
         markup=False,
     )
+
+
+def _export_remote(review: str, out: Path, recipient: Path) -> dict[str, Any]:
+    import base64
+    import hashlib
+
+    from prereview.service.client import RemoteError
+    from prereview.transcripts.bundle import BundleError, read_host_public
+    from prereview.transcripts.transfer import _write_new
+
+    read_host_public(recipient)  # a bad key file is refused here, with the local line
+    if out.exists():
+        raise BundleError(f"{out} exists: choose another --out")
+    answer = api(
+        "POST",
+        f"/api/v1/submissions/{part(review)}/logs/export",
+        json={"recipient": recipient.read_text(encoding="ascii")},
+    )
+    blob = base64.b64decode(answer.pop("bundle"))
+    if hashlib.sha256(blob).hexdigest() != answer["bundle_sha256"]:
+        raise RemoteError("the bundle the server sent does not match its digest: not written")
+    _write_new(out, blob)
+    return {**answer, "path": str(out)}
 
 
 @app.command("import")

@@ -903,6 +903,33 @@ def sample_transcript(
     return encoded(transcript(session, ident, sample, task, epoch).as_dict())
 
 
+class ExportBody(Body):
+    recipient: str = Field(
+        min_length=1, max_length=4000, description="The receiving host's host-transfer.pub."
+    )
+
+
+@router.post(
+    "/submissions/{ident}/logs/export",
+    summary="The review's logs sealed to another cleared host's key (`logs export`)",
+)
+def export_logs_bundle(session: Session, ident: str, body: ExportBody) -> Any:
+    """The bundle comes back base64-encoded in the answer: sealed to the recipient, signed by
+    this install; no plaintext leaves the server and nothing stays behind."""
+    import base64
+
+    from prereview.transcripts.transfer import export_logs
+
+    handle = session.guard.authorize(Operation.LOGS_EXPORT, ident)
+    with tempfile.TemporaryDirectory(prefix="prereview-export-") as tmp:
+        recipient, out = Path(tmp) / "recipient.pub", Path(tmp) / "bundle"
+        recipient.write_text(body.recipient, encoding="ascii", errors="replace")
+        done = export_logs(session, handle, recipient, out).as_dict()
+        blob = out.read_bytes()
+    done.pop("path")
+    return {**encoded(done), "bundle": base64.b64encode(blob).decode()}
+
+
 # -- audit ---------------------------------------------------------------------------------------
 
 

@@ -59,7 +59,7 @@ REMOTE_COMMANDS: dict[str, frozenset[str]] = {
     "keys": frozenset({"list", "rotate"}),
     "advisories": frozenset({"export", "brief"}),
     "jobs": frozenset({"list", "cancel"}),
-    "logs": frozenset({"list", "view"}),
+    "logs": frozenset({"list", "view", "export"}),
     "tasks": frozenset({"list"}),
     "doctor": _ALL,
 }
