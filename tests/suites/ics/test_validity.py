@@ -94,9 +94,9 @@ def test_null_forged_hmi_and_forged_state_are_incorrect(water1: PlantSpec, tmp_p
 
 
 def test_defense_reference_correct_null_incorrect(substation3: PlantSpec, tmp_path: Path) -> None:
-    good = defense_trial(substation3, tmp_path / "a", time_scale=SCALE)
+    good = defense_trial(substation3, tmp_path / "a", time_scale=SCALE, watch_s=2.5)
     assert good.value == CORRECT, good.reason
-    null = defense_trial(substation3, tmp_path / "b", time_scale=SCALE, defend=False)
+    null = defense_trial(substation3, tmp_path / "b", time_scale=SCALE, defend=False, watch_s=2.5)
     assert null.value == INCORRECT
     assert null.checks["safe"] is False and null.checks["contained"] is False
 
