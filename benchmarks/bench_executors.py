@@ -106,9 +106,10 @@ def _capacity(measured: dict[str, float], unit_overhead_s: float) -> dict[str, A
         f"{utilization:.0%} average utilization (queues, retries, maintenance)",
         f"a remote model answers in {seconds_per_request:.0f} s per request; the agent's wait "
         "for the model holds no core (the node runs other samples meanwhile)",
-        "sandbox CPU per sample: measured on this host for the memory-safety tasks run here, "
-        "else the family's cost model",
-        f"per-unit executor overhead {unit_overhead_s:.1f} s (measured), one unit per sample",
+        "sandbox CPU per sample: the larger of the time measured here (memsafety-quick: tiers "
+        "1-2, 5 s of fuzzing) and the family's cost model (the full suites fuzz longer)",
+        f"per-unit executor overhead {unit_overhead_s:.1f} s (measured with one node, "
+        "a negative median counted as 0), one unit per sample",
     ]
     rows: list[dict[str, Any]] = []
     total_core_s = 0.0
@@ -122,7 +123,8 @@ def _capacity(measured: dict[str, float], unit_overhead_s: float) -> dict[str, A
         model_s = 0.0
         for t in suite.tasks:
             kind = t.key.split("/")[0]
-            cpu = measured.get(kind, t.sandbox_cpu_s_per_sample + t.overhead_s_per_sample)
+            modelled = t.sandbox_cpu_s_per_sample + t.overhead_s_per_sample
+            cpu = max(measured.get(kind, 0.0), modelled)
             core_s += t.samples * (cpu + unit_overhead_s)
             model_s += t.samples * t.requests_per_sample * seconds_per_request
         rows.append(
