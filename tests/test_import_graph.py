@@ -5,6 +5,7 @@ functions and under TYPE_CHECKING count too (they are dependencies all the same)
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,6 +101,6 @@ def test_core_packages_name_no_task_family() -> None:
         for entry in core
         for path in ((ROOT / entry).rglob("*.py") if (ROOT / entry).is_dir() else [ROOT / entry])
         for name in names
-        if name in path.read_text("utf-8")
+        if re.search(rf"\b{re.escape(name)}\b", path.read_text("utf-8"))  # `ics` in `metrics`
     ]
     assert not hits
