@@ -83,6 +83,8 @@ def test_doctor_passes_on_an_initialized_host() -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
     result = runner.invoke(app, ["doctor", "--json"])
     report = json.loads(result.stdout)
-    failed = [c for c in report["checks"] if not c["ok"]]
+    # optional tools may be missing (a baseline rung's KLEE is not packaged in Debian 12):
+    # they are reported, not required
+    failed = [c for c in report["checks"] if not c["ok"] and c["required"]]
     assert failed == []
     assert result.exit_code == 0
