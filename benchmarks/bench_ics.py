@@ -178,7 +178,11 @@ def main(argv: list[str]) -> int:
         rate = verified_rate(args.verify)
         lad = ladder(tmp)
     out: dict[str, Any] = {
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "host": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1m": os.getloadavg()[0],
+        },
         "start_to_first_modbus_answer_s": {
             "n": len(ready),
             "p50": round(_q(ready, 0.5), 3),
@@ -196,26 +200,30 @@ def main(argv: list[str]) -> int:
     }
     RESULTS_FILE.parent.mkdir(exist_ok=True)
     RESULTS_FILE.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"{'measure':44s} value")
+    print(f"{'measure':52s} value")
+    first = out["start_to_first_modbus_answer_s"]
     print(
-        f"{'plant start to steady state p50 / p90 (s)':44s} "
+        f"{'plant start to first Modbus answer p50 / p90 (s)':52s} {first['p50']} / {first['p90']}"
+    )
+    print(
+        f"{'plant start to steady state p50 / p90 (s)':52s} "
         f"{out['start_to_steady_s']['p50']} / {out['start_to_steady_s']['p90']}"
     )
     for name, j in (("1 plant", j1), ("8 concurrent plants", j8)):
         print(
-            f"{'step jitter ' + name + ' p50 / p99 / max (ms)':44s} "
-            f"{j['p50_ms']} / {j['p99_ms_worst']} / {j['max_ms_worst']}"
+            f"{'step jitter ' + name + ' p50 / p99 / max (ms)':52s} "
+            f"{j['p50_ms']:.2f} / {j['p99_ms_worst']:.2f} / {j['max_ms_worst']:.2f}"
         )
     print(
-        f"{'verified instances per minute (1 process)':44s} {rate['per_minute']} "
+        f"{'verified instances per minute (1 process)':52s} {rate['per_minute']} "
         f"({rate['rejected']} rejected)"
     )
     print(
-        f"{'Spearman(tier, scanner-writer difficulty)':44s} {lad['spearman']} "
+        f"{'Spearman(tier, scanner-writer difficulty)':52s} {lad['spearman']} "
         f"(target >= {SPEARMAN_TARGET})"
     )
     defended = sum(r["defense"] == "C" for r in lad["rows"])
-    print(f"{'rule-based detector defended':44s} {defended}/{len(lad['rows'])}")
+    print(f"{'rule-based detector defended':52s} {defended}/{len(lad['rows'])}")
     print(f"results: {RESULTS_FILE}")
     return 0 if lad["spearman"] >= SPEARMAN_TARGET else 1
 
