@@ -11,6 +11,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -91,12 +92,20 @@ def _as_int(name: str, field: str, value: Any) -> int:
     return value
 
 
-def load_policies(overrides: dict[str, Any] | None = None) -> WindowPolicies:
-    """The shipped profiles with an install's overrides (`Settings.extra["window_policies"]`)."""
+@cache
+def _shipped() -> tuple[str, dict[str, dict[str, Any]]]:
+    """The profiles shipped in the package (parsed once: every API request opens a review
+    service, and the file cannot change under a running process)."""
     shipped = tomllib.loads(
         resources.files("prereview.domain").joinpath("window_policies.toml").read_text()
     )
-    raw: dict[str, dict[str, Any]] = {k: dict(v) for k, v in shipped["policies"].items()}
+    return str(shipped["default"]), {k: dict(v) for k, v in shipped["policies"].items()}
+
+
+def load_policies(overrides: dict[str, Any] | None = None) -> WindowPolicies:
+    """The shipped profiles with an install's overrides (`Settings.extra["window_policies"]`)."""
+    default, shipped = _shipped()
+    raw: dict[str, dict[str, Any]] = {k: dict(v) for k, v in shipped.items()}
     for name, values in (overrides or {}).items():
         if not isinstance(values, dict):
             raise WindowPolicyError(f"window policy override {name!r} must be a table")
@@ -112,4 +121,4 @@ def load_policies(overrides: dict[str, Any] | None = None) -> WindowPolicies:
             min_lead_days=_as_int(name, "min_lead_days", values["min_lead_days"]),
             max_lead_days=_as_int(name, "max_lead_days", values["max_lead_days"]),
         )
-    return WindowPolicies(default=str(shipped["default"]), profiles=profiles)
+    return WindowPolicies(default=default, profiles=profiles)
