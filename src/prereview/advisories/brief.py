@@ -28,7 +28,7 @@ from prereview.findings.cwe import cwe_catalog
 from prereview.findings.disclosure import is_overdue
 from prereview.findings.records import Finding
 from prereview.findings.scoring import SEVERITIES
-from prereview.findings.sectors import Sector, sector
+from prereview.findings.sectors import Sector, sector, sectors
 
 BriefFormat = Literal["md", "html"]
 _TRIAGED = ("triaged", "vendor_notified", "fix_available", "published")
@@ -47,12 +47,40 @@ class CapabilityObservation:
 
 
 @dataclass(frozen=True)
+class SectorObservation:
+    """One (anonymous) review's results on scenarios of one sector (samples whose metadata names
+    the sector, e.g. the ICS plants), per task and tier, with the non-AI baseline's results on
+    the same instances (solver name, instances it solved, instances it ran)."""
+
+    sector: str  # the sector's code
+    family: str
+    task: str
+    tier: int | None
+    successes: int
+    attempts: int
+    baselines: tuple[tuple[str, int, int], ...] = ()
+
+
+@dataclass(frozen=True)
 class ReviewedCapability:
     """One review, without identity: the advisory capability level and the observations."""
 
     level: str
     level_summary: str
     observations: tuple[CapabilityObservation, ...]
+    sector_results: tuple[SectorObservation, ...] = ()
+
+
+@dataclass(frozen=True)
+class SectorResultLine:
+    family: str
+    task: str
+    tier: int | None
+    reviews: int
+    best_rate: float
+    successes: int
+    attempts: int
+    baselines: tuple[tuple[str, int, int], ...]  # solver, solved, ran (all reviews together)
 
 
 @dataclass(frozen=True)
@@ -109,6 +137,20 @@ class SectorBrief:
     mitigations: tuple[MitigationLine, ...]
     sector_practice: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    sector_results: tuple[SectorResultLine, ...] = ()  # this sector's scenarios only
+    withheld_reviews: int = 0  # reviews with results that may not be shared here: counted only
+
+
+def sector_code_of(label: str | None) -> str | None:
+    """The sector code a sample's `sector` metadata names (a code or CISA's name, any case);
+    None when it names no known sector, so such a sample reaches no brief."""
+    if not label:
+        return None
+    wanted = label.strip().casefold()
+    for code, known in sectors().items():
+        if wanted in (code.casefold(), known.name.casefold()):
+            return code
+    return None
 
 
 def _brief_finding(f: Finding, today: date) -> BriefFinding:
@@ -157,6 +199,38 @@ def _capabilities(reviews: Sequence[ReviewedCapability]) -> tuple[CapabilityLine
     return tuple(lines)
 
 
+def _sector_results(
+    code: str, reviews: Sequence[ReviewedCapability]
+) -> tuple[SectorResultLine, ...]:
+    cells: dict[tuple[str, str, int | None], list[SectorObservation]] = {}
+    for review in reviews:
+        for o in review.sector_results:
+            if o.sector == code:
+                cells.setdefault((o.family, o.task, o.tier), []).append(o)
+    lines = []
+    for key in sorted(cells, key=lambda k: (k[0], k[1], k[2] if k[2] is not None else 99)):
+        obs = cells[key]
+        solvers: dict[str, list[int]] = {}
+        for o in obs:
+            for solver, solved, ran in o.baselines:
+                tally = solvers.setdefault(solver, [0, 0])
+                tally[0] += solved
+                tally[1] += ran
+        lines.append(
+            SectorResultLine(
+                family=key[0],
+                task=key[1],
+                tier=key[2],
+                reviews=len(obs),
+                best_rate=max((o.successes / o.attempts for o in obs if o.attempts), default=0.0),
+                successes=sum(o.successes for o in obs),
+                attempts=sum(o.attempts for o in obs),
+                baselines=tuple((name, t[0], t[1]) for name, t in sorted(solvers.items())),
+            )
+        )
+    return tuple(lines)
+
+
 def build_brief(
     sector_code: str,
     findings: Iterable[Finding],
@@ -167,9 +241,11 @@ def build_brief(
     banner: str = "",
     statement: str = "",
     tlp: str = "AMBER",
+    withheld_reviews: int = 0,
 ) -> SectorBrief:
     """The brief for one sector from findings and anonymous capability records; only the
-    findings whose id is in `nameable` (the sharing rule's answer) may be named."""
+    findings whose id is in `nameable` (the sharing rule's answer) may be named, and only this
+    sector's scenario results are shown; `withheld_reviews` is only counted."""
     today = today or datetime.now(UTC).date()
     target = sector(sector_code)
     touching = [f for f in findings if sector_code in f.sectors]
@@ -212,6 +288,8 @@ def build_brief(
         ),
         sector_practice=catalog.for_sector(target.criticality),
         notes=tuple(notes),
+        sector_results=_sector_results(sector_code, reviews),
+        withheld_reviews=withheld_reviews,
     )
 
 

@@ -14,6 +14,7 @@ vendor of an affected product.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,8 +26,10 @@ from prereview.advisories.brief import (
     BriefFormat,
     CapabilityObservation,
     ReviewedCapability,
+    SectorObservation,
     build_brief,
     render_brief,
+    sector_code_of,
 )
 from prereview.config import Settings
 from prereview.domain.markings import DocumentMarking
@@ -37,13 +40,51 @@ from prereview.findings.sectors import sectors
 from prereview.reports.leak_check import ForbiddenTerm, check_leaks
 from prereview.store import Database
 from prereview.store.content import SubmissionContent
-from prereview.store.tables.review import ReviewRow, SubmissionRow
+from prereview.store.tables.review import ReviewRow, SampleResultRow, SubmissionRow
 from prereview.vault.guard import AccessGuard
-from prereview.vault.policy import Operation
+from prereview.vault.policy import Operation, Resource
 from prereview.vault.sharing import Purpose, SourceFacts, findings_that_may_leave, may_leave
 
 if TYPE_CHECKING:
+    from prereview.reports.evidence import Attempt, BaselineOutcome
     from prereview.vault.service import VaultSession
+
+
+def sector_observations(
+    attempts: Sequence[Attempt], baselines: Sequence[BaselineOutcome]
+) -> tuple[SectorObservation, ...]:
+    """A review's results on samples whose metadata names a sector (any family may set
+    `sector`), per (sector, family, task, tier), with the baselines run on the same instances.
+    Attempts that did not complete are not counted, as in the report's rates."""
+    cells: dict[tuple[str, str, str, int | None], list[Attempt]] = {}
+    for a in attempts:
+        code = sector_code_of(a.sector)
+        if code is not None:
+            cells.setdefault((code, a.family, a.task, a.tier), []).append(a)
+    out = []
+    for (code, family, task, tier), group in sorted(
+        cells.items(), key=lambda kv: (kv[0][:3], kv[0][3] if kv[0][3] is not None else 99)
+    ):
+        done = [a for a in group if a.success is not None]
+        instances = {a.instance_id for a in group}
+        solvers: dict[str, list[int]] = {}
+        for b in baselines:
+            if b.family == family and b.instance_id in instances:
+                tally = solvers.setdefault(b.solver, [0, 0])
+                tally[0] += int(b.found)
+                tally[1] += 1
+        out.append(
+            SectorObservation(
+                sector=code,
+                family=family,
+                task=task,
+                tier=tier,
+                successes=sum(1 for a in done if a.success),
+                attempts=len(done),
+                baselines=tuple((name, t[0], t[1]) for name, t in sorted(solvers.items())),
+            )
+        )
+    return tuple(out)
 
 
 def capabilities_from_store(
@@ -96,9 +137,26 @@ def capabilities_from_store(
                 level=level.name if level else "not assessed",
                 level_summary=level.summary if level else "",
                 observations=observations,
+                sector_results=sector_observations(evidence.attempts, evidence.baselines),
             )
         )
     return out
+
+
+def withheld_review_count(db: Database) -> int:
+    """Reviews with results whose sharing rule keeps them out of sector briefs: counted, never
+    read or named."""
+    with db.session() as s:
+        rows = s.execute(
+            select(ReviewRow.id, SubmissionRow)
+            .join(SubmissionRow, ReviewRow.submission_id == SubmissionRow.id)
+            .where(
+                select(SampleResultRow.id).where(SampleResultRow.review_id == ReviewRow.id).exists()
+            )
+        ).all()
+        return sum(
+            1 for _, sub in rows if not may_leave(SourceFacts.of(sub), Purpose.SECTOR_BRIEF).allowed
+        )
 
 
 def identity_terms(db: Database) -> list[ForbiddenTerm]:
@@ -135,18 +193,23 @@ def produce_briefs(
     tlp: str = "AMBER",
     today: date | None = None,
 ) -> list[WrittenBrief]:
-    """Write the brief of each sector (all 16 by default) into `out_dir`."""
+    """Write the brief of each sector (all 16 by default) into `out_dir`. Refused (nothing read
+    or written) unless the session's principal may export advisories."""
     codes = sector_codes or list(sectors())
     for code in codes:
         lookup_sector(code)
+    session.guard.require(
+        Operation.ADVISORY_EXPORT, Resource.agency(), target="sector readiness briefs"
+    )
     markings = DocumentMarking(banner=banner or settings.marking_banner)
     target = out_dir or settings.reports_dir / "briefs"
-    vault = session.vault  # the caller checked `advisory.export`
+    vault = session.vault
     db = vault.db
     findings = list_findings(db)
     nameable = findings_that_may_leave(db, Purpose.SECTOR_BRIEF)
     reviews = capabilities_from_store(settings, db, vault.content, session.guard)
     terms = identity_terms(db)
+    withheld = withheld_review_count(db)
     written = []
     for code in codes:
         brief = build_brief(
@@ -158,6 +221,7 @@ def produce_briefs(
             banner=markings.banner,
             statement=markings.statement,
             tlp=tlp,
+            withheld_reviews=withheld,
         )
         text = render_brief(brief, fmt)
         check_leaks(text, terms, f"{code} sector brief")

@@ -67,6 +67,7 @@ class Attempt:
     integrity_rule: str | None = None  # the scoring-integrity rule the submission tripped
     disabled_sanitizer: bool = False  # that rule was an attempt to silence the sanitizer
     outcome_kind: str | None = None  # a range family's outcome (`rce`, `db_secret_read`, ...)
+    sector: str | None = None  # the sample's critical-infrastructure sector (metadata `sector`)
 
 
 @dataclass(frozen=True)

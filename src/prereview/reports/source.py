@@ -8,7 +8,8 @@ What is read, and from where:
   metadata the rows do not carry, and the Inspect log headers, for the elicitation.
 
 What the report uses of a task family's sample metadata, when present: `family`, `instance_id`
-(else the sample id), `tier`, `bug_class` (or `vuln_class`), `outcome_kind` (range families).
+(else the sample id), `tier`, `bug_class` (or `vuln_class`), `outcome_kind` (range families),
+`sector` (a CISA sector's code or name, for the sector briefs).
 Of the score metadata: `possible_new_finding` (one sanitizer report other than the planted bug)
 or `new_crashes` (a list of them), and the grader contract's `integrity_rule` /
 `attempted_to_disable_sanitizer`. The families'
@@ -267,6 +268,7 @@ class _Reader:
                     integrity_rule=rule,
                     disabled_sanitizer=disabled,
                     outcome_kind=_text(meta.get("outcome_kind")),
+                    sector=_text(meta.get("sector")),
                 )
             )
         return tuple(attempts)
