@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +13,7 @@ from prereview.suites.ics.spec import FAMILY, SECTORS, TIERS, PlantKind
 from prereview.suites.interface import (
     BaselineResult,
     HostCheck,
+    InstanceTools,
     PlannedRun,
     Progress,
     SampleCost,
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from inspect_ai import Task
 
 TOKENS_PER_REQUEST = 1500.0
-OFFENSE_SOLVER = "Modbus scanner-and-writer"
-DEFENSE_SOLVER = "rule-based detector"
 
 
 def _attack() -> Callable[..., Task]:
@@ -118,15 +116,20 @@ class IcsFamily(TaskFamily):
     def host_checks(self) -> Sequence[HostCheck]:
         return (check_plant(), check_hmi_python())
 
+    def instance_tools(self) -> InstanceTools:
+        from prereview.suites.ics.instance_tools import IcsInstanceTools
+
+        return IcsInstanceTools()
+
     def listing(self) -> Mapping[str, Any]:
         return {"plants": [k.value for k in PlantKind], "sectors": sorted(set(SECTORS.values()))}
 
     def run_baseline(
         self, planned: Sequence[PlannedRun], budget_s: float, progress: Progress | None = None
     ) -> Sequence[BaselineResult]:
+        from prereview.suites.ics.instance_tools import baseline_trial
         from prereview.suites.ics.instances import prepare_plants
         from prereview.suites.ics.spec import check_seed, parse_kinds, parse_tiers
-        from prereview.suites.ics.trials import defense_trial, offense_trial
 
         jobs = []
         for run in planned:
@@ -144,27 +147,7 @@ class IcsFamily(TaskFamily):
         results = []
         with tempfile.TemporaryDirectory(prefix="ics-baseline-") as tmp:
             for i, (task_name, spec) in enumerate(jobs):
-                t0 = time.monotonic()
-                home = Path(tmp) / str(i)
-                if task_name == "ics_attack":
-                    watch = max(2.0, min(budget_s / 4, 10.0))
-                    found = offense_trial(spec, home, watch_s=watch).verdict.value == "C"
-                    solver = OFFENSE_SOLVER
-                else:
-                    found = defense_trial(spec, home).value == "C"
-                    solver = DEFENSE_SOLVER
-                took = time.monotonic() - t0
-                results.append(
-                    BaselineResult(
-                        FAMILY,
-                        spec.instance_id,
-                        spec.tier,
-                        solver,
-                        found,
-                        took if found else None,
-                        budget_s,
-                    )
-                )
+                results.append(baseline_trial(task_name, spec, Path(tmp) / str(i), budget_s))
                 if progress:
                     progress(i + 1, len(jobs), spec.instance_id)
         return results
