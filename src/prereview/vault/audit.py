@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.exc import OperationalError
 
@@ -236,23 +236,57 @@ def canonical_detail(detail: Mapping[str, Any]) -> str:
     )
 
 
+_HASHED = (
+    "seq",
+    "at",
+    "principal_id",
+    "principal",
+    "role",
+    "action",
+    "outcome",
+    "submission_id",
+    "target",
+    "detail",
+    "prev_hash",
+)
+
+
 def compute_entry_hash(row: AuditEntryRow) -> str:
     """SHA-256 over every field but the hash and signature, as canonical JSON."""
-    payload = {
-        "seq": row.seq,
-        "at": row.at,
-        "principal_id": row.principal_id,
-        "principal": row.principal,
-        "role": row.role,
-        "action": row.action,
-        "outcome": row.outcome,
-        "submission_id": row.submission_id,
-        "target": row.target,
-        "detail": row.detail,
-        "prev_hash": row.prev_hash,
-    }
+    return _hash_fields({name: getattr(row, name) for name in _HASHED})
+
+
+def _hash_fields(fields: Mapping[str, Any]) -> str:
+    """The entry hash of an entry's fields (the same bytes whether from a stored row or from an
+    entry about to be written)."""
+    payload = {name: fields[name] for name in _HASHED}
     data = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(data.encode()).hexdigest()
+
+
+_HEAD = (
+    select(AuditEntryRow.seq, AuditEntryRow.entry_hash).order_by(AuditEntryRow.seq.desc()).limit(1)
+)
+"""The newest entry; built once, every append reads it."""
+
+
+def _entry_of(row: Mapping[str, Any], detail_json: str) -> AuditEntry:
+    """The entry just written, from the values inserted."""
+    detail = json.loads(detail_json)
+    return AuditEntry(
+        row["seq"],
+        row["at"],
+        row["principal_id"],
+        row["principal"],
+        row["role"],
+        row["action"],
+        row["outcome"],
+        row["submission_id"],
+        row["target"],
+        detail if isinstance(detail, dict) else {"value": detail},
+        row["prev_hash"],
+        row["entry_hash"],
+    )
 
 
 def _entry_message(entry_hash: str) -> bytes:
@@ -378,36 +412,31 @@ class AuditChain:
                 with self.db.session() as session:
                     if self.db.dialect == "postgresql":
                         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-                    last = session.execute(
-                        select(AuditEntryRow.seq, AuditEntryRow.entry_hash)
-                        .order_by(AuditEntryRow.seq.desc())
-                        .limit(1)
-                    ).first()
+                    last = session.execute(_HEAD).first()
                     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-                    rows = []
+                    rows: list[dict[str, Any]] = []
                     for item in batch:
-                        row = AuditEntryRow(
-                            seq=seq,
-                            at=utcnow().isoformat(timespec="microseconds"),
-                            principal_id=item.principal_id,
-                            principal=item.principal,
-                            role=item.role,
-                            action=item.action,
-                            outcome=item.outcome,
-                            submission_id=item.submission_id,
-                            target=item.target,
-                            detail=item.detail,
-                            prev_hash=prev,
-                            entry_hash="",
-                            signature="",
-                        )
-                        row.entry_hash = compute_entry_hash(row)
-                        row.signature = self.signer.sign(_entry_message(row.entry_hash)).hex()
-                        session.add(row)
+                        row: dict[str, Any] = {
+                            "seq": seq,
+                            "at": utcnow().isoformat(timespec="microseconds"),
+                            "principal_id": item.principal_id,
+                            "principal": item.principal,
+                            "role": item.role,
+                            "action": item.action,
+                            "outcome": item.outcome,
+                            "submission_id": item.submission_id,
+                            "target": item.target,
+                            "detail": item.detail,
+                            "prev_hash": prev,
+                        }
+                        row["entry_hash"] = _hash_fields(row)
+                        row["signature"] = self.signer.sign(_entry_message(row["entry_hash"])).hex()
                         rows.append(row)
-                        seq, prev = seq + 1, row.entry_hash
-                    session.flush()
-                    entries = [_to_entry(row) for row in rows]
+                        seq, prev = seq + 1, row["entry_hash"]
+                    # a Core insert: no ORM objects to build and flush for an append-only row
+                    session.execute(insert(AuditEntryRow), rows)
+                    pairs = zip(rows, batch, strict=True)
+                    entries = [_entry_of(row, item.detail) for row, item in pairs]
                 break
             except (SqlIntegrityError, OperationalError):
                 # another writer took this seq (or holds SQLite's write lock): read the new head

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from prereview.domain.submission import Confidentiality
 from prereview.store.database import Database
@@ -140,6 +140,25 @@ class AuthorizedSubmission:
         return f"submission {self.submission_id}"
 
 
+_RESOLVED = (
+    SubmissionRow.id.label("submission_id"),
+    SubmissionRow.organization_id,
+    SubmissionRow.confidentiality,
+    ReviewRow.id.label("review_id"),
+)
+_BY_SUBMISSION = (
+    select(*_RESOLVED)
+    .outerjoin(ReviewRow, ReviewRow.submission_id == SubmissionRow.id)
+    .where(SubmissionRow.id == bindparam("ident"))
+)
+_BY_REVIEW = (
+    select(*_RESOLVED)
+    .join(ReviewRow, ReviewRow.submission_id == SubmissionRow.id)
+    .where(ReviewRow.id == bindparam("ident"))
+)
+"""Built once: a status read resolves on every request."""
+
+
 class ResourceResolver:
     """The one place a reference (a submission id or its review's id) becomes a submission."""
 
@@ -152,23 +171,22 @@ class ResourceResolver:
         if ident is None:
             return None
         with self.db.session() as session:
-            row = session.get(SubmissionRow, ident)
-            if row is None:
-                review = session.get(ReviewRow, ident)
-                row = review.submission if review is not None and review.id == ident else None
-            elif row.id != ident:  # a collation that folds case or pads must not match
-                row = None
-            if row is None:
-                return None
-            review_id = session.scalar(
-                select(ReviewRow.id).where(ReviewRow.submission_id == row.id)
-            )
-            return ResolvedSubmission(
-                submission_id=row.id,
-                organization_id=row.organization_id,
-                review_id=review_id,
-                confidentiality=Confidentiality(row.confidentiality),
-            )
+            # one row, no ORM objects: by submission id first, then by its review's id
+            found = session.execute(_BY_SUBMISSION, {"ident": ident}).first()
+            if found is None:
+                found = session.execute(_BY_REVIEW, {"ident": ident}).first()
+                if found is not None and found.review_id != ident:
+                    found = None
+            elif found.submission_id != ident:  # a collation that folds case or pads
+                found = None
+        if found is None:
+            return None
+        return ResolvedSubmission(
+            submission_id=found.submission_id,
+            organization_id=found.organization_id,
+            review_id=found.review_id,
+            confidentiality=Confidentiality(found.confidentiality),
+        )
 
     def submission(self, submission_id: str) -> Resource:
         """The policy's view of a stored submission id (exists=False when unknown)."""
