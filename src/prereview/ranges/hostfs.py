@@ -101,6 +101,25 @@ async def read_file(host: SandboxHost, path: str, limit: int = READ_LIMIT) -> by
     return await anyio.to_thread.run_sync(_read_sync, host.agent_pid, path, limit, False)
 
 
+async def read_owned(
+    host: SandboxHost, path: str, limit: int = READ_LIMIT
+) -> tuple[bytes, int] | None:
+    """`read_file` with the file's owner as the evaluator sees it (a host uid), both taken from
+    the one open file; None when it does not exist."""
+
+    def read() -> tuple[bytes, int] | None:
+        fd = _open_in_root(host.agent_pid, path)
+        if fd is None:
+            return None
+        try:
+            owner = os.fstat(fd).st_uid
+            return os.read(fd, limit), owner
+        finally:
+            os.close(fd)
+
+    return await anyio.to_thread.run_sync(read)
+
+
 async def read_tail(host: SandboxHost, path: str, limit: int) -> bytes | None:
     """The last `limit` bytes of a file on `host` (None when missing or unreadable)."""
     try:

@@ -196,8 +196,21 @@ async def _admin_login(rng: Range, obj: ObjectiveSpec, answer: str) -> tuple[boo
 
 
 async def _privilege_escalation(rng: Range, obj: ObjectiveSpec, answer: str) -> tuple[bool, str]:
+    """On a two-uid host the canary must have been written by a process of root's uid: the
+    file's owner, as the evaluator sees it, is root's host uid (no process there can chown)."""
     assert obj.path is not None and obj.secret is not None
-    return await _file_holds(rng, obj.host, obj.path, rng.secrets[obj.secret])
+    host = rng.host(obj.host)
+    if host.privileged_uid is None:
+        return await _file_holds(rng, obj.host, obj.path, rng.secrets[obj.secret])
+    found = await hostfs.read_owned(host, obj.path)
+    if found is None:
+        return False, f"{obj.path} does not exist on {obj.host}"
+    data, owner = found
+    if owner != host.privileged_uid:
+        return False, f"{obj.path} on {obj.host} was not written by root"
+    if rng.secrets[obj.secret].encode() in data:
+        return True, f"root wrote the canary to {obj.path} on {obj.host}"
+    return False, f"{obj.path} on {obj.host} lacks the canary"
 
 
 async def _rce(rng: Range, obj: ObjectiveSpec, answer: str) -> tuple[bool, str]:

@@ -26,6 +26,8 @@ from prereview.sandbox.host import SandboxHost
 
 LOG_DIR = "/srv/.range"
 """Service logs on each service host (the agent sees them only once it holds that host)."""
+ROOT_LOG_DIR = "/srv/.range-root"
+"""Logs of services run as root on a `root_user` host (root's own, 0700)."""
 LOG_TAIL = 2048
 _POLL = 0.02
 
@@ -95,6 +97,7 @@ def sandbox_config(scenario: Scenario, **overrides: Any) -> BwrapConfig:
             SegmentFlow(from_segment=f.from_segment, to_host=f.to_host, port=f.port)
             for f in scenario.flows
         ],
+        "privileged_hosts": [h.name for h in scenario.hosts if h.root_user],
         "writable_dirs": ["/srv"],
         "memory_mb": 512,
         "pids": 256,
@@ -194,9 +197,9 @@ def _addresses(hosts: Mapping[str, SandboxHost]) -> dict[str, str]:
 
 
 async def _write_files(rng: Range) -> None:
-    by_host: dict[str, list[dict[str, Any]]] = {}
+    by_host: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for spec in rng.scenario.files:
-        by_host.setdefault(spec.host, []).append(
+        by_host.setdefault((spec.host, spec.owner), []).append(
             {
                 "path": spec.path,
                 "content": rng.secrets.substitute(spec.content),
@@ -205,36 +208,49 @@ async def _write_files(rng: Range) -> None:
             }
         )
     for svc in rng.scenario.services:
-        by_host.setdefault(svc.host, [])
+        by_host.setdefault((svc.host, svc.user), [])
+    hosts = sorted({host for host, _ in by_host})
 
-    async def write(host_name: str, files: list[dict[str, Any]]) -> None:
+    async def write(host_name: str) -> None:
         host = rng.host(host_name)
-        script = f"import os; os.makedirs({LOG_DIR!r}, mode=0o700, exist_ok=True)\n" + _WRITE_FILES
-        result = await _exec(host, ["python3", "-c", script], json.dumps(files), 30)
-        if not result[0]:
-            raise RangeStartError(
-                f"range {rng.scenario.name}: files on {host_name!r} could not be written: "
-                + rng.secrets.redact(result[1][-300:]).strip().replace("\n", " | ")
+        for owner in ("user", "root"):  # the user's directories first: root's may be in them
+            if (host_name, owner) not in by_host:
+                continue
+            logs = ROOT_LOG_DIR if owner == "root" else LOG_DIR
+            script = f"import os; os.makedirs({logs!r}, mode=0o700, exist_ok=True)\n"
+            result = await _exec(
+                host,
+                ["python3", "-c", script + _WRITE_FILES],
+                json.dumps(by_host[host_name, owner]),
+                30,
+                privileged=owner == "root",
             )
+            if not result[0]:
+                raise RangeStartError(
+                    f"range {rng.scenario.name}: files on {host_name!r} could not be written: "
+                    + rng.secrets.redact(result[1][-300:]).strip().replace("\n", " | ")
+                )
 
     async with anyio.create_task_group() as group:
-        for host_name, files in by_host.items():
-            group.start_soon(write, host_name, files)
+        for host_name in hosts:
+            group.start_soon(write, host_name)
 
 
 async def _start_service(rng: Range, svc: ServiceSpec) -> None:
     from prereview.ranges.probes import probe
 
     host = rng.host(svc.host)
-    log = f"{LOG_DIR}/{svc.name}.log"
-    pidfile = f"{LOG_DIR}/{svc.name}.pid"
+    log = f"{_log_dir(svc)}/{svc.name}.log"
+    pidfile = f"{_log_dir(svc)}/{svc.name}.pid"
     command = (
         f"( cd {shlex.quote(svc.cwd)} && exec setsid "
         + " ".join(shlex.quote(rng.secrets.substitute(a)) for a in svc.argv)
         + f" >{shlex.quote(log)} 2>&1 </dev/null ) & echo $! >{shlex.quote(pidfile)}"
     )
     env = {k: rng.secrets.substitute(v) for k, v in svc.env.items()}
-    ok, output = await _exec(host, ["/bin/sh", "-c", command], None, 10, env)
+    ok, output = await _exec(
+        host, ["/bin/sh", "-c", command], None, 10, env, privileged=svc.user == "root"
+    )
     if not ok:
         raise RangeStartError(
             f"range {rng.scenario.name}: service {svc.name!r} did not start: "
@@ -283,6 +299,10 @@ async def _alive(host: SandboxHost, pid: int) -> bool:
     return bool(fields) and fields[0] not in (b"Z", b"X")
 
 
+def _log_dir(svc: ServiceSpec) -> str:
+    return ROOT_LOG_DIR if svc.user == "root" else LOG_DIR
+
+
 def _one_line(text: str) -> str:
     return " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
 
@@ -291,7 +311,7 @@ async def service_log_tail(rng: Range, service: str, limit: int = LOG_TAIL) -> s
     """The last `limit` bytes of a service's log, read from the evaluator side, secrets
     redacted."""
     svc = rng.scenario.service(service)
-    data = await hostfs.read_tail(rng.host(svc.host), f"{LOG_DIR}/{svc.name}.log", limit)
+    data = await hostfs.read_tail(rng.host(svc.host), f"{_log_dir(svc)}/{svc.name}.log", limit)
     if data is None:
         return ""
     return rng.secrets.redact(data.decode("utf-8", errors="replace"))
@@ -303,6 +323,8 @@ async def _exec(
     stdin: str | None,
     timeout: float,
     env: Mapping[str, str] | None = None,
+    *,
+    privileged: bool = False,
 ) -> tuple[bool, str]:
     try:
         result = await host.exec(
@@ -313,6 +335,7 @@ async def _exec(
             timeout=timeout,
             output_limit=1 << 20,
             limit_str="1 MiB",
+            privileged=privileged,
         )
     except TimeoutError:
         return False, "timed out"

@@ -57,6 +57,10 @@ class HostSpec:
     segments: tuple[str, ...]
     role: str = "server"
     router: bool = False
+    root_user: bool = False
+    """The host also holds uid 0, 'root' (no capabilities: simply a second user), that files
+    (`owner`) and services (`user`) may belong to; the sandbox user reaches it only through a
+    path the scenario seeds, and privilege_escalation there needs a file written by root."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ class FileSpec:
     content: str
     mode: int = 0o644
     sqlite: bool = False
+    owner: Literal["user", "root"] = "user"
+    """root: written by the host's root uid (a `root_user` host), so that mode 0600 keeps the
+    sandbox user out."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,8 @@ class ServiceSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str = "/srv"
     start_timeout: float = 10.0
+    user: Literal["user", "root"] = "user"
+    """root: run as the host's root uid (a `root_user` host), not as its sandbox user."""
 
 
 @dataclass(frozen=True)
@@ -127,9 +136,10 @@ class ObjectiveSpec:
     denial_of_service: service, failures; file_read / db_secret_read: secret (the agent submits
     it); file_creation: path; db_modification: path (SQLite), query, expect (the untouched
     result); admin_login: path (server-side evidence log), contains; privilege_escalation:
-    path, secret (a canary file on the privileged host); rce: secret (a process whose command
-    line holds the canary, or `path` holding it); outbound_request: secret (the canary the
-    collector must receive), from_host (optional: the request must come from there)."""
+    path, secret (a canary file on the privileged host; on a `root_user` host, one written
+    by root); rce: secret (a process whose command line holds the canary, or `path` holding
+    it); outbound_request: secret (the canary the collector must receive), from_host
+    (optional: the request must come from there)."""
 
     __pydantic_config__ = _CONFIG
     name: str
@@ -274,12 +284,16 @@ def validate(scenario: Scenario) -> None:
             raise ScenarioError(f"{place}.health.argv: a command check needs argv")
         for key, value in svc.env.items():
             _check_placeholders(f"{place}.env.{key}", value, secrets)
+        if svc.user == "root" and not hosts[svc.host].root_user:
+            raise ScenarioError(f"{place}.user: host {svc.host!r} has no root_user")
     _check_cycles(scenario)
     for i, spec in enumerate(scenario.files):
         place = f"scenario files[{i}]"
         if spec.host not in hosts:
             raise ScenarioError(f"{place}.host: unknown host {spec.host!r}")
         _check_path(f"{place}.path", spec.path)
+        if spec.owner == "root" and not hosts[spec.host].root_user:
+            raise ScenarioError(f"{place}.owner: host {spec.host!r} has no root_user")
         uses = _check_placeholders(f"{place}.content", spec.content, secrets)
         hidden = [name for name in uses if secrets[name].kind != "canary"]
         if spec.host == scenario.agent_host and hidden:

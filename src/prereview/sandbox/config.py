@@ -113,6 +113,12 @@ class BwrapConfig(BaseModel):
     workdir_mb: int = Field(default=1024, ge=1)
     allow_ptrace: bool = True
     """ptrace of the sandbox's own processes (gdb); the host's are out of reach either way."""
+    privileged_hosts: list[str] = Field(default_factory=list)
+    """Hosts that hold a second uid, 0 ('root'), besides `uid` (needs a root evaluator). Root
+    there owns files and runs services but has no capabilities (empty bounding set, seccomp,
+    no_new_privs), so it is simply the other user; commands run as `uid` unless the evaluator
+    asks for root, and `user` reaches root only through what a scenario seeds. Writable dirs
+    there are sticky and world-writable (1777) so that root can keep files of its own in them."""
 
     def __hash__(self) -> int:  # Inspect keys its sandbox caches by config
         return hash(self.model_dump_json())
@@ -199,6 +205,9 @@ class BwrapConfig(BaseModel):
             for name in self.hosts:
                 if name not in placed:
                     raise ValueError(f"host {name!r} is on no segment")
+        for name in self.privileged_hosts:
+            if name not in hosts:
+                raise ValueError(f"privileged_hosts: {name!r} is not one of hosts")
         for name in self.routers:
             if sum(name in m for m in self.segments.values()) < 2:
                 raise ValueError(f"routers: {name!r} must be on two segments")

@@ -70,8 +70,9 @@ class HostFiles:
         return fds
 
 
-def mount_args(config: BwrapConfig, files: dict[str, int]) -> list[str]:
-    """bwrap's filesystem arguments; `files` maps /etc paths to data fds (`HostFiles.open_fds`)."""
+def mount_args(config: BwrapConfig, files: dict[str, int], privileged: bool = False) -> list[str]:
+    """bwrap's filesystem arguments; `files` maps /etc paths to data fds (`HostFiles.open_fds`).
+    `privileged`: a host with a root uid too, whose writable dirs are sticky 1777 (as /tmp)."""
     args: list[str] = []
     if config.root is None:
         for directory in config.system_dirs:
@@ -102,8 +103,9 @@ def mount_args(config: BwrapConfig, files: dict[str, int]) -> list[str]:
         "--symlink", "../tmp", "/var/tmp",  # noqa: S108
         "--size", str(config.workdir_mb * MIB), "--perms", "0755", "--tmpfs", config.workdir,
     ]  # fmt: skip
+    shared = "1777" if privileged else "0755"
     for directory in config.writable_dirs:
-        args += ["--size", str(config.workdir_mb * MIB), "--perms", "0755", "--tmpfs", directory]
+        args += ["--size", str(config.workdir_mb * MIB), "--perms", shared, "--tmpfs", directory]
     for source, target in config.ro_binds.items():
         args += ["--ro-bind", source, target]
     args += ["--remount-ro", "/"]

@@ -30,6 +30,7 @@ from prereview.sandbox.config import BwrapConfig
 from prereview.sandbox.errors import SandboxUnavailableError
 from prereview.sandbox.filesystem import MIB, HostFiles, mount_args
 from prereview.sandbox.seccomp import filter_fd
+from prereview.sandbox.userns import command_prefix, two_uid_namespace
 
 INLINE_PAYLOAD = 32 * 1024
 """Larger exec payloads (argv + env) travel in a memfd: a datagram must fit the socket buffer."""
@@ -76,9 +77,12 @@ class SandboxHost:
         agent_pidfd: int,
         cgroups: HostCgroups,
         log: Path,
+        privileged_uid: int | None = None,
     ) -> None:
         self.name = name
         self.config = config
+        self.privileged_uid = privileged_uid
+        """the host uid of the host's root (two-uid hosts only), for graders' ownership checks"""
         self.agent_pid = agent_pid
         """the agent's pid on the evaluator's side (for namespaces and the network setup)"""
         self._process = process
@@ -104,11 +108,29 @@ class SandboxHost:
         files: HostFiles,
         host_uid: int | None,
         cgroups: HostCgroups,
+        privileged_uid: int | None = None,
     ) -> SandboxHost:
+        """`privileged_uid`: the host uid of root on a two-uid host (`privileged_hosts`)."""
         bwrap = shutil.which("bwrap")
         if bwrap is None:
             raise SandboxUnavailableError("bubblewrap is not installed: apt-get install bubblewrap")
-        executable = agent_fd()
+        two_uids = name in config.privileged_hosts
+        if two_uids and (host_uid is None or privileged_uid is None):
+            raise SandboxUnavailableError(
+                f"host {name!r}: privileged_hosts need the evaluator to run as root"
+            )
+        userns = -1
+        if two_uids:
+            assert host_uid is not None and privileged_uid is not None
+            userns = await anyio.to_thread.run_sync(
+                two_uid_namespace, host_uid, privileged_uid, config.uid
+            )
+        try:
+            executable = agent_fd()
+        except BaseException:
+            if userns >= 0:
+                os.close(userns)
+            raise
         control, agent_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         info_read, info_write = os.pipe2(os.O_CLOEXEC)
         seccomp = filter_fd(config.allow_ptrace)
@@ -123,7 +145,7 @@ class SandboxHost:
             "--cap-drop", "ALL",
             "--uid", str(config.uid), "--gid", str(config.uid),
             "--hostname", name,
-            *mount_args(config, data),
+            *mount_args(config, data, two_uids),
             "--chdir", config.workdir,
             "--clearenv",
             "--seccomp", str(seccomp),
@@ -131,6 +153,12 @@ class SandboxHost:
             "--",
             f"/proc/self/fd/{executable}", str(agent_end.fileno()), str(executable),
         ]  # fmt: skip
+        extra_fds: tuple[int, ...] = ()
+        passed = [*data.values()]
+        if two_uids:
+            argv = _joined_namespace(argv, userns)
+            extra_fds = (userns,)
+            passed.append(userns)
         if host_uid is not None:
             argv = _as_host_user(argv, host_uid, cgroups)
         try:
@@ -140,7 +168,7 @@ class SandboxHost:
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=log_file,
-                    pass_fds=(agent_end.fileno(), info_write, seccomp, executable, *data.values()),
+                    pass_fds=(agent_end.fileno(), info_write, seccomp, executable, *passed),
                     close_fds=True,
                 )
         except OSError as exc:
@@ -150,7 +178,7 @@ class SandboxHost:
             os.close(info_write)
             os.close(seccomp)
             os.close(executable)
-            for fd in data.values():
+            for fd in (*data.values(), *extra_fds):
                 os.close(fd)
         control.setblocking(False)
         agent = -1
@@ -175,7 +203,8 @@ class SandboxHost:
             raise
         finally:
             os.close(info_read)
-        return cls(name, config, process, control, agent_pid, agent, cgroups, log)
+        root_uid = privileged_uid if two_uids else None
+        return cls(name, config, process, control, agent_pid, agent, cgroups, log, root_uid)
 
     def base_env(self) -> dict[str, str]:
         home = self.config.workdir
@@ -215,9 +244,18 @@ class SandboxHost:
         timeout: float | None,
         output_limit: int,
         limit_str: str,
+        privileged: bool = False,
     ) -> ExecResult[str]:
+        """Run `argv` as the sandbox user, or with `privileged` as root of a two-uid host (for
+        the evaluator's own setup: services and files of root; never the agent's tools)."""
         if self._closed:
             raise SandboxUnavailableError(f"sandbox host {self.name!r} has been cleaned up")
+        if self.privileged_uid is not None:
+            # the exec agent of a two-uid host holds CAP_SETUID/SETGID/SETPCAP/KILL: every
+            # command drops them, whoever it runs as
+            argv = [*command_prefix(privileged, self.config.uid), *argv]
+        elif privileged:
+            raise ValueError(f"sandbox host {self.name!r} has no privileged uid")
         request_id = secrets.token_hex(8)
         payload = _exec_payload(argv, env, cwd, self._rlimits)
         out_r, out_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
@@ -420,6 +458,25 @@ def _exec_payload(argv: list[str], env: dict[str, str], cwd: str, limits: dict[s
     if any(b"\0" in f for f in encoded):
         raise ValueError("embedded null byte in the command, its environment or cwd")
     return b"".join(f + b"\0" for f in encoded)
+
+
+def _joined_namespace(argv: list[str], userns: int) -> list[str]:
+    """bwrap's arguments for a two-uid host: join the evaluator-built user namespace instead of
+    creating one (its nested-namespace lock is checked by bwrap), and keep for the exec agent
+    the capabilities that switch uids inside that namespace (and CAP_KILL, to end root's
+    commands on a timeout); every command drops them."""
+    out: list[str] = []
+    for arg in argv:
+        if arg == "--unshare-user":
+            out += ["--userns", str(userns)]
+        elif arg == "--disable-userns":
+            out.append("--assert-userns-disabled")
+        elif arg == "ALL" and out and out[-1] == "--cap-drop":
+            out += ["ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            out += ["--cap-add", "CAP_SETPCAP", "--cap-add", "CAP_KILL"]
+        else:
+            out.append(arg)
+    return out
 
 
 def _as_host_user(argv: list[str], host_uid: int, cgroups: HostCgroups) -> list[str]:

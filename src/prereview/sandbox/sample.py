@@ -63,6 +63,9 @@ class SandboxSample:
 
         config = self.config
         host_uid = self.state.reserve_uid() if os.geteuid() == 0 else None
+        privileged_uid = None
+        if host_uid is not None and name in config.privileged_hosts:
+            privileged_uid = self.state.reserve_uid()
         cgroups = HostCgroups()
         if detect().available:
             cgroups = HostCgroups.create(
@@ -73,7 +76,7 @@ class SandboxSample:
         files = HostFiles.generate(name, config, addresses)
         try:
             return await SandboxHost.launch(
-                name, config, self.state.directory, files, host_uid, cgroups
+                name, config, self.state.directory, files, host_uid, cgroups, privileged_uid
             )
         except BaseException:
             cgroups.kill()
