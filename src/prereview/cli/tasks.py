@@ -6,6 +6,7 @@ Thin commands over the installed task families (`prereview.suites.registry`); ea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,8 +139,39 @@ def generate(
 
 
 FamilyOption = typer.Option(
-    None, "--family", help="Task family (default: the one family with generated instances)."
+    None,
+    "--family",
+    help="Task family (default: the family named in the instances' manifests).",
 )
+_MANIFEST_LIMIT = 1 << 20
+
+
+def _tools_for(family: str | None, directory: Path) -> InstanceTools:
+    """The tools of `family`, or of the one family the manifests under `directory` name
+    (`instance.json` files carry a `family` field), so `tasks verify DIR` needs no option."""
+    if not directory.exists():
+        raise PrereviewError(f"instance directory {directory} does not exist")
+    if family is None:
+        named = _manifest_families(directory)
+        if len(named) == 1:
+            family = named.pop()
+    return _tools(family)
+
+
+def _manifest_families(directory: Path) -> set[str]:
+    candidates = [directory / "instance.json", *directory.glob("*/instance.json")]
+    candidates += sorted(directory.glob("*.json")) if directory.is_dir() else []
+    named: set[str] = set()
+    for path in candidates[:1000]:
+        try:
+            if not path.is_file() or path.stat().st_size > _MANIFEST_LIMIT:
+                continue
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("family"), str):
+            named.add(data["family"])
+    return named
 
 
 @app.command()
@@ -155,7 +187,7 @@ def verify(
     json_out: bool = JsonOption,
 ) -> None:
     """Rebuild and re-check instances from their manifests; exit 1 if any fails."""
-    tools = _tools(family)
+    tools = _tools_for(family, directory)
     with _progress("verifying", json_out) as update:
         result = tools.verify(directory, jobs=jobs or None, fuzz_s=fuzz_fixed, progress=update)
     _show(result, json_out)
@@ -174,7 +206,7 @@ def baseline(
     json_out: bool = JsonOption,
 ) -> None:
     """Run the family's non-AI baseline on each instance (e.g. a fuzzer)."""
-    tools = _tools(family)
+    tools = _tools_for(family, directory)
     with _progress("baseline", json_out) as update:
         result = tools.baseline(
             directory,
