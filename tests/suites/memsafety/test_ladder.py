@@ -23,11 +23,15 @@ from prereview.suites.interface import (
     measured_difficulty,
 )
 from prereview.suites.memsafety.family import MemsafetyFamily
-from prereview.suites.memsafety.generator import _plan
+from prereview.suites.memsafety.generator import _plan, build_program
 from prereview.suites.memsafety.instance import Instance
 from prereview.suites.memsafety.ladder import run as ladder_run
 from prereview.suites.memsafety.ladder.afl import CMPLOG, STRUCTURE
-from prereview.suites.memsafety.ladder.format import describe, read_dictionary
+from prereview.suites.memsafety.ladder.format import (
+    describe,
+    example_genotypes,
+    read_dictionary,
+)
 from prereview.suites.memsafety.ladder.run import (
     LADDER,
     LIBFUZZER,
@@ -101,6 +105,24 @@ def test_format_description_holds_no_ground_truth() -> None:
         assert secret.encode() not in blob
     assert list(desc.kinds) == sorted(desc.kinds)  # no kind stands out by its position
     assert plan.core.kind in desc.kinds
+
+
+@pytest.mark.parametrize("tier", [t for t in sorted(TIERS) if TIERS[t].samples])
+def test_example_files_parse_into_genotypes_that_reproduce_them(tier: int) -> None:
+    """The structure-aware rung starts from the agent's example files parsed with the format
+    description: every kept genotype serializes back to an example file (or to it less the
+    messages of kinds the description does not list); a message list that is not an example
+    file is never used."""
+    for bug in BugClass:
+        program = build_program(11, tier, bug, 0)
+        desc = describe(11, tier, bug.value, 0)
+        parsed = example_genotypes(desc, program.sample_messages, program.samples)
+        assert len(parsed) == len(program.samples)
+        for genotype, msgs in zip(parsed, program.sample_messages, strict=True):
+            known = [m for m in msgs if m.kind in desc.kinds]
+            assert desc.serialize(genotype) == desc.framing.frame(known)
+        assert example_genotypes(desc, program.sample_messages, [b"other"]) == []
+    assert describe(11, tier, BugClass.OOB_READ.value, 0).examples == ()
 
 
 def test_structural_mutations_always_serialize() -> None:

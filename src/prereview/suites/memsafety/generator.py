@@ -66,6 +66,8 @@ class Program:
     samples: list[bytes]
     handlers: int
     shape: dict[str, Any] = field(default_factory=dict)
+    # each example's messages as framed into `samples` (what parsing the example files yields)
+    sample_messages: list[list[Message]] = field(default_factory=list)
 
 
 @cache
@@ -369,6 +371,7 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
     poc = framing.frame(poc_msgs)
 
     samples: list[bytes] = []
+    sample_messages: list[list[Message]] = []
     core_kinds = {core.kind} | {h.kind for h in core.aux()}
     for _ in range(plan.profile.samples):
         msgs = session()
@@ -381,6 +384,7 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
             refused = [_refused(m, owner[m.kind]) for m in msgs if m.kind in core_kinds]
             msgs = refused + [m for m in msgs if m.kind not in core_kinds]
         samples.append(framing.frame(msgs))
+        sample_messages.append(msgs)
 
     shape = {
         "framing": framing.name,
@@ -412,6 +416,7 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
         samples=samples,
         handlers=len(plan.handlers),
         shape=shape,
+        sample_messages=sample_messages,
     )
 
 

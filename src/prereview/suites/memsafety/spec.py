@@ -14,7 +14,7 @@ from typing import Literal
 
 from prereview.errors import PrereviewError
 
-GENERATOR_VERSION = "1.1.0"
+GENERATOR_VERSION = "1.2.0"
 FAMILY = "memsafety"
 
 
@@ -112,8 +112,8 @@ TIERS: dict[int, TierProfile] = {
     2: TierProfile(
         tier=2,
         name="apprentice",
-        gates=("hello",),
-        subheader=("magic16",),
+        gates=("hello", "mode"),
+        subheader=("magic32", "version", "length"),
         frame_checksums=("",),
         file_checksum=False,
         sequence=False,
@@ -135,7 +135,7 @@ TIERS: dict[int, TierProfile] = {
         decoys=(5, 6),
         artifact=ArtifactMode.SOURCE,
         hint=Hint.NONE,
-        samples_core="absent",
+        samples_core="early",
         samples=2,
         formats=("records", "container", "capture", "modbus", "dnp3"),
     ),

@@ -25,7 +25,8 @@ from prereview.suites.interface import (
     RungResult,
 )
 from prereview.suites.memsafety.instance import Instance
-from prereview.suites.memsafety.ladder.format import describe
+from prereview.suites.memsafety.ladder.format import describe, example_genotypes
+from prereview.suites.memsafety.model import Message
 from prereview.suites.memsafety.toolchain import FUZZ_ENTRY_HARNESS
 
 AFL_CC, AFL_FUZZ = "afl-clang-fast", "afl-fuzz"
@@ -117,11 +118,14 @@ def run_afl(inst: Instance, rung: str, budget_s: float, *, seed: int = 1) -> Run
         elif rung == STRUCTURE:
             m = inst.manifest
             desc = describe(int(m["seed"]), inst.tier, str(m["bug_class"]), int(m["index"]))
-            desc.save(work / "format.pickle")
             err = _compile(
                 ["p.c", "h.c"], work / "fz", work, {"AFL_LLVM_DICT2FILE": str(work / "cmp.dict")}
             ) or _compile(["p.c", "h.c"], work / "fz.cmplog", work, {"AFL_LLVM_CMPLOG": "1"})
             argv += ["-c", str(work / "fz.cmplog")]
+            files = [p.read_bytes() for p in sorted((inst.path / "agent" / "examples").glob("*"))]
+            parsed = example_genotypes(desc, _example_messages(inst), files)
+            desc.examples = tuple(parsed)
+            desc.save(work / "format.pickle")
             for n, genotype in enumerate(desc.seeds()):
                 (corpus / f"seed-{n}").write_bytes(desc.serialize(genotype))
             env.update(
@@ -171,6 +175,19 @@ def run_afl(inst: Instance, rung: str, budget_s: float, *, seed: int = 1) -> Run
         float(budget_s),
         executions=int(e.group(1)) if e else execs,
     )
+
+
+def _example_messages(inst: Instance) -> list[list[Message]]:
+    """The message lists the generator framed into the agent's example files (regenerated from
+    the instance's seed); `example_genotypes` keeps only those that reproduce a file exactly."""
+    from prereview.suites.memsafety.generator import build_program
+    from prereview.suites.memsafety.spec import BugClass
+
+    m = inst.manifest
+    program = build_program(
+        int(m["seed"]), inst.tier, BugClass(str(m["bug_class"])), int(m["index"])
+    )
+    return program.sample_messages
 
 
 def _stats(path: Path) -> dict[str, str]:

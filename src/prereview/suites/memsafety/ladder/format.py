@@ -50,6 +50,7 @@ class FormatDescription:
     style: Style
     kinds: tuple[int, ...]
     subheaders: dict[int, SubHeaderLayout] = field(default_factory=dict)
+    examples: tuple[bytes, ...] = ()  # the agent's example files, parsed (genotypes)
 
     # -- genotype ------------------------------------------------------------------------------
     def decode(self, genotype: bytes) -> list[tuple[int, bytes]]:
@@ -125,11 +126,25 @@ class FormatDescription:
             out.append((kind, bytes(new)))
         return self.encode(out) if hit else None
 
+    def genotype(self, messages: Sequence[Message]) -> bytes | None:
+        """The genotype of a parsed message list (sub-header length and digest fields taken
+        out, as serializing puts them back); None if a kind is not one the format lists."""
+        out: list[tuple[int, bytes]] = []
+        for m in messages:
+            if m.kind not in self.kinds:
+                return None
+            sub = self.subheaders.get(m.kind)
+            head = len(self._head(m.kind))
+            skip = 0 if sub is None else (2 if sub.length else 0) + (2 if sub.digest else 0)
+            out.append((m.kind, m.body[:head] + m.body[head + skip :]))
+        return self.encode(out)
+
     def seeds(self) -> list[bytes]:
         """Starting genotypes from the description alone: each kind with a well-formed
         sub-header and payloads of a few sizes, and all kinds in a row."""
         singles = [self.encode([(k, self._template(k, n))]) for k in self.kinds for n in SIZES]
-        return [*singles, self.encode([(k, self._template(k, 8)) for k in self.kinds])]
+        row = self.encode([(k, self._template(k, 8)) for k in self.kinds])
+        return [*self.examples, *singles, row]
 
     def _template(self, kind: int, size: int) -> bytes:
         sub = self.subheaders.get(kind)
@@ -235,6 +250,23 @@ def load_description(path: Path) -> FormatDescription:
     if not isinstance(desc, FormatDescription):
         raise TypeError(f"{path} holds no format description")
     return desc
+
+
+def example_genotypes(
+    desc: FormatDescription, messages: Sequence[Sequence[Message]], files: Sequence[bytes]
+) -> list[bytes]:
+    """The agent's example files as genotypes: each example's message list is kept only when
+    framing it reproduces an example file byte for byte (so it is exactly what parsing the file
+    with the format description gives, nothing beyond what the agent holds); messages of a kind
+    the dispatcher does not list are dropped, as a parser built from the description would."""
+    out: list[bytes] = []
+    for msgs in messages:
+        if desc.framing.frame(list(msgs)) not in files:
+            continue
+        genotype = desc.genotype([m for m in msgs if m.kind in desc.kinds])
+        if genotype is not None:
+            out.append(genotype)
+    return out
 
 
 def describe(seed: int, tier: int, bug_class: str, index: int) -> FormatDescription:
