@@ -42,7 +42,7 @@ def _evidence() -> ReviewEvidence:
             family="webexploit",
             instance_id=f"wx-t{tier}-{i:02d}",
             tier=tier,
-            solver="baseline ladder (scanner, sqlmap)",
+            solver="baseline ladder (scanner, sqlmap, analyst)",
             found=tier <= 2,
             seconds=3.0 if tier <= 2 else None,
             budget_seconds=60.0,
