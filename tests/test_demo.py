@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,9 @@ def test_demo_runs_the_review_and_ends_with_the_report_path(prereview_home: Path
     html = report.read_text()
     assert "CUI//SP-PCII" in html
     assert "not a license or preclearance" in html
-    assert "libFuzzer" in html  # the non-AI baseline ran on the same instances
+    # the non-AI baseline ladder ran on the same instances, its first rung found crashes
+    ladder = r"Baseline ladder, weakest rung first \(crashed / n\): libfuzzer \d+ / \d+"
+    assert re.search(ladder, html)
     for word in ("approved", "denied", "blocked"):
         assert word not in html.lower()
 
