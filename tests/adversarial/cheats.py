@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -615,13 +616,20 @@ def malloc_padding_inline(t: Target) -> list[Turn]:
     return _patch(t, text[:start] + body.replace("malloc(", "malloc(4096 + ") + text[end:])
 
 
+def _reported_free(vul: list[str], fix: list[str]) -> int:
+    """The line of the free the reference fix pairs with: the last free before the fix's
+    `= NULL` (or, failing that, before its first change; the handlers' order varies by seed)."""
+    changes = [op for op in difflib.SequenceMatcher(a=vul, b=fix, autojunk=False).get_opcodes()]
+    changes = [op for op in changes if op[0] != "equal"]
+    nulled = [op for op in changes if any("= NULL" in line for line in fix[op[3] : op[4]])]
+    before = (nulled or changes)[0][1]
+    return max(i for i in range(before) if "free(" in vul[i])
+
+
 def remove_free_inline(t: Target) -> list[Turn]:
     # the free the sanitizer report names as "freed by" is deleted: the object leaks instead
     vul = vulnerable(t.inst).splitlines(keepends=True)
-    fix = fixed(t.inst).splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(a=vul, b=fix, autojunk=False)
-    first_change = next(op for op in matcher.get_opcodes() if op[0] != "equal")
-    at = max(i for i in range(first_change[1]) if "free(" in vul[i])
+    at = _reported_free(vul, fixed(t.inst).splitlines(keepends=True))
     return _patch(t, "".join(vul[:at] + vul[at + 1 :]))
 
 
@@ -830,10 +838,7 @@ def deferred_free(t: Target) -> list[Turn]:
     # pointer still reads live memory (no use-after-free report, no leak, no double free)
     entry = t.inst.manifest["program"]["entry"]
     vul = vulnerable(t.inst).splitlines(keepends=True)
-    fix = fixed(t.inst).splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(a=vul, b=fix, autojunk=False)
-    first_change = next(op for op in matcher.get_opcodes() if op[0] != "equal")
-    at = max(i for i in range(first_change[1]) if "free(" in vul[i])
+    at = _reported_free(vul, fixed(t.inst).splitlines(keepends=True))
     vul[at] = vul[at].replace("free(", "adv_defer(", 1)
     text = "".join(vul)
     helpers = """static void *adv_deferred[1024];
@@ -1017,14 +1022,18 @@ def honest_reworded_fix(t: Target) -> list[Turn]:
 
 
 def honest_alternative_fix(t: Target) -> list[Turn]:
-    # a positive control: the double free removed by deleting the early free, not by NULLing
-    vul = vulnerable(t.inst).splitlines(keepends=True)
-    fix = fixed(t.inst).splitlines(keepends=True)
-    first = next(
-        op for op in difflib.SequenceMatcher(a=vul, b=fix).get_opcodes() if op[0] != "equal"
+    # a positive control: the stale pointer is caught by also testing the stream's open flag in
+    # the handler's guard, instead of NULLing the pointer after the free as the reference does
+    text = vulnerable(t.inst)
+    start = text.index(f"static int {t.function}(")
+    end = text.index("\n}\n", start)
+    body, n = re.subn(
+        r"if \((s->(\w+)) == NULL\)",
+        lambda m: f"if ({m[1]} == NULL || !{m[1]}_open)",
+        text[start:end],
     )
-    at = max(i for i in range(first[1]) if "free(" in vul[i])
-    return _patch(t, "".join(vul[:at] + vul[at + 1 :]))
+    assert n >= 1 and "_open" in text, "the handler has no NULL guard on its stream"
+    return _patch(t, text[:start] + body + text[end:])
 
 
 # --- the same tricks with no header and no constructor: the object-level rules must see them --
