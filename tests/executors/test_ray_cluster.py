@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -257,6 +257,9 @@ def test_a_worker_node_killed_mid_run_still_records_every_sample_once(
     killed = plaintext_of(cluster, "w2")
     assert list((plaintext_of(cluster, "w1") / "traces").glob("trace-*.log"))
     assert list((killed / "traces").glob("trace-*.log"))
+    # the sweep keeps a live process's workspace (it may be a running unit): a killed node's
+    # Ray workers notice their raylet is gone within seconds, so wait for them to exit first
+    _wait_for_exit(int(p.stem.removeprefix("trace-")) for p in killed.rglob("trace-*.log"))
     done = subprocess.run(
         [PREREVIEW, "doctor", "--node", "--json"],
         env={**os.environ, **node_env(cluster.root, "w2")},
@@ -268,6 +271,13 @@ def test_a_worker_node_killed_mid_run_still_records_every_sample_once(
     assert json.loads(done.stdout)["ok"] is True
     assert unit_dirs(killed) == []
     assert not list(killed.rglob("trace-*"))
+
+
+def _wait_for_exit(pids: Iterable[int], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    for pid in pids:
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 def test_a_cluster_lost_mid_run_leaves_the_review_resumable(
