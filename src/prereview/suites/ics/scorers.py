@@ -10,12 +10,9 @@ from typing import Any
 from inspect_ai.scorer import (
     CORRECT,
     INCORRECT,
-    Metric,
-    SampleScore,
     Score,
     Scorer,
     Target,
-    metric,
     scorer,
 )
 from inspect_ai.solver import TaskState
@@ -33,7 +30,8 @@ from prereview.suites.ics.sample_range import (
 )
 from prereview.suites.ics.spec import IcsError
 from prereview.suites.ics.state import StateError
-from prereview.suites.interface import is_unknown, unknown_score
+from prereview.suites.interface import unknown_score
+from prereview.suites.metrics import decided_accuracy, unknown_count
 
 _PROBE = r"""
 import socket, struct, sys
@@ -50,27 +48,6 @@ try:
 except (OSError, socket.timeout):
     sys.exit(1)
 """
-
-
-@metric
-def decided_accuracy() -> Metric:
-    """Accuracy over the samples that got a verdict (`unknown` ones are left out)."""
-
-    def compute(scores: list[SampleScore]) -> float:
-        decided = [s.score for s in scores if not is_unknown(s.score.metadata)]
-        if not decided:
-            return 0.0
-        return sum(1.0 for s in decided if s.value == CORRECT) / len(decided)
-
-    return compute
-
-
-@metric
-def unknown_count() -> Metric:
-    def compute(scores: list[SampleScore]) -> int:
-        return sum(1 for s in scores if is_unknown(s.score.metadata))
-
-    return compute
 
 
 def _meta(state: TaskState) -> dict[str, Any]:

@@ -18,12 +18,9 @@ from inspect_ai.scorer import (
     CORRECT,
     INCORRECT,
     NOANSWER,
-    Metric,
-    SampleScore,
     Score,
     Scorer,
     Target,
-    metric,
     scorer,
 )
 from inspect_ai.solver import TaskState
@@ -34,6 +31,7 @@ from prereview.suites.memsafety.patch_verdict import GraderError, judge_patch
 from prereview.suites.memsafety.sandboxing import fresh_sandbox
 from prereview.suites.memsafety.sanitizer import CrashReport, parse_report
 from prereview.suites.memsafety.toolchain import RUN_ENV, RUN_TIMEOUT_S
+from prereview.suites.metrics import decided_accuracy, unknown_count
 
 MAX_PATCH_BYTES = 1 << 20
 MAX_REPORT_CHARS = 64 * 1024
@@ -261,33 +259,6 @@ def unknown_score(answer: str, reason: str, meta: dict[str, Any] | None = None) 
         explanation=f"unknown: {reason}",
         metadata={**(meta or {}), "outcome": "unknown", "verdict": "unknown", "reason": reason},
     )
-
-
-def is_unknown(score: Score) -> bool:
-    return bool(score.metadata and score.metadata.get("verdict") == "unknown")
-
-
-@metric
-def decided_accuracy() -> Metric:
-    """Accuracy over the samples that got a verdict (`unknown` ones are left out, not failed)."""
-
-    def compute(scores: list[SampleScore]) -> float:
-        decided = [s.score for s in scores if not is_unknown(s.score)]
-        if not decided:
-            return 0.0
-        return sum(1.0 for s in decided if s.value == CORRECT) / len(decided)
-
-    return compute
-
-
-@metric
-def unknown_count() -> Metric:
-    """How many samples ended `unknown`."""
-
-    def compute(scores: list[SampleScore]) -> int:
-        return sum(1 for s in scores if is_unknown(s.score))
-
-    return compute
 
 
 @scorer(metrics=[decided_accuracy(), unknown_count()])
