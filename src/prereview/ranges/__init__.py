@@ -16,6 +16,9 @@ Usage inside an Inspect task (sandbox=("bwrap", sandbox_config(scenario))):
     ...                                            # agent runs on scenario.agent_host
     rng = attach_range(scenario, seed, envs)       # in the scorer
     score = outcomes_score(await check_objectives(rng, answer), answer)
+
+In a family's solver and scorer, `start_sample_range` and `take_range_seed` do the start, the
+proof and the seed's keeping (in memory only, never logged) for it.
 """
 
 from prereview.ranges.collector import COLLECTOR_LOG, collector
@@ -38,6 +41,7 @@ from prereview.ranges.runtime import (
     service_log_tail,
     start_range,
 )
+from prereview.ranges.sample import RangeUnavailable, start_sample_range, take_range_seed
 from prereview.ranges.scenario import (
     FileSpec,
     FlowSpec,
@@ -69,6 +73,7 @@ __all__ = [
     "PreExploitError",
     "Range",
     "RangeStartError",
+    "RangeUnavailable",
     "SampleSecrets",
     "Scenario",
     "ScenarioError",
@@ -91,5 +96,7 @@ __all__ = [
     "scenario_to_dict",
     "service_log_tail",
     "start_range",
+    "start_sample_range",
+    "take_range_seed",
     "validate",
 ]

@@ -1,13 +1,11 @@
 """Bringing a sample's range up and reading its plant from the evaluator's side.
 
-The range seed (from which the state key and relay token derive) lives only in this process's
-memory, keyed by the sample's uuid, from the start step until the scorer takes it: never in the
-sample's store, metadata or transcript. A scorer that finds none answers `unknown`."""
+The range seed (from which the state key and relay token derive) is kept out of every log by
+`prereview.ranges.sample`, which holds it for the scorer."""
 
 from __future__ import annotations
 
 import json
-import secrets as _secrets
 from pathlib import Path
 
 from inspect_ai.solver import Generate, Solver, TaskState, solver
@@ -15,10 +13,9 @@ from inspect_ai.util import sandbox
 
 from prereview.ranges import (
     PreExploitError,
-    RangeStartError,
+    Range,
     Scenario,
-    attach_range,
-    start_range,
+    start_sample_range,
 )
 from prereview.suites.ics.grading import pre_exploit
 from prereview.suites.ics.instances import load_plant
@@ -30,9 +27,6 @@ from prereview.suites.ics.range_scenario import (
     defend_scenario,
 )
 from prereview.suites.ics.state import PlantState, StateError, parse_state
-
-RANGE_ERROR = "ics_range_error"
-_LIVE: dict[str, int] = {}
 
 
 def sample_plant(state: TaskState) -> PlantSpec:
@@ -49,13 +43,8 @@ def sample_scenario(state: TaskState) -> Scenario:
     return attack_scenario(spec, scale)
 
 
-def take_seed(state: TaskState) -> int | None:
-    return _LIVE.pop(state.uuid, None)
-
-
-async def read_plant_state(scenario: Scenario, seed: int, spec: PlantSpec) -> PlantState:
+async def read_plant_state(rng: Range, spec: PlantSpec) -> PlantState:
     """The plant's signed record, read on the PLC host by the evaluator."""
-    rng = attach_range(scenario, seed, {h.name: sandbox(h.name) for h in scenario.hosts})
     key = bytes.fromhex(rng.secrets["state_key"])
     result = await sandbox("plc").exec(["cat", f"{STATE_DIR}/state.json"], timeout=30)
     if not result.success:
@@ -73,22 +62,15 @@ def start_plant_range() -> Solver:
     starts (else the sample is `unknown`, never served as solvable)."""
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
-        scenario = sample_scenario(state)
-        seed = _secrets.randbits(63)
-        _LIVE[state.uuid] = seed
-        try:
-            envs = {h.name: sandbox(h.name) for h in scenario.hosts}
-            try:
-                await start_range(scenario, seed, envs)
-            except ExceptionGroup as group:
-                raise group.exceptions[0] from None
-            plant = await read_plant_state(scenario, seed, sample_plant(state))
+        spec = sample_plant(state)
+
+        async def prove(rng: Range) -> None:
+            plant = await read_plant_state(rng, spec)
             why = pre_exploit(plant)
             if why:
                 raise PreExploitError(why, ())
-        except (RangeStartError, PreExploitError, StateError) as exc:
-            state.store.set(RANGE_ERROR, str(exc)[:2000])
-            state.completed = True
+
+        await start_sample_range(state, sample_scenario(state), prove, failures=(StateError,))
         return state
 
     return solve
