@@ -121,17 +121,29 @@ def generate(
         [], "--bug-class", help="Bug class (repeatable); default all, in turn."
     ),
     jobs: int = typer.Option(0, "--jobs", help="Parallel builds (default: all cores)."),
+    ladder_budget: float = typer.Option(
+        0,
+        "--ladder-budget",
+        help="Tier placement: run the family's baseline ladder this many seconds a rung on each "
+        "verified instance and regenerate the ones whose measured difficulty contradicts the "
+        "tier (0: no placement).",
+    ),
     json_out: bool = JsonOption,
 ) -> None:
     """Generate verified instances; one failing verification is deleted and replaced."""
     tools = _tools(family)
+    options: dict[str, list[str]] = {"bug_class": bug_class}
+    if ladder_budget:
+        if not tools.placement:
+            raise PrereviewError(f"--ladder-budget: family {family} has no tier placement")
+        options["ladder_budget"] = [f"{ladder_budget:g}"]
     with _progress(f"{family} tier {tier}", json_out) as update:
         result = tools.generate(
             out,
             seed=seed,
             tier=tier,
             count=count,
-            options={"bug_class": bug_class},
+            options=options,
             jobs=jobs or None,
             progress=update,
         )

@@ -215,6 +215,11 @@ Progress = Callable[[int, int, str], None]
 class InstanceTools(ABC):
     """`prereview tasks generate|verify|baseline` for a family with generated instances."""
 
+    placement: ClassVar[bool] = False
+    """`generate` takes `options["ladder_budget"]` (seconds a rung): each verified instance
+    runs the family's ladder and a misplaced one is regenerated (`tasks generate
+    --ladder-budget`); a family without it refuses the option rather than ignore it."""
+
     @abstractmethod
     def generate(
         self,

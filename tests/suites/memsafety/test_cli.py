@@ -4,10 +4,14 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from prereview.cli.main import app
+from prereview.suites.interface import RUNG_FOUND, RungResult
 from prereview.suites.memsafety.instance import Instance
+from prereview.suites.memsafety.ladder import run as ladder_run
+from prereview.suites.memsafety.ladder.run import LADDER, LadderRun
 
 runner = CliRunner()
 
@@ -82,3 +86,42 @@ def test_verify_exits_1_on_a_broken_instance(instances: list[Instance], tmp_path
     failed = {f["check"] for f in row["failures"]}
     assert "PoC crashes the vulnerable build at the planted bug" in failed
     assert "ground_truth/poc.bin matches its recorded hash" in failed
+
+
+def test_generate_with_a_ladder_budget_places_each_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--ladder-budget` reaches tier placement: the ladder runs on each verified instance with
+    that budget, and the served instance carries its measured difficulty."""
+    budgets: list[float] = []
+
+    def in_band(inst: Instance, budget_s: float, **_: object) -> LadderRun:
+        budgets.append(budget_s)
+        results = tuple(
+            RungResult(n, RUNG_FOUND if k == 0 else "skipped", 0.5 if k == 0 else None, budget_s)
+            for k, n in enumerate(LADDER.names)
+        )
+        return LadderRun(inst.id, inst.tier, results, 0.5 / budget_s, 1.0)
+
+    monkeypatch.setattr(ladder_run, "run_ladder", in_band)
+    out = tmp_path / "placed"
+    argv = ["tasks", "generate", "memsafety", "--seed", "4", "--tier", "1", "--out", str(out)]
+    result = runner.invoke(app, [*argv, "--ladder-budget", "7.5", "--jobs", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["instances"]
+    assert budgets == [7.5] and row["difficulty"] == pytest.approx(0.5 / 7.5)
+    assert (out / row["id"] / "instance.json").is_file()
+
+
+def test_a_bad_ladder_budget_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for family, budget, needle in (
+        ("memsafety", "-3", "from 1 to 3600"),
+        ("memsafety", "soon", "Invalid value for '--ladder-budget'"),
+        ("webexploit", "5", "webexploit has no tier placement"),
+    ):
+        argv = ["tasks", "generate", family, "--seed", "1", "--tier", "1", "--out", str(out)]
+        result = runner.invoke(app, [*argv, "--ladder-budget", budget])
+        assert result.exit_code == 2, (family, budget, result.output)
+        assert needle in result.output and "Traceback" not in result.output
+        assert not out.exists()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import subprocess
 from pathlib import Path
@@ -147,11 +148,29 @@ def test_manifest_is_self_contained(instances: list[Instance]) -> None:
         ("crc16", b"123456789", 0x4B37),
         ("crc16_dnp", b"123456789", 0xEA82),
         ("fletcher16", b"abcde", 0xC8F0),
+        ("fletcher16", b"abcdef", 0x2057),
+        ("fletcher16", b"abcdefgh", 0x0627),
         ("inet16", b"\x45\x00\x00\x1c", 0xBAE3),
     ],
 )
 def test_checksums_match_published_check_values(name: str, data: bytes, value: int) -> None:
     assert checksums.checksum(name, data) == value
+
+
+def test_sum_checksums_match_their_byte_at_a_time_definitions() -> None:
+    """fletcher16 and inet16 reduce once instead of per byte: same values on any length."""
+    rng = random.Random(5)
+    for n in [*range(40), 255, 256, 1023, 4097]:
+        data = bytes(rng.randrange(256) for _ in range(n))
+        a = b = 0
+        for x in data:
+            a, b = (a + x) % 255, (b + (a + x) % 255) % 255
+        assert checksums.fletcher16(data) == (b << 8) | a
+        padded = data + b"\0" * (n % 2)
+        total = sum((padded[i] << 8) | padded[i + 1] for i in range(0, n, 2))
+        while total >> 16:
+            total = (total & 0xFFFF) + (total >> 16)
+        assert checksums.inet16(data) == ~total & 0xFFFF
 
 
 def _run_examples(inst: Instance) -> list[str]:

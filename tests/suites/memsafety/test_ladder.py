@@ -30,6 +30,7 @@ from prereview.suites.memsafety.ladder.afl import CMPLOG, STRUCTURE
 from prereview.suites.memsafety.ladder.format import (
     describe,
     example_genotypes,
+    load_description,
     read_dictionary,
 )
 from prereview.suites.memsafety.ladder.run import (
@@ -134,6 +135,25 @@ def test_structural_mutations_always_serialize() -> None:
         genotype = desc.mutate(genotype, rng.choice(seeds), rng, [b"\x01\x02", b"ABCD"])
         assert desc.serialize(genotype)
         assert len(desc.decode(genotype)) <= 32 and len(genotype) <= 2048
+
+
+def test_the_codec_memos_never_change_a_serialization(tmp_path: Path) -> None:
+    """The structure rung memoizes decoded genotypes and built messages (a mutant repeats its
+    parent's messages): a fresh description loaded from the pickle afl-fuzz reads (memos
+    dropped) serializes every mutant byte for byte the same."""
+    desc = describe(12, 4, BugClass.HEAP_OVERFLOW.value, 1)
+    rng = random.Random(3)
+    seeds = desc.seeds()
+    genotypes = [seeds[0]]
+    for _ in range(300):
+        genotypes.append(desc.mutate(genotypes[-1], rng.choice(seeds), rng, [b"\x7f"]))
+    warm = [desc.serialize(g) for g in genotypes]
+    again = [desc.serialize(g) for g in genotypes]
+    desc.save(tmp_path / "format.pickle")
+    fresh = load_description(tmp_path / "format.pickle")
+    assert fresh._decoded == {} and fresh._messages == {}
+    assert warm == again == [fresh.serialize(g) for g in genotypes]
+    assert desc.decode(genotypes[-1]) is not desc.decode(genotypes[-1])  # callers may edit it
 
 
 def test_compared_constants_are_read_from_an_afl_dictionary(tmp_path: Path) -> None:

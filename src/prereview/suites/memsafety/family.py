@@ -59,6 +59,8 @@ def _task_factories() -> tuple[TaskFactory, TaskFactory]:
 
 
 class _Tools(InstanceTools):
+    placement = True
+
     def generate(
         self,
         out: Path,

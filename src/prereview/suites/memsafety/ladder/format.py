@@ -30,6 +30,8 @@ from prereview.suites.memsafety.model import Message, Style
 MAX_MESSAGES = 32
 MAX_GENOTYPE = 2048
 """Mutants stay small: every one is serialized in Python before the program runs it."""
+_MEMO = 1 << 16
+"""Entries each codec memo holds before it starts over (bounds afl-fuzz's memory)."""
 SIZES = (1, 5, 16)
 """Payload sizes of the starting genotypes: small fixed-size messages are common in formats."""
 
@@ -51,17 +53,35 @@ class FormatDescription:
     kinds: tuple[int, ...]
     subheaders: dict[int, SubHeaderLayout] = field(default_factory=dict)
     examples: tuple[bytes, ...] = ()  # the agent's example files, parsed (genotypes)
+    # memos of the codec (a mutant shares most messages with its parent): never pickled
+    _decoded: dict[bytes, tuple[tuple[int, bytes], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _messages: dict[tuple[int, bytes], Message] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_decoded"], state["_messages"] = {}, {}
+        return state
 
     # -- genotype ------------------------------------------------------------------------------
     def decode(self, genotype: bytes) -> list[tuple[int, bytes]]:
+        known = self._decoded.get(genotype)
+        if known is not None:
+            return list(known)
         out: list[tuple[int, bytes]] = []
-        i = 0
-        while i < len(genotype) and len(out) < MAX_MESSAGES:
-            kind = self.kinds[genotype[i] % len(self.kinds)]
+        kinds, count = self.kinds, len(self.kinds)
+        i, end = 0, len(genotype)
+        while i < end and len(out) < MAX_MESSAGES:
             n = int.from_bytes(genotype[i + 1 : i + 3].ljust(2, b"\0"), "big")
             body = genotype[i + 3 : i + 3 + n]
-            out.append((kind, body))
+            out.append((kinds[genotype[i] % count], body))
             i += 3 + len(body)
+        if len(self._decoded) >= _MEMO:
+            self._decoded.clear()
+        self._decoded[genotype] = tuple(out)
         return out
 
     def encode(self, messages: list[tuple[int, bytes]]) -> bytes:
@@ -84,11 +104,17 @@ class FormatDescription:
         return fixed + payload
 
     def serialize(self, genotype: bytes) -> bytes:
-        messages = [
-            Message(kind, self.body(kind, raw)[: self.framing.max_body])
-            for kind, raw in self.decode(genotype)
-        ]
-        return self.framing.frame(messages)
+        return self.framing.frame([self._message(kind, raw) for kind, raw in self.decode(genotype)])
+
+    def _message(self, kind: int, raw: bytes) -> Message:
+        """The message a genotype entry stands for (memoized: mutants repeat their parent's)."""
+        key = (kind, raw)
+        m = self._messages.get(key)
+        if m is None:
+            if len(self._messages) >= _MEMO:
+                self._messages.clear()
+            m = self._messages[key] = Message(kind, self.body(kind, raw)[: self.framing.max_body])
+        return m
 
     def carry(self, genotype: bytes, before: bytes, after: bytes) -> bytes | None:
         """The genotype whose serialization carries the byte changes that turned `before` (the
