@@ -58,3 +58,13 @@ def test_nonsense_limits_are_refused() -> None:
         ClusterRateLimit(0, None)
     with pytest.raises(ValueError, match="max_connections"):
         ClusterRateLimit(None, 0)
+
+
+def test_slots_of_a_crashed_attempt_come_back_when_the_head_sees_it_end() -> None:
+    limit = ClusterRateLimit(None, 1, lease_s=600.0, clock=Clock())
+    assert limit.acquire("node", "cal#0@1").lease is not None  # its worker then crashed
+    assert limit.acquire("node", "cal#1@1").lease is None  # same live node: still held
+    assert limit.end_attempt("cal#1@1") == 0  # another attempt's end frees nothing
+    assert limit.end_attempt("cal#0@1") == 1
+    granted = limit.acquire("node", "cal#1@1")
+    assert granted.lease is not None and limit.in_use() == 1

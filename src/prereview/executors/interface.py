@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prereview.errors import PrereviewError
-from prereview.review.assessment import AssessmentOutcome, PlanRun
-from prereview.review.views import SubmissionRecord
+
+if TYPE_CHECKING:  # not at run time: a node's rate-limit actor imports this package, and
+    # should not pay for Inspect and the store to start
+    from prereview.review.assessment import AssessmentOutcome, PlanRun
+    from prereview.review.views import SubmissionRecord
 
 
 class ExecutorError(PrereviewError):
@@ -67,6 +70,9 @@ class UnitResult:
     pid: int
     logs: list[SealedLog] = field(default_factory=list)
     error: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds each phase of the unit took on the worker (`node.PHASES`), and `started` /
+    `ended` (wall-clock epoch seconds): what the head's `RunTimings` adds up. No content."""
 
 
 class Executor(ABC):

@@ -17,6 +17,7 @@ import os
 import platform
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,21 @@ def versions() -> dict[str, str]:
         "ray": ray.__version__,
         "python": platform.python_version(),
     }
+
+
+def problem(rep: NodeReport, head: dict[str, str]) -> str | None:
+    """Why the head must not schedule onto the node that sent `rep` (None: it may)."""
+    label = f"node {rep.node_id[:12]} ({rep.host})"
+    wrong = [
+        f"{what} {rep.versions.get(what)}, this head {version}"
+        for what, version in head.items()
+        if rep.versions.get(what) != version
+    ]
+    if wrong:
+        return f"version mismatch: {label} runs {'; '.join(wrong)}"
+    if rep.failed:
+        return f"{label} fails readiness: {rep.failed[0]}"
+    return None
 
 
 def node_workspace() -> PlaintextWorkspace:
@@ -94,17 +110,18 @@ def report(check: bool = True, families: list[str] | None = None) -> NodeReport:
     )
 
 
-def _limit(model: Any, limiter_name: str) -> None:
-    """Every request of `model` first takes a slot of the run's cluster-wide limit."""
+def _limit(model: Any, limiter: Any, attempt: str) -> None:
+    """Every request of `model` first takes a slot of the run's cluster-wide limit (`limiter`:
+    the handle of the run's `ClusterRateLimit` actor; calls wait while it starts), held by this
+    node and unit `attempt`."""
     import ray
 
-    limiter = ray.get_actor(limiter_name, namespace=NAMESPACE)
     holder = ray.get_runtime_context().get_node_id()
     inner = model.api.generate
 
     async def generate(*args: Any, **kwargs: Any) -> Any:
         while True:
-            grant = await limiter.acquire.remote(holder)
+            grant = await limiter.acquire.remote(holder, attempt)
             if grant.wait_s <= 0:
                 break
             await asyncio.sleep(grant.wait_s)
@@ -116,18 +133,47 @@ def _limit(model: Any, limiter_name: str) -> None:
     model.api.generate = generate
 
 
-def run_unit(unit: WorkUnit, settings: UnitSettings, api_key: str | None) -> UnitResult:
-    """Run one unit here; see the module docstring."""
+class Phases:
+    """Seconds spent per named phase of one unit (for `UnitResult.phases`)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {"started": time.time()}
+        self._mark = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        """The time since the last lap goes to `name`."""
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._mark
+        self._mark = now
+
+    def done(self) -> dict[str, float]:
+        self.seconds["ended"] = time.time()
+        return self.seconds
+
+
+def run_unit(
+    unit: WorkUnit,
+    settings: UnitSettings,
+    api_key: str | None,
+    limiter: Any = None,
+    attempt: str = "",
+) -> UnitResult:
+    """Run one unit here; see the module docstring. `limiter`: the run's rate-limit actor,
+    when the submitter declared limits; the slots this `attempt` takes are its own."""
     import ray
 
+    phases = Phases()
     import prereview.models.simulated  # noqa: F401  (registers the `simulated` provider)
 
     node_id = ray.get_runtime_context().get_node_id()
     workspace = node_workspace()
     sweep(workspace)
     trace = workspace.confine_inspect_traces() or _confined_trace()
+    phases.lap("sweep")
     try:
-        return _run_in_workspace(workspace, unit, settings, api_key, node_id)
+        return _run_in_workspace(
+            workspace, unit, settings, api_key, (limiter, attempt), node_id, phases
+        )
     finally:
         if trace is not None and trace.exists():
             os.truncate(trace, 0)  # the worker process lives on; the unit's transcript not
@@ -143,7 +189,9 @@ def _run_in_workspace(
     unit: WorkUnit,
     settings: UnitSettings,
     api_key: str | None,
+    limit: tuple[Any, str],
     node_id: str,
+    phases: Phases,
 ) -> UnitResult:
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import GenerateConfig, get_model
@@ -151,6 +199,7 @@ def _run_in_workspace(
     from prereview.planning.catalog import resolve_task
     from prereview.review.results import PLAN_ITEM_METADATA
 
+    phases.lap("import")
     with workspace.open("unit", f"{settings.run_id}/{unit.unit_id}") as ws, confine_temp(ws):
         model = get_model(
             settings.model,
@@ -161,10 +210,12 @@ def _run_in_workspace(
             **settings.model_args,
         )
         del api_key  # the model holds it, in memory, for this unit only
-        if settings.limiter is not None:
-            _limit(model, settings.limiter)
+        if limit[0] is not None:
+            _limit(model, *limit)
+        phases.lap("model")
         task = resolve_task(unit.factory)(**unit.args)
         task.metadata = {**(task.metadata or {}), PLAN_ITEM_METADATA: unit.task_key}
+        phases.lap("task")
         sys.stdout.flush()
         inspect_eval(
             task,
@@ -179,8 +230,11 @@ def _run_in_workspace(
             time_limit=settings.sample_time_limit_s,
             max_tokens=settings.max_tokens,
         )
+        phases.lap("eval")
         logs = [
             SealedLog(path.name, seal(settings.seal_to, path.name, path.read_bytes()))
             for path in sorted(ws.files.glob("*.eval"))
         ]
-    return UnitResult(unit.unit_id, node_id, os.getpid(), logs)
+        phases.lap("seal")
+    phases.lap("wipe")
+    return UnitResult(unit.unit_id, node_id, os.getpid(), logs, phases=phases.done())

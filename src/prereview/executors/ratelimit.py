@@ -3,9 +3,10 @@
 One `ClusterRateLimit` per run lives in one place (on Ray: a named actor the head creates), and
 every worker asks it before each model request, so the limits hold across all nodes together,
 not per node. Request starts are spaced evenly (60/rpm seconds apart, no burst), as a server's
-limiter would queue them. A connection is a lease held by a node: released when its request
-ends, dropped when the head reports the node lost (`retain`), and expired after `lease_s` in any
-case (a worker process that crashed on a live node cannot hand its slot back).
+limiter would queue them. A connection is a lease held by a node for one attempt of a unit:
+released when its request ends, dropped when the head reports the node lost (`retain`) or the
+attempt over (`end_attempt`: a worker process that crashed on a live node cannot hand its slot
+back, the head sees its unit fail), and expired after `lease_s` in any case.
 """
 
 from __future__ import annotations
@@ -43,17 +44,18 @@ class ClusterRateLimit:
         self.lease_s = lease_s
         self.clock = clock
         self._next_start = 0.0
-        self._leases: dict[int, tuple[float, str]] = {}  # lease -> (expiry, holder node)
+        self._leases: dict[int, tuple[float, str, str]] = {}  # lease -> (expiry, node, attempt)
         self._ids = itertools.count(1)
         self.stopped = False
         self.granted = 0
 
-    def acquire(self, holder: str = "") -> Grant:
-        """A request slot for node `holder` now, or how long to wait before asking again."""
+    def acquire(self, holder: str = "", attempt: str = "") -> Grant:
+        """A request slot for node `holder` (unit `attempt`) now, or how long to wait before
+        asking again."""
         if self.stopped:
             raise RuntimeError("the run was stopped")
         now = self.clock()
-        for lease, (expiry, _) in list(self._leases.items()):
+        for lease, (expiry, _, _) in list(self._leases.items()):
             if expiry <= now:
                 del self._leases[lease]
         if self.max_connections is not None and len(self._leases) >= self.max_connections:
@@ -62,7 +64,7 @@ class ClusterRateLimit:
             return Grant(wait_s=self._next_start - now)
         self._next_start = now + self.interval
         lease = next(self._ids)
-        self._leases[lease] = (now + self.lease_s, holder)
+        self._leases[lease] = (now + self.lease_s, holder, attempt)
         self.granted += 1
         return Grant(wait_s=0.0, lease=lease)
 
@@ -71,10 +73,18 @@ class ClusterRateLimit:
 
     def retain(self, alive: list[str]) -> int:
         """Drop the leases of nodes not in `alive` (lost with their node); returns how many."""
-        lost = [lease for lease, (_, holder) in self._leases.items() if holder not in alive]
+        lost = [lease for lease, (_, holder, _) in self._leases.items() if holder not in alive]
         for lease in lost:
             del self._leases[lease]
         return len(lost)
+
+    def end_attempt(self, attempt: str) -> int:
+        """Drop the leases unit `attempt` still holds (it ended, or its worker crashed);
+        returns how many."""
+        held = [lease for lease, (_, _, a) in self._leases.items() if attempt and a == attempt]
+        for lease in held:
+            del self._leases[lease]
+        return len(held)
 
     def stop(self) -> None:
         """Every later `acquire` fails: a withdrawn or interrupted run makes no more requests."""

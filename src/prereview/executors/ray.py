@@ -30,16 +30,16 @@ from sqlalchemy import select
 
 from prereview.domain.lifecycle import SubmissionState
 from prereview.executors import node
+from prereview.executors.dispatch import Dispatcher, cpu_nodes, first_line, probe
 from prereview.executors.interface import (
     Executor,
     ExecutorError,
     UnitResult,
     UnitSettings,
-    WorkUnit,
 )
 from prereview.executors.ratelimit import ClusterRateLimit
 from prereview.executors.sealing import RunKey, SealError
-from prereview.executors.units import cut_units
+from prereview.executors.units import iter_units
 from prereview.review.assessment import AssessmentOutcome, PlanRun
 from prereview.review.results import (
     PLAN_ITEM_METADATA,
@@ -56,11 +56,6 @@ from prereview.store.tables.review import SubmissionRow
 from prereview.vault.errors import ShreddedError
 
 logger = logging.getLogger(__name__)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = (str(exc).strip().splitlines() or [""])[0][:200]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -91,6 +86,11 @@ class RayExecutor(Executor):
         self.readiness_timeout_s = readiness_timeout_s
         self.cancel_grace_s = cancel_grace_s
         self.nodes: list[node.NodeReport] = []
+        self.families: list[str] | None = None
+        """The families the nodes were checked for (nodes that join mid-run are, too)."""
+        self.timings: list[dict[str, float]] = []
+        """Per unit of the last run: the worker's phases plus the head's (`submitted`,
+        `ready`: epoch seconds; `get`, `ingest`, `record`: seconds). For benchmarks."""
         self._connected = False
 
     # -- before anything is written ------------------------------------------------------------
@@ -103,7 +103,8 @@ class RayExecutor(Executor):
             return
         try:
             self._connect()
-            self.nodes = self._ready_nodes(_families(record, suite))
+            self.families = _families(record, suite)
+            self.nodes = self._ready_nodes(self.families)
         except ExecutorError:
             self.close()
             raise
@@ -135,29 +136,20 @@ class RayExecutor(Executor):
             if "version mismatch" in text.lower():
                 raise ExecutorError(
                     f"version mismatch between this head and the Ray cluster at "
-                    f"{self.address}: {_first_line(exc)}"
+                    f"{self.address}: {first_line(exc)}"
                 ) from None
             raise ExecutorError(
-                f"cannot join the Ray cluster at {self.address}: {_first_line(exc)}"
+                f"cannot join the Ray cluster at {self.address}: {first_line(exc)}"
             ) from None
         self._connected = True
 
     def _ready_nodes(self, families: list[str] | None) -> list[node.NodeReport]:
         import ray
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         workers = _cpu_nodes()
         if not workers:
             raise ExecutorError(f"the Ray cluster at {self.address} has no node with CPUs")
-        probe: Any = ray.remote(node.report)
-        refs = {
-            probe.options(
-                num_cpus=0,
-                max_retries=0,
-                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-            ).remote(True, families): node_id
-            for node_id in workers
-        }
+        refs = {probe(node_id, families): node_id for node_id in workers}
         ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=self.readiness_timeout_s)
         if late:
             raise ExecutorError(
@@ -171,18 +163,11 @@ class RayExecutor(Executor):
             try:
                 rep: node.NodeReport = ray.get(ref)
             except Exception as exc:
-                problems.append(f"node {refs[ref][:12]} could not report: {_first_line(exc)}")
+                problems.append(f"node {refs[ref][:12]} could not report: {first_line(exc)}")
                 continue
-            label = f"node {rep.node_id[:12]} ({rep.host})"
-            wrong = [
-                f"{what} {rep.versions.get(what)}, this head {version}"
-                for what, version in mine.items()
-                if rep.versions.get(what) != version
-            ]
-            if wrong:
-                problems.append(f"version mismatch: {label} runs {'; '.join(wrong)}")
-            elif rep.failed:
-                problems.append(f"{label} fails readiness: {rep.failed[0]}")
+            problem = node.problem(rep, mine)
+            if problem:
+                problems.append(problem)
             reports.append(rep)
         if problems:
             raise ExecutorError(
@@ -205,6 +190,7 @@ class RayExecutor(Executor):
     def execute(self, run: PlanRun) -> AssessmentOutcome:
         if not self._connected:
             self.preflight(run.record)
+        self.timings = []
         try:
             return RayRun(self, run).run()
         finally:
@@ -278,6 +264,8 @@ class RayRun:
         return outcomes
 
     def _limiter(self) -> str | None:
+        """Start the run's cluster-wide limit, when the submitter declared one. Not waited
+        for: units get its handle, and their first requests wait while it starts."""
         import ray
 
         rec = self.run_.record
@@ -295,12 +283,9 @@ class RayRun:
             scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=True),
         )
         self._limit_actor = actor.remote(rec.requests_per_minute, rec.max_connections)
-        ray.get(self._limit_actor.in_use.remote())  # it exists before any unit asks it
         return name
 
     def run(self) -> AssessmentOutcome:
-        import ray
-
         run = self.run_
         status: str
         detail: str | None = None
@@ -309,10 +294,9 @@ class RayRun:
             recovered, _ = outcomes_in_logs(log_dir, self.log_key, self.tiers)
             self.record(recovered)
             done = {(r.task_key, r.sample_id, r.epoch) for r in self.service.results(run.record.id)}
-            units = cut_units(run.plan, done, self.executor.unit_samples)
             if run.progress is not None:
                 run.progress.start(run.plan.total_samples, len(done))
-            pending: dict[Any, WorkUnit] = {}
+            dispatch: Dispatcher | None = None
             try:
                 settings = UnitSettings(
                     run_id=run.run_id,
@@ -325,42 +309,44 @@ class RayRun:
                     seal_to=self.key.public,
                     limiter=self._limiter(),
                 )
-                task: Any = ray.remote(node.run_unit).options(
-                    num_cpus=1, max_retries=3, retry_exceptions=False, scheduling_strategy="SPREAD"
+                dispatch = Dispatcher(
+                    [n.node_id for n in self.executor.nodes],
+                    self.executor.families,
+                    iter_units(run.plan, done, self.executor.unit_samples),
+                    settings,
+                    run.api_key,
+                    self._limit_actor,
+                    self.failures,
                 )
-                pending = {task.remote(u, settings, run.api_key): u for u in units}
                 last_poll = time.monotonic()
-                while pending and not self.withdrawn:
-                    ready, _ = ray.wait(list(pending), num_returns=1, timeout=run.poll_s)
-                    for ref in ready:
-                        unit = pending.pop(ref)
-                        try:
-                            result: UnitResult = ray.get(ref)
-                        except Exception as exc:  # the unit failed on every attempt
-                            self.failures.append(f"unit {unit.unit_id}: {_first_line(exc)}")
-                            continue
+                while not dispatch.finished() and not self.withdrawn:
+                    dispatch.fill()
+                    for result, head in dispatch.wait(run.poll_s):
+                        mark = time.perf_counter()
                         outcomes = self.ingest(result, log_dir)
+                        head["ingest"] = time.perf_counter() - mark
                         self.record(outcomes)
+                        head["record"] = time.perf_counter() - mark - head["ingest"]
+                        self.executor.timings.append({**result.phases, **head})
                         if run.progress is not None:
                             for o in outcomes:
                                 run.progress.advance(o.task_key, o.sample_id)
-                    if time.monotonic() - last_poll >= run.poll_s or not ready:
+                    if time.monotonic() - last_poll >= run.poll_s:
                         last_poll = time.monotonic()
                         if self._is_withdrawn():
                             self.withdrawn = True
-                        if self._limit_actor is not None:  # slots held by lost nodes come back
-                            self._limit_actor.retain.remote(_cpu_nodes())
+                        dispatch.watch_nodes()
             except KeyboardInterrupt:
                 interrupted = True
             except Exception as exc:  # the cluster went away (GCS lost, driver disconnected)
                 lost = True
                 detail = (
                     f"the Ray cluster at {self.executor.address} was lost "
-                    f"({_first_line(exc)}); continue with `prereview assess "
+                    f"({first_line(exc)}); continue with `prereview assess "
                     f"{self.submission_id} --resume`"
                 )
             finally:
-                self._stop(list(pending))
+                self._stop(dispatch.outstanding() if dispatch is not None else [])
                 if run.progress is not None:
                     run.progress.stop()
         record = self.service.get(self.submission_id)
@@ -437,10 +423,7 @@ def _families(record: SubmissionRecord | None, suite: str | None) -> list[str] |
 
 def _cpu_nodes() -> list[str]:
     """The ids of the live nodes that can run units (the head may have no CPUs)."""
-    import ray
-
-    nodes: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
-    return [n["NodeID"] for n in nodes if n["Alive"] and n["Resources"].get("CPU", 0) > 0]
+    return list(cpu_nodes())
 
 
 def _quietly(action: Callable[[], object]) -> None:
