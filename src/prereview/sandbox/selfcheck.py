@@ -349,6 +349,124 @@ async def _segments(sandbox: BwrapSandboxEnvironment) -> PropertyResult:
     )
 
 
+_ROOT_SETUP = """
+umask 077
+mkdir -p /tmp/root-only /tmp/root-files && chmod 755 /tmp/root-files
+echo "$1" > /tmp/root-only/secret && echo "$1" > /tmp/root-files/secret
+chmod 700 /tmp/root-only && chmod 600 /tmp/root-files/secret
+PROBE_SECRET="$1" setsid sleep 300 </dev/null >/dev/null 2>&1 &
+echo $!
+"""
+_USER_ATTEMPTS = """
+import ctypes, errno, json, os, signal, sys
+pid = int(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(action):
+    try:
+        action()
+        return "ok"
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc.errno))
+def ptrace():
+    if libc.ptrace(ctypes.c_long(16), ctypes.c_long(pid), None, None) != 0:  # PTRACE_ATTACH
+        raise OSError(ctypes.get_errno(), "ptrace")
+def read(path):
+    with open(path, "rb") as fh:
+        fh.read(1)
+def write(path):
+    with open(path, "ab") as fh:
+        fh.write(b"x")
+status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status").read().splitlines())
+print(json.dumps({
+    "uids": [os.getuid(), int(status["Uid"].split()[0])],
+    "attempts": {
+        "signal 0": attempt(lambda: os.kill(pid, 0)),
+        "SIGKILL": attempt(lambda: os.kill(pid, signal.SIGKILL)),
+        "SIGSTOP": attempt(lambda: os.kill(pid, signal.SIGSTOP)),
+        "ptrace attach": attempt(ptrace),
+        "read /proc/pid/environ": attempt(lambda: read(f"/proc/{pid}/environ")),
+        "read /proc/pid/mem": attempt(lambda: read(f"/proc/{pid}/mem")),
+        "read a 0600 file": attempt(lambda: read("/tmp/root-files/secret")),
+        "write a 0600 file": attempt(lambda: write("/tmp/root-files/secret")),
+        "remove a 0600 file": attempt(lambda: os.unlink("/tmp/root-files/secret")),
+        "add a file to root's directory": attempt(lambda: write("/tmp/root-files/new")),
+        "list a 0700 directory": attempt(lambda: os.listdir("/tmp/root-only")),
+        "read inside a 0700 directory": attempt(lambda: read("/tmp/root-only/secret")),
+    },
+}))
+"""
+
+
+async def check_two_uids(sandbox: BwrapSandboxEnvironment | None = None) -> PropertyResult:
+    """A two-uid host (`privileged_hosts`, what a range's `root_user` host runs on): a service
+    of its root uid, with a secret in its environment and in 0600/0700 files, cannot be
+    signalled, traced or read by the host's sandbox user, and lives on after every attempt.
+    Runs on a sample of its own (`sandbox` is not used)."""
+    import secrets
+
+    from prereview.sandbox.sample import SandboxSample
+
+    name = "two uids: root's service and files out of the user's reach"
+    if os.geteuid() != 0:
+        return PropertyResult(
+            name,
+            True,
+            "not available here (needs a root evaluator): root_user hosts refuse to start",
+        )
+    sample = await SandboxSample.create(BwrapConfig(hosts=["box"], privileged_hosts=["box"]))
+    secret = secrets.token_hex(12)
+    try:
+        box = sample.hosts["box"]
+
+        async def run(argv: list[str], privileged: bool) -> tuple[bool, str]:
+            got = await box.exec(
+                argv, input=None, cwd="/", env=box.base_env(), timeout=30,
+                output_limit=1 << 16, limit_str="64 KiB", privileged=privileged,
+            )  # fmt: skip
+            return got.success, got.stdout
+
+        started, pid = await run(["sh", "-c", _ROOT_SETUP, "setup", secret], privileged=True)
+        if not started or not pid.strip().isdigit():
+            return PropertyResult(name, False, "root's service did not start")
+        _, report = await run(["python3", "-c", _USER_ATTEMPTS, pid.strip()], privileged=False)
+        alive, _ = await run(["kill", "-0", pid.strip()], privileged=True)
+        # the sample's own /tmp (a tmpfs inside the host), not the evaluator's
+        kept, text = await run(["cat", "/tmp/root-files/secret"], privileged=True)  # noqa: S108
+        host_uids = (box.privileged_uid, _status_uid(box.agent_pid))
+    finally:
+        await sample.close()
+    seen = json.loads(report)
+    allowed = [what for what, err in seen["attempts"].items() if err == "ok"]
+    inner = seen["uids"]
+    ok = (
+        not allowed
+        and alive
+        and kept
+        and text.strip() == secret
+        and inner[0] != inner[1]
+        and host_uids[0] is not None
+        and host_uids[0] != host_uids[1]
+        and secret not in report
+    )
+    errors = ", ".join(sorted(set(seen["attempts"].values())))
+    detail = (
+        f"service uid {inner[1]} (host uid {host_uids[0]}), user uid {inner[0]} (host uid "
+        f"{host_uids[1]}); {len(seen['attempts'])} attempts refused ({errors}: signal, ptrace, "
+        "/proc environ and mem, 0600/0700 files); service alive, file intact"
+    )
+    if not ok:
+        detail = (
+            f"ALLOWED: {', '.join(allowed) or 'none'}; service alive: {alive}; file intact: "
+            f"{kept and text.strip() == secret}; uids inside {inner}, host {list(host_uids)}"
+        )
+    return PropertyResult(name, ok, detail)
+
+
+def _status_uid(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        return int(next(x for x in handle if x.startswith("Uid:")).split()[1])
+
+
 def evaluator_addresses() -> list[str]:
     """The evaluator's own non-loopback IPv4 addresses (targets no sandbox may reach)."""
     import shutil
@@ -388,6 +506,7 @@ PROBES: tuple[Probe, ...] = (
     _agent,
     _peers,
     _segments,
+    check_two_uids,
 )
 
 
