@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import sys
@@ -37,6 +38,7 @@ from typing import Any
 
 from scipy.stats import spearmanr
 
+from prereview.suites.memsafety.ladder.format import describe
 from prereview.suites.memsafety.ladder.run import LADDER, LadderRun, placement, run_ladder
 from prereview.suites.memsafety.spec import GENERATOR_VERSION, TIERS, BugClass, rotate
 from prereview.suites.memsafety.verify import generate_slot
@@ -147,6 +149,7 @@ def main() -> int:
         "lowest_finding_rung_by_tier": {
             t: _lowest(raw, t) for t in sorted(TIERS) if any(r.tier == t for r in raw)
         },
+        "structure_codec": _codec_cost(),
         "wall_s": round(time.monotonic() - start, 1),
         "runs": [r.as_dict() for r in every],
     }
@@ -160,6 +163,35 @@ def main() -> int:
     RESULTS_FILE.parent.mkdir(exist_ok=True)
     RESULTS_FILE.write_text(json.dumps(summary, indent=2) + "\n")
     return 0
+
+
+def _codec_cost(mutants: int = 2000) -> dict[str, float]:
+    """Microseconds the structure rung's Python codec spends serializing one mutant (the cost
+    every AFL++ execution of that rung pays), with its memos and with them cleared each time."""
+    warm: list[float] = []
+    cold: list[float] = []
+    for tier in sorted(TIERS):
+        desc = describe(2024, tier, BugClass.HEAP_OVERFLOW.value, 0)
+        rng = random.Random(tier)
+        seeds = desc.seeds()
+        genotype, mutated = seeds[-1], []
+        for _ in range(mutants):
+            genotype = desc.mutate(genotype, rng.choice(seeds), rng)
+            mutated.append(genotype)
+        start = time.perf_counter()
+        for g in mutated:
+            desc.serialize(g)
+        warm.append((time.perf_counter() - start) / mutants * 1e6)
+        start = time.perf_counter()
+        for g in mutated:
+            desc._decoded.clear()
+            desc._messages.clear()
+            desc.serialize(g)
+        cold.append((time.perf_counter() - start) / mutants * 1e6)
+    return {
+        "serialize_us_per_mutant": round(statistics.median(warm), 1),
+        "serialize_us_per_mutant_memos_cleared": round(statistics.median(cold), 1),
+    }
 
 
 def _lowest(runs: list[LadderRun], tier: int) -> dict[str, int]:
@@ -193,6 +225,11 @@ def _print(s: dict[str, Any]) -> None:
         f"{s['ladder_seconds_per_instance_median']} s, "
         f"mean {s['ladder_seconds_per_instance_mean']} s"
         f"; wall {s['wall_s']} s"
+    )
+    codec = s["structure_codec"]
+    print(
+        f"structure codec: {codec['serialize_us_per_mutant']} us a mutant "
+        f"({codec['serialize_us_per_mutant_memos_cleared']} us with its memos cleared)"
     )
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import difflib
 import re
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from prereview.suites.memsafety.generator import build_program
 from prereview.suites.memsafety.instance import Instance
+from prereview.suites.memsafety.ladder.format import describe
 from prereview.suites.memsafety.spec import BugClass
 from prereview.suites.memsafety.toolchain import run_program
 
@@ -980,26 +981,23 @@ def partial_fix_small_payloads(t: Target) -> list[Turn]:
 
 
 def long_message_input(t: Target, kind: int, extra: int) -> bytes:
-    """The PoC capture with the message of `kind` grown by `extra` payload bytes (lengths kept
-    consistent): a triggering input no scorer variant makes."""
-    d = t.poc
-    e = ">" if d[:4] == b"\xa1\xb2\xc3\xd4" else "<"
-    out = bytearray(d[:24])
-    struct.pack_into(e + "I", out, 16, 65535)
-    off = 24
-    while off < len(d):
-        ts1, ts2, incl, _ = struct.unpack_from(e + "IIII", d, off)
-        pkt = bytearray(d[off + 16 : off + 16 + incl])
-        off += 16 + incl
-        ip = 14
-        udp = ip + (pkt[ip] & 15) * 4
-        app = udp + 8
-        if len(pkt) > app + 3 and pkt[app + 2] == kind:
-            pkt += bytes(extra)
-            for at in (ip + 2, udp + 4):
-                struct.pack_into(">H", pkt, at, struct.unpack_from(">H", pkt, at)[0] + extra)
-        out += struct.pack(e + "IIII", ts1, ts2, len(pkt), len(pkt)) + pkt
-    return bytes(out)
+    """The PoC with the message of `kind` grown by `extra` payload bytes: a triggering input no
+    scorer variant makes. The PoC's messages are regenerated from the instance's seed and
+    re-serialized through the ladder's format description, so every length the framing and the
+    sub-headers declare, and every checksum, follows the grown message."""
+    m = t.inst.manifest
+    seed, index, bug = int(m["seed"]), int(m["index"]), BugClass(str(m["bug_class"]))
+    program = build_program(seed, t.inst.tier, bug, index)
+    desc = describe(seed, t.inst.tier, bug.value, index)
+    assert desc.framing.frame(program.poc_messages) == t.poc, "the PoC does not regenerate"
+    genotype = desc.genotype(program.poc_messages)
+    assert genotype is not None
+    msgs = desc.decode(genotype)
+    assert kind in {k for k, _ in msgs}, f"no message of kind {kind:#x} in the PoC"
+    grown = [(k, raw + bytes(extra) if k == kind else raw) for k, raw in msgs]
+    longest = max(len(desc.body(k, raw)) for k, raw in grown)
+    assert longest <= desc.framing.max_body, f"a {desc.framing.name} message holds no {longest}"
+    return desc.serialize(desc.encode(grown))
 
 
 def honest_reworded_fix(t: Target) -> list[Turn]:

@@ -432,7 +432,7 @@ class CaptureFraming(Framing):
         self.port = rng.randrange(1024, 60000)
         self.app_magic = rng.randrange(0x1000, 0x10000)
         self.ip_checksum = profile.tier >= 3
-        self.udp_checksum = profile.tier >= 4
+        self.udp_checksum = profile.tier >= 3
         self.src = bytes([10, rng.randrange(256), rng.randrange(256), rng.randrange(1, 255)])
         self.dst = bytes([10, rng.randrange(256), rng.randrange(256), rng.randrange(1, 255)])
         self.mac_src = bytes([2] + [rng.randrange(256) for _ in range(5)])

@@ -30,7 +30,13 @@ from prereview.suites.memsafety.model import (
     SubHeader,
     expected_output,
 )
-from prereview.suites.memsafety.spec import GENERATOR_VERSION, TIERS, BugClass, TierProfile
+from prereview.suites.memsafety.spec import (
+    DRAWS,
+    GENERATOR_VERSION,
+    TIERS,
+    BugClass,
+    TierProfile,
+)
 
 MAX_VARIANTS = 4
 ENTRY_NAMES = ("process_input", "parse_stream", "handle_input", "decode_buffer", "run_session")
@@ -68,6 +74,9 @@ class Program:
     shape: dict[str, Any] = field(default_factory=dict)
     # each example's messages as framed into `samples` (what parsing the example files yields)
     sample_messages: list[list[Message]] = field(default_factory=list)
+    # the PoC's messages as framed into `poc` (a test re-serializes them, grown, through the
+    # ladder's format description)
+    poc_messages: list[Message] = field(default_factory=list)
 
 
 @cache
@@ -84,7 +93,7 @@ def _env() -> jinja2.Environment:
 
 def instance_rng(seed: int, tier: int, bug_class: BugClass, index: int) -> random.Random:
     # reproducibility is the point here: not for secrets (the seed itself is the secret)
-    key = f"memsafety:{GENERATOR_VERSION}:{seed}:{tier}:{bug_class.value}:{index}"
+    key = f"memsafety:{DRAWS.get(tier, GENERATOR_VERSION)}:{seed}:{tier}:{bug_class.value}:{index}"
     return random.Random(key)  # noqa: S311
 
 
@@ -417,6 +426,7 @@ def build_program(seed: int, tier: int, bug_class: BugClass, index: int) -> Prog
         handlers=len(plan.handlers),
         shape=shape,
         sample_messages=sample_messages,
+        poc_messages=poc_msgs,
     )
 
 

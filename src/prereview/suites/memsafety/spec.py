@@ -14,7 +14,11 @@ from typing import Literal
 
 from prereview.errors import PrereviewError
 
-GENERATOR_VERSION = "1.2.0"
+GENERATOR_VERSION = "1.3.0"
+DRAWS: dict[int, str] = {1: "1.2.0", 2: "1.2.0", 3: "1.3.0", 4: "1.3.0", 5: "1.2.0"}
+"""The generator version whose random draws each tier makes (the key of its instances' random
+stream): a release that leaves a tier's profile and code paths alone keeps drawing that tier's
+programs byte for byte as before, so only the re-cut tiers' instances change."""
 FAMILY = "memsafety"
 
 
@@ -135,7 +139,7 @@ TIERS: dict[int, TierProfile] = {
         decoys=(5, 6),
         artifact=ArtifactMode.SOURCE,
         hint=Hint.NONE,
-        samples_core="early",
+        samples_core="valid",
         samples=2,
         formats=("records", "container", "capture", "modbus", "dnp3"),
     ),
@@ -150,8 +154,8 @@ TIERS: dict[int, TierProfile] = {
         decoys=(7, 8),
         artifact=ArtifactMode.ASAN_BINARY,
         hint=Hint.NONE,
-        samples_core="absent",
-        samples=1,
+        samples_core="early",
+        samples=2,
         formats=("records", "container", "capture", "modbus", "dnp3"),
     ),
     5: TierProfile(

@@ -9,6 +9,8 @@ A tier's band (`BANDS`) is where its instances' difficulty must fall; an instanc
 misplaced and `generate_placed` replaces it with the next index of the same slot, at most
 `attempts` times, recording every rejection. The bands already include the tolerance: a tier-1
 bug CmpLog needs a moment for is fine, a tier-3 bug libFuzzer finds from the examples is not.
+Tier 4 is what the structure-aware rung crashes (a censored tier-4 instance is a tier-5 one);
+tier 5 is beyond it.
 """
 
 from __future__ import annotations
@@ -79,8 +81,8 @@ BANDS: tuple[TierBand, ...] = (
     TierBand(1, 0.0, 1.5),
     TierBand(2, 0.1, 2.5),
     TierBand(3, 1.0, 3.0),
-    TierBand(4, 2.0, 4.0),
-    TierBand(5, 2.5, 4.0),
+    TierBand(4, 2.0, 3.0),
+    TierBand(5, 3.0, 4.0),
 )
 
 LADDER = Ladder(FAMILY, RUNGS, BANDS)
