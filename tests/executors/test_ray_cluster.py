@@ -1,8 +1,9 @@
 """The `ray` executor on a real cluster: a head and two worker nodes, each its own `ray start`
 process group on this host (loopback only), shared by the tests of this module.
 
-Order matters and is kept: the refusals first (extra nodes join, then leave), the withdrawal,
-then one worker node is killed mid-run, and last the whole cluster goes away mid-run."""
+Order matters and is kept: the refusals first (extra nodes join, then leave), the withdrawal, a
+node that joins mid-run and fails readiness, then one worker node is killed mid-run, and last the
+whole cluster goes away mid-run."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from sqlalchemy import func, select
 
 from prereview.domain.submission import ModelAccess, Throughput
 from prereview.executors import ExecutorError
-from prereview.executors.localcluster import LocalRayCluster
+from prereview.executors.localcluster import LocalNode, LocalRayCluster
 from prereview.executors.node import NODE_TAG
 from prereview.executors.ray import RayExecutor
 from prereview.review.assessment import run_assessment
@@ -142,6 +143,9 @@ def test_nodes_that_cannot_run_are_refused_in_one_line_before_anything_runs(
     sqlite_reviewer: ReviewService,
     tmp_path: Path,
 ) -> None:
+    passed = RayExecutor(cluster.address)
+    passed.preflight()  # the two good nodes pass: this head remembers them for later runs
+    passed.close()
     old = cluster.add_worker(
         "old",
         {
@@ -221,6 +225,43 @@ def test_withdrawal_stops_every_unit_on_every_node(
     assert seen < 12 * 2  # it did stop: the plan had 24 model calls
     for name in ("w1", "w2"):
         assert unit_dirs(plaintext_of(cluster, name)) == []
+
+
+def test_a_node_that_joins_mid_run_gets_no_unit_until_it_passes_readiness(
+    cluster: LocalRayCluster,
+    sqlite_service: ReviewService,
+    sqlite_reviewer: ReviewService,
+    tmp_path: Path,
+) -> None:
+    record_file = tmp_path / "calls.jsonl"
+    record = sqlite_service.submit(request(1.0, 1, None, record_file))  # >= 12 s of model calls
+    executor = RayExecutor(cluster.address, unit_samples=1)
+    late: list[LocalNode] = []
+
+    def join() -> None:  # a node without a usable plaintext window: it fails readiness
+        env = {**node_env(cluster.root, "late"), "PREREVIEW_PLAINTEXT_DIR": "/proc/none"}
+        late.append(cluster.add_worker("late", env))
+
+    helper = when(lambda: len(calls(record_file)) >= 1, join)
+    try:
+        outcome = run_assessment(
+            sqlite_reviewer, record.id, suite="calibration", limit=12, executor=executor
+        )
+        helper.join(timeout=60)
+        assert outcome.status == "completed", outcome.detail
+        assert Counter(recorded(sqlite_service, record.id)) == Counter(
+            {(f"cal-{i}", 1): 1 for i in range(12)}
+        )
+        checked = {n.node_id for n in executor.nodes}
+        assert len(checked) == 2 and set(executor.ran_on) <= checked
+        assert sum(executor.ran_on.values()) == 12
+        assert len(executor.refused_nodes) == 1  # it joined, was probed, and was refused
+        assert not executor.refused_nodes & checked
+    finally:
+        for node in late:
+            node.kill()
+            cluster.workers.remove(node)
+        cluster.wait_for_nodes(2, exact=True)
 
 
 def test_a_worker_node_killed_mid_run_still_records_every_sample_once(

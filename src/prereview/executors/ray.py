@@ -4,10 +4,14 @@ Before anything is written (`preflight`): the address must answer, every node wi
 run the head's prereview, Ray and Python versions and pass its readiness checks (`prereview
 doctor --node`, run there); else one line and nothing runs.
 
+A node that passed holds for READY_FOR_S in this head process (a later run probes only nodes
+it has not seen pass: new or restarted ones).
+
 The run (`execute`): a fresh X25519 key pair (private half in this process only); units are cut
-from what is not yet recorded and spread over the nodes (Ray retries a unit whose node died, on
-another node); each result holds the unit's Inspect logs sealed to the run's key. The head opens
-them into the review's plaintext window (sealed into the vault like a local run's logs) and
+from what is not yet recorded, one task at a time, and handed to the ready nodes
+(`dispatch.Dispatcher`: a unit lost with its node goes to another; a node that joins mid-run
+is probed first); each result holds the unit's Inspect logs sealed to the run's key. The head
+opens them into the review's plaintext window (sealed into the vault like a local run's logs) and
 records each final sample once, keyed by (task, sample, epoch): a second attempt of a unit, or a
 log seen again on resume, records nothing new. The submitter's rate limits hold cluster-wide
 (`ClusterRateLimit`, one named actor per run). A withdrawal, Ctrl-C or a lost cluster cancels
@@ -16,6 +20,7 @@ every unit (forced after `cancel_grace_s`); nodes then sweep what killed units l
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -58,6 +63,16 @@ from prereview.vault.errors import ShreddedError
 logger = logging.getLogger(__name__)
 
 
+READY_FOR_S = 600.0
+"""How long a node's passed readiness holds for later runs of this head process. A node that
+joins, or restarts (a new node id), is probed again; mid-run, the dispatcher probes it."""
+_READY: dict[tuple[str, str, tuple[str, ...] | None], tuple[float, node.NodeReport]] = {}
+
+
+def _key(families: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(families) if families is not None else None
+
+
 def parse_address(address: str) -> tuple[str, int]:
     host, sep, port = address.strip().rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -91,6 +106,10 @@ class RayExecutor(Executor):
         self.timings: list[dict[str, float]] = []
         """Per unit of the last run: the worker's phases plus the head's (`submitted`,
         `ready`: epoch seconds; `get`, `ingest`, `record`: seconds). For benchmarks."""
+        self.ran_on: collections.Counter[str] = collections.Counter()
+        """Units per node of the last run."""
+        self.refused_nodes: set[str] = set()
+        """Nodes that joined during the last run and failed their readiness probe."""
         self._connected = False
 
     # -- before anything is written ------------------------------------------------------------
@@ -149,15 +168,25 @@ class RayExecutor(Executor):
         workers = _cpu_nodes()
         if not workers:
             raise ExecutorError(f"the Ray cluster at {self.address} has no node with CPUs")
+        mine = node.versions()
+        now = time.monotonic()
+        reports: list[node.NodeReport] = []
+        for node_id in list(workers):
+            seen = _READY.get((self.address, node_id, _key(families)))
+            if seen is not None and now - seen[0] < READY_FOR_S and seen[1].versions == mine:
+                reports.append(seen[1])  # this very node passed moments ago
+                workers.remove(node_id)
         refs = {probe(node_id, families): node_id for node_id in workers}
-        ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=self.readiness_timeout_s)
+        ready, late = (
+            ray.wait(list(refs), num_returns=len(refs), timeout=self.readiness_timeout_s)
+            if refs
+            else ([], [])
+        )
         if late:
             raise ExecutorError(
                 f"node {refs[late[0]][:12]} did not report readiness within "
                 f"{self.readiness_timeout_s:.0f} s; check it with `prereview doctor --node`"
             )
-        mine = node.versions()
-        reports: list[node.NodeReport] = []
         problems: list[str] = []
         for ref in ready:
             try:
@@ -168,6 +197,8 @@ class RayExecutor(Executor):
             problem = node.problem(rep, mine)
             if problem:
                 problems.append(problem)
+            else:
+                _READY[(self.address, rep.node_id, _key(families))] = (time.monotonic(), rep)
             reports.append(rep)
         if problems:
             raise ExecutorError(
@@ -190,7 +221,7 @@ class RayExecutor(Executor):
     def execute(self, run: PlanRun) -> AssessmentOutcome:
         if not self._connected:
             self.preflight(run.record)
-        self.timings = []
+        self.timings, self.ran_on, self.refused_nodes = [], collections.Counter(), set()
         try:
             return RayRun(self, run).run()
         finally:
@@ -328,6 +359,7 @@ class RayRun:
                         self.record(outcomes)
                         head["record"] = time.perf_counter() - mark - head["ingest"]
                         self.executor.timings.append({**result.phases, **head})
+                        self.executor.ran_on[result.node_id] += 1
                         if run.progress is not None:
                             for o in outcomes:
                                 run.progress.advance(o.task_key, o.sample_id)
@@ -346,6 +378,8 @@ class RayRun:
                     f"{self.submission_id} --resume`"
                 )
             finally:
+                if dispatch is not None:
+                    self.executor.refused_nodes = set(dispatch.refused)
                 self._stop(dispatch.outstanding() if dispatch is not None else [])
                 if run.progress is not None:
                     run.progress.stop()
