@@ -16,7 +16,13 @@ generated instances are built once.
     ratio      = local wall time / ray wall time (>1: ray is faster); ray's wall time is the run
                  after its preflight
     per-unit   = (ray with one node - local) / units: what the executor adds per unit
-    preflight  = connect + every node's readiness checks (`doctor --node`), once per run
+    preflight  = connect + every node's readiness checks (`doctor --node`): the first run's, and
+                 later runs' (a node that passed holds for 10 min in the head process)
+    phases     = where a unit's time goes (medians over the ray runs' units): on the worker
+                 (imports, model, task build, Inspect eval, sealing, wiping), in between (dispatch:
+                 from handed out, or from the node's previous unit's end, to the unit's start;
+                 return: from its end to the head seeing it) and on the head (fetch, opening the
+                 sealed log, recording); `outside` = a run's wall time not inside any unit
 
     python benchmarks/bench_executors.py [--unit-samples 1] [--rounds 2]
 """
@@ -61,6 +67,23 @@ def _script(path: Path) -> Path:
     return path
 
 
+PHASES = ("import", "model", "task", "eval", "seal", "wipe", "get", "ingest", "record")
+
+
+def _phases(timings: list[dict[str, float]], wall_s: float) -> dict[str, float]:
+    """Phase seconds of one ray run summed over its units (see the module docstring); the
+    dispatch gaps and `outside` assume one node (units one after another)."""
+    out = {p: sum(t.get(p, 0.0) for t in timings) for p in PHASES}
+    last_end = dispatch = back = inside = 0.0
+    for t in sorted(timings, key=lambda t: t["started"]):
+        dispatch += t["started"] - max(t["submitted"], last_end)
+        last_end = t["ended"]
+        back += t["ready"] - t["ended"]
+        inside += t["ended"] - t["started"]
+    out.update(dispatch=dispatch, back=back, units=float(len(timings)), outside=wall_s - inside)
+    return out
+
+
 def _run(reviewer: Any, submitter: Any, script: Path, executor: Any, label: str) -> dict[str, Any]:
     from prereview.domain.submission import ModelAccess, Throughput
     from prereview.review.assessment import run_assessment
@@ -84,13 +107,17 @@ def _run(reviewer: Any, submitter: Any, script: Path, executor: Any, label: str)
     for r in results:
         by_task.setdefault(r.task_key.split("/")[0], []).append(r.total_time_s or 0.0)
     print(f"  {label}: {outcome.status}, {outcome.samples_done} samples, {wall:.1f} s", flush=True)
-    return {
+    row: dict[str, Any] = {
         "mode": label,
         "status": outcome.status,
         "samples": outcome.samples_done,
         "wall_s": wall,
         "sample_time_s": {k: sum(v) / len(v) for k, v in by_task.items()},
     }
+    if executor is not None:
+        row["phases_s"] = _phases(executor.timings, wall)
+        row["units_per_node"] = sorted(executor.ran_on.values())
+    return row
 
 
 def _capacity(measured: dict[str, float], unit_overhead_s: float) -> dict[str, Any]:
@@ -165,7 +192,7 @@ def _capacity(measured: dict[str, float], unit_overhead_s: float) -> dict[str, A
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--unit-samples", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-executors-"))
     home = root / "home"
@@ -227,7 +254,8 @@ def main() -> int:
             "ratio_local_over_ray": statistics.median(lo / r for lo, r in p),
             "overhead_vs_local": statistics.median((r - lo) / lo for lo, r in p),
             "per_unit_overhead_s": statistics.median((r - lo) / units for lo, r in p),
-            "preflight_s": statistics.median(preflight[mode]),
+            "preflight_first_s": preflight[mode][0],
+            "preflight_later_s": statistics.median(preflight[mode][1:] or preflight[mode]),
         }
         for mode, p in pairs.items()
     }
@@ -245,14 +273,22 @@ def main() -> int:
     )
     print(
         f"{'mode':6} {'local s':>8} {'ray s':>8} {'local/ray':>10} {'per unit s':>11} "
-        f"{'preflight s':>12}"
+        f"{'preflight s (first, later)':>27}"
     )
     for mode, row in summary.items():
         print(
             f"{mode:6} {row['local_wall_s']:8.1f} {row['ray_wall_s']:8.1f} "
-            f"{row['ratio_local_over_ray']:10.2f} {row['per_unit_overhead_s']:+11.1f} "
-            f"{row['preflight_s']:12.1f}"
+            f"{row['ratio_local_over_ray']:10.2f} {row['per_unit_overhead_s']:+11.2f} "
+            f"{row['preflight_first_s']:18.1f} {row['preflight_later_s']:8.1f}"
         )
+    phase_rows = [r["phases_s"] for r in runs if r["mode"] == "ray-1"]
+    phases = {
+        p: statistics.median(r[p] / max(r["units"], 1.0) for r in phase_rows)
+        for p in (*PHASES, "dispatch", "back")
+    }
+    phases["outside (per run)"] = statistics.median(r["outside"] for r in phase_rows)
+    print("where a ray-1 unit's time goes (median seconds per unit):")
+    print("  " + "  ".join(f"{p} {v:.2f}" for p, v in phases.items()))
     verdict = "met" if overhead <= OVERHEAD_TARGET else "NOT met"
     print(
         f"ray with one node vs local: {overhead:+.1%} wall time, {per_unit:+.1f} s per unit "
@@ -285,6 +321,7 @@ def main() -> int:
                 "summary": summary,
                 "runs": runs,
                 "preflight_s": preflight,
+                "phases_per_unit_s": phases,
                 "overhead_vs_local": overhead,
                 "per_unit_overhead_s": per_unit,
                 "overhead_target": OVERHEAD_TARGET,

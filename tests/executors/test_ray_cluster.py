@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from prereview.domain.submission import ModelAccess, Throughput
 from prereview.executors import ExecutorError
-from prereview.executors.localcluster import LocalNode, LocalRayCluster
+from prereview.executors.localcluster import LocalRayCluster
 from prereview.executors.node import NODE_TAG
 from prereview.executors.ray import RayExecutor
 from prereview.review.assessment import run_assessment
@@ -184,6 +184,34 @@ def test_nodes_that_cannot_run_are_refused_in_one_line_before_anything_runs(
         cluster.wait_for_nodes(2, exact=True)
 
 
+def test_a_head_without_the_clusters_token_is_refused_in_one_line(
+    cluster: LocalRayCluster,
+    sqlite_service: ReviewService,
+    sqlite_reviewer: ReviewService,
+    tmp_path: Path,
+) -> None:
+    # the test cluster's ports listen on every interface: without its token nothing joins
+    record = sqlite_service.submit(request(0.01, 1, None, tmp_path / "calls.jsonl"))
+    before = row_counts(sqlite_service)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    command = [PREREVIEW, "assess", record.id, "--suite", "calibration", "--limit", "2"]
+    refused = subprocess.run(
+        [*command, "--executor", "ray", "--address", cluster.address],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode != 0
+    lines = [ln for ln in refused.stderr.splitlines() if ln.strip()]
+    assert f"cannot join the Ray cluster at {cluster.address}" in lines[-1], refused.stderr
+    assert Path(os.environ["RAY_AUTH_TOKEN_PATH"]).read_text() not in refused.stderr
+    assert row_counts(sqlite_service) == before
+    assert sqlite_reviewer.get(record.id).review is None
+    assert calls(tmp_path / "calls.jsonl") == []
+
+
 def test_withdrawal_stops_every_unit_on_every_node(
     cluster: LocalRayCluster,
     sqlite_service: ReviewService,
@@ -227,27 +255,24 @@ def test_withdrawal_stops_every_unit_on_every_node(
         assert unit_dirs(plaintext_of(cluster, name)) == []
 
 
-def test_a_node_that_joins_mid_run_gets_no_unit_until_it_passes_readiness(
+def test_a_node_that_joins_mid_run_and_fails_readiness_gets_no_unit(
     cluster: LocalRayCluster,
     sqlite_service: ReviewService,
     sqlite_reviewer: ReviewService,
     tmp_path: Path,
 ) -> None:
     record_file = tmp_path / "calls.jsonl"
-    record = sqlite_service.submit(request(1.0, 1, None, record_file))  # >= 12 s of model calls
+    record = sqlite_service.submit(request(1.5, 1, None, record_file))  # >= 18 s of model calls
     executor = RayExecutor(cluster.address, unit_samples=1)
-    late: list[LocalNode] = []
-
-    def join() -> None:  # a node without a usable plaintext window: it fails readiness
-        env = {**node_env(cluster.root, "late"), "PREREVIEW_PLAINTEXT_DIR": "/proc/none"}
-        late.append(cluster.add_worker("late", env))
-
-    helper = when(lambda: len(calls(record_file)) >= 1, join)
+    executor.preflight(sqlite_reviewer.get(record.id))  # the run's nodes: w1 and w2
+    # then a node without a usable plaintext window joins: it would fail readiness
+    env = {**node_env(cluster.root, "late"), "PREREVIEW_PLAINTEXT_DIR": "/proc/none"}
+    late = cluster.add_worker("late", env)
     try:
+        cluster.wait_for_nodes(3)
         outcome = run_assessment(
             sqlite_reviewer, record.id, suite="calibration", limit=12, executor=executor
         )
-        helper.join(timeout=60)
         assert outcome.status == "completed", outcome.detail
         assert Counter(recorded(sqlite_service, record.id)) == Counter(
             {(f"cal-{i}", 1): 1 for i in range(12)}
@@ -255,12 +280,11 @@ def test_a_node_that_joins_mid_run_gets_no_unit_until_it_passes_readiness(
         checked = {n.node_id for n in executor.nodes}
         assert len(checked) == 2 and set(executor.ran_on) <= checked
         assert sum(executor.ran_on.values()) == 12
-        assert len(executor.refused_nodes) == 1  # it joined, was probed, and was refused
+        assert len(executor.refused_nodes) == 1  # seen mid-run, probed, and refused
         assert not executor.refused_nodes & checked
     finally:
-        for node in late:
-            node.kill()
-            cluster.workers.remove(node)
+        late.kill()
+        cluster.workers.remove(late)
         cluster.wait_for_nodes(2, exact=True)
 
 

@@ -52,8 +52,8 @@ def cpu_nodes() -> dict[str, int]:
     }
 
 
-def probe(node_id: str, families: list[str] | None) -> Any:
-    """Start node `node_id`'s readiness report (`node.report`, checks included) there."""
+def probe(node_id: str, families: list[str] | None, check: bool = True) -> Any:
+    """Start node `node_id`'s report (`node.report`; with `check`, its readiness checks)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -62,7 +62,7 @@ def probe(node_id: str, families: list[str] | None) -> Any:
         num_cpus=0,
         max_retries=0,
         scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-    ).remote(True, families)
+    ).remote(check, families)
 
 
 @dataclass

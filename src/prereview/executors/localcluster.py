@@ -1,15 +1,24 @@
 """A real multi-node Ray cluster on this one host: a head and worker nodes, each its own
-`ray start --block` process group, on loopback only. For tests, benchmarks and trying the `ray`
-executor before a real cluster; `stop` always ends every process it started (by process group).
+`ray start --block` process group, addressed on loopback. For tests, benchmarks and trying the
+`ray` executor before a real cluster; `stop` always ends every process it started (by process
+group).
 
 Every node gets its own ports and environment (its plaintext window, say), all nodes one temp
 dir; the head has no CPUs, so units run on the workers only.
+
+Ray's gRPC servers (GCS, raylets, workers) listen on every interface whatever the node address
+(Ray 2.x has no option to bind them to loopback), so the cluster requires Ray's token
+authentication: a random token per cluster, in an owner-only file that every node and the
+driver name (`RAY_AUTH_MODE=token`, `RAY_AUTH_TOKEN_PATH`). `start_head` sets them in this
+process, for its drivers and subprocesses, and `stop` restores what was there. A process
+elsewhere that reaches the ports cannot join the cluster or submit work without the token.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -49,6 +58,21 @@ class LocalRayCluster:
     head: LocalNode | None = None
     workers: list[LocalNode] = field(default_factory=list)
     _next_port: int = 0
+    _saved_env: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def token_file(self) -> Path:
+        return self.root / "ray-auth-token"
+
+    def driver_env(self) -> dict[str, str]:
+        """What a process that joins this cluster (a driver, `prereview assess`) needs in its
+        environment: token authentication and the token's file (created on first use)."""
+        if not self.token_file.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_file)}
 
     @property
     def address(self) -> str:
@@ -93,12 +117,20 @@ class LocalRayCluster:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
-                env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **env},
+                env={
+                    **{k: v for k, v in os.environ.items() if k != "RAY_AUTH_TOKEN"},
+                    "RAY_USAGE_STATS_ENABLED": "0",
+                    **self.driver_env(),
+                    **env,
+                },
                 start_new_session=True,
             )
         return LocalNode(name, process, env, log)
 
     def start_head(self, env: dict[str, str] | None = None) -> LocalNode:
+        for name, value in self.driver_env().items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
         self.head = self._start(
             "head",
             [
@@ -151,3 +183,9 @@ class LocalRayCluster:
         for n in [*self.workers, self.head]:
             if n is not None:
                 n.kill()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env.clear()

@@ -87,9 +87,14 @@ def sweep(workspace: PlaintextWorkspace | None = None) -> int:
 
 def report(check: bool = True, families: list[str] | None = None) -> NodeReport:
     """This node's versions and, with `check`, its failed readiness checks (after a sweep): the
-    sandbox, the plaintext window and the tools of `families` (None: every family's)."""
+    sandbox, the plaintext window and the tools of `families` (None: every family's). Also
+    warms the worker process for the run's units (a run is its own Ray job, with its own
+    worker processes): what a unit imports is imported here, during the preflight."""
     import ray
+    from inspect_ai import eval as _eval  # noqa: F401
 
+    import prereview.models.simulated
+    import prereview.planning.catalog  # noqa: F401
     from prereview.doctor import run_node_checks
 
     failed: list[str] = []

@@ -4,8 +4,8 @@ Before anything is written (`preflight`): the address must answer, every node wi
 run the head's prereview, Ray and Python versions and pass its readiness checks (`prereview
 doctor --node`, run there); else one line and nothing runs.
 
-A node that passed holds for READY_FOR_S in this head process (a later run probes only nodes
-it has not seen pass: new or restarted ones).
+A node that passed holds for READY_FOR_S in this head process: a later run checks only nodes
+it has not seen pass (new or restarted ones); the others report their versions only.
 
 The run (`execute`): a fresh X25519 key pair (private half in this process only); units are cut
 from what is not yet recorded, one task at a time, and handed to the ready nodes
@@ -64,8 +64,9 @@ logger = logging.getLogger(__name__)
 
 
 READY_FOR_S = 600.0
-"""How long a node's passed readiness holds for later runs of this head process. A node that
-joins, or restarts (a new node id), is probed again; mid-run, the dispatcher probes it."""
+"""How long a node's passed readiness checks hold for later runs of this head process (they
+still compare versions). A node that joins, or restarts (a new node id), is checked again;
+mid-run, the dispatcher checks it."""
 _READY: dict[tuple[str, str, tuple[str, ...] | None], tuple[float, node.NodeReport]] = {}
 
 
@@ -170,23 +171,21 @@ class RayExecutor(Executor):
             raise ExecutorError(f"the Ray cluster at {self.address} has no node with CPUs")
         mine = node.versions()
         now = time.monotonic()
-        reports: list[node.NodeReport] = []
-        for node_id in list(workers):
+        refs: dict[Any, str] = {}
+        checked: set[str] = set()
+        for node_id in workers:
             seen = _READY.get((self.address, node_id, _key(families)))
-            if seen is not None and now - seen[0] < READY_FOR_S and seen[1].versions == mine:
-                reports.append(seen[1])  # this very node passed moments ago
-                workers.remove(node_id)
-        refs = {probe(node_id, families): node_id for node_id in workers}
-        ready, late = (
-            ray.wait(list(refs), num_returns=len(refs), timeout=self.readiness_timeout_s)
-            if refs
-            else ([], [])
-        )
+            if seen is None or now - seen[0] >= READY_FOR_S:
+                checked.add(node_id)
+            # a node that passed moments ago reports its versions only (and warms up)
+            refs[probe(node_id, families, check=node_id in checked)] = node_id
+        ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=self.readiness_timeout_s)
         if late:
             raise ExecutorError(
                 f"node {refs[late[0]][:12]} did not report readiness within "
                 f"{self.readiness_timeout_s:.0f} s; check it with `prereview doctor --node`"
             )
+        reports: list[node.NodeReport] = []
         problems: list[str] = []
         for ref in ready:
             try:
@@ -195,10 +194,12 @@ class RayExecutor(Executor):
                 problems.append(f"node {refs[ref][:12]} could not report: {first_line(exc)}")
                 continue
             problem = node.problem(rep, mine)
+            key = (self.address, rep.node_id, _key(families))
             if problem:
                 problems.append(problem)
-            else:
-                _READY[(self.address, rep.node_id, _key(families))] = (time.monotonic(), rep)
+                _READY.pop(key, None)
+            elif rep.node_id in checked:
+                _READY[key] = (now, rep)
             reports.append(rep)
         if problems:
             raise ExecutorError(
