@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from prereview.config import Settings
@@ -287,17 +287,46 @@ class ReviewService:
         return self._row(s, self.require(ident, operation), operation)
 
     def get(self, ident: SubmissionReference) -> SubmissionRecord:
-        with self.db.session() as s:
-            return self._record(s, self._require(s, ident, Operation.SUBMISSION_READ), detail=True)
+        """The status view of `ident` (authorized and audited like every read).
+
+        Read with Core statements on one connection (the submission with its organization and
+        review id in one row, then its history): a status read is the service's hottest path,
+        and ORM sessions and objects were a visible share of its CPU."""
+        handle = self.require(ident, Operation.SUBMISSION_READ)
+        handle.check(Operation.SUBMISSION_READ)
+        with self.db.engine.connect() as conn:
+            row = conn.execute(_STATUS, {"ident": handle.submission_id}).first()
+            if row is None:  # deleted since it was authorized: refuse, never guess
+                raise AccessDeniedError(
+                    f"access denied: {Operation.SUBMISSION_READ.value} on {handle.label}"
+                )
+            history = [StateChange(*e) for e in conn.execute(_HISTORY, {"ident": row.id})]
+        review = None
+        if row.review_id is not None:
+            with self.db.session() as s:
+                review_row = s.get(ReviewRow, row.review_id)
+                review = review_record(s, review_row) if review_row is not None else None
+        return _snapshot(row, row.organization_name, history, review)
 
     def submissions(self) -> list[SubmissionRecord]:
         """The submissions the principal may see (one audit entry for the listing)."""
-        with self.db.session() as s:
-            rows = s.execute(select(SubmissionRow).order_by(SubmissionRow.created_at)).scalars()
-            visible = self.access.guard.filter(
-                Operation.SUBMISSION_READ, rows, submission_resource, target="submissions"
-            )
-            return [self._record(s, row) for row in visible]
+        # Core rows (submission, organization name, review id) decide visibility; only the
+        # visible submissions' reviews are loaded (no lazy load per row, visible or not)
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(_LISTING).all()
+        visible = self.access.guard.filter(
+            Operation.SUBMISSION_READ, rows, _listed_resource, target="submissions"
+        )
+        reviews: dict[str, ReviewRecord] = {}
+        wanted = [row.review_id for row in visible if row.review_id is not None]
+        if wanted:
+            with self.db.session() as s:
+                for review_row in s.scalars(select(ReviewRow).where(ReviewRow.id.in_(wanted))):
+                    reviews[review_row.id] = review_record(s, review_row)
+        return [
+            _snapshot(row, row.organization_name, [], reviews.get(row.review_id or ""))
+            for row in visible
+        ]
 
     def withdraw(self, ident: SubmissionReference, actor: Actor | None = None) -> SubmissionRecord:
         """Withdraw the submission (its organization only; any state before closed), then
@@ -486,38 +515,77 @@ class ReviewService:
     def _record(self, s: Session, row: SubmissionRow, detail: bool = False) -> SubmissionRecord:
         history: list[StateChange] = []
         if detail:
-            events = s.execute(
-                select(SubmissionEventRow)
-                .where(SubmissionEventRow.submission_id == row.id)
-                .order_by(SubmissionEventRow.id)
-            ).scalars()
-            history = [
-                StateChange(e.action, e.from_state, e.to_state, e.actor, e.role, e.at)
-                for e in events
-            ]
-        return SubmissionRecord(
-            id=row.id,
-            organization=row.organization.name,
-            model_name=row.model_name,
-            model_version=row.model_version,
-            model=row.model,
-            base_url=row.base_url,
-            api_key_env=row.api_key_env,
-            model_args=dict(row.model_args or {}),
-            requests_per_minute=row.requests_per_minute,
-            max_connections=row.max_connections,
-            seconds_per_request=row.seconds_per_request,
-            release_date=row.release_date,
-            submitted_on=row.submitted_on,
-            window_policy=row.window_policy,
-            terms_version=row.terms_version,
-            confidentiality=row.confidentiality,
-            compare_in_later_reviews=row.compare_in_later_reviews,
-            state=SubmissionState(row.state),
-            created_at=row.created_at,
-            history=history,
-            review=review_record(s, row.review) if row.review is not None else None,
-        )
+            history = [StateChange(*e) for e in s.execute(_HISTORY, {"ident": row.id})]
+        review = review_record(s, row.review) if row.review is not None else None
+        return _snapshot(row, row.organization.name, history, review)
+
+
+_LISTING = (
+    select(
+        SubmissionRow.__table__,
+        OrganizationRow.name.label("organization_name"),
+        ReviewRow.id.label("review_id"),
+    )
+    .join(OrganizationRow, OrganizationRow.id == SubmissionRow.organization_id)
+    .outerjoin(ReviewRow, ReviewRow.submission_id == SubmissionRow.id)
+    .order_by(SubmissionRow.created_at)
+)
+"""Every submission with its organization's name and its review's id, one row each."""
+_STATUS = _LISTING.where(SubmissionRow.id == bindparam("ident"))
+"""One submission as `_LISTING` has it (built once)."""
+_HISTORY = (
+    select(
+        SubmissionEventRow.action,
+        SubmissionEventRow.from_state,
+        SubmissionEventRow.to_state,
+        SubmissionEventRow.actor,
+        SubmissionEventRow.role,
+        SubmissionEventRow.at,
+    )
+    .where(SubmissionEventRow.submission_id == bindparam("ident"))
+    .order_by(SubmissionEventRow.id)
+)
+"""A submission's lifecycle events in order, as `StateChange` fields."""
+
+
+def _listed_resource(row: Any) -> Resource:
+    """`submission_resource` of a `_LISTING` row."""
+    return Resource(
+        ResourceKind.SUBMISSION,
+        submission_id=row.id,
+        organization_id=row.organization_id,
+        review_id=row.review_id,
+        confidentiality=Confidentiality(row.confidentiality),
+    )
+
+
+def _snapshot(
+    row: Any, organization: str, history: list[StateChange], review: ReviewRecord | None
+) -> SubmissionRecord:
+    """The record of a submission row (an ORM row or a Core row of `_STATUS`)."""
+    return SubmissionRecord(
+        id=row.id,
+        organization=organization,
+        model_name=row.model_name,
+        model_version=row.model_version,
+        model=row.model,
+        base_url=row.base_url,
+        api_key_env=row.api_key_env,
+        model_args=dict(row.model_args or {}),
+        requests_per_minute=row.requests_per_minute,
+        max_connections=row.max_connections,
+        seconds_per_request=row.seconds_per_request,
+        release_date=row.release_date,
+        submitted_on=row.submitted_on,
+        window_policy=row.window_policy,
+        terms_version=row.terms_version,
+        confidentiality=row.confidentiality,
+        compare_in_later_reviews=row.compare_in_later_reviews,
+        state=SubmissionState(row.state),
+        created_at=row.created_at,
+        history=history,
+        review=review,
+    )
 
 
 def _sample_result(r: SampleResultRow) -> SampleResult:

@@ -6,12 +6,32 @@ sessions. `as_dict()` is the `--json` shape.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
+from enum import Enum
 from typing import Any
 
 from prereview.domain.lifecycle import SubmissionState
 from prereview.planning.planner import AssessmentPlan
+
+_ATOMIC = (str, int, float, bool, type(None), date, datetime, Enum)
+
+
+def _plain(value: Any) -> Any:
+    """What `dataclasses.asdict` makes of `value` (new dicts and lists all the way down),
+    without deep-copying immutable leaves: a status read serializes one on every request."""
+    if isinstance(value, _ATOMIC):
+        return value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if type(value) is tuple:
+        return tuple(_plain(v) for v in value)
+    return copy.deepcopy(value)
 
 
 @dataclass(frozen=True)
@@ -130,12 +150,18 @@ class SubmissionRecord:
         return (self.release_date - self.submitted_on).days
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name != "review"}
+        data["review"] = None
         data["state"] = self.state.value
         data["lead_days"] = self.lead_days
         if self.review is not None:
-            review = data["review"]
-            review["plan"] = self.review.plan.to_dict() if self.review.plan else None
-            review["samples_planned"] = self.review.samples_planned
-            review["samples_done"] = self.review.samples_done
+            r = self.review
+            # the plan as `to_dict` gives it (never walked as a dataclass only to be replaced)
+            review = {
+                f.name: _plain(getattr(r, f.name)) if f.name != "plan" else None for f in fields(r)
+            }
+            review["plan"] = r.plan.to_dict() if r.plan else None
+            review["samples_planned"] = r.samples_planned
+            review["samples_done"] = r.samples_done
+            data["review"] = review
         return data

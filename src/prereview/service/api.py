@@ -32,7 +32,7 @@ from prereview.domain.submission import (
 )
 from prereview.errors import PrereviewError
 from prereview.review.service import SubmissionRequest, submission_resource
-from prereview.service.context import ServiceContext, bearer_session, context_of
+from prereview.service.context import ServiceContext, as_bearer, bearer_session, context_of
 from prereview.service.jobs import JobQueue, cancel_job, visible_jobs
 from prereview.service.problems import ServiceProblem
 from prereview.service.transcripts import logs_of, transcript
@@ -140,6 +140,13 @@ def encoded(data: Any) -> Any:
     return json.loads(json.dumps(data, default=str))
 
 
+def json_response(data: Any) -> Response:
+    """`data` as the JSON body `encoded(data)` returned from a handler gives (dates and paths as
+    strings; NaN refused), serialized once: no round trip, no `jsonable_encoder` walk."""
+    body = json.dumps(data, default=str, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return Response(body.encode(), media_type="application/json")
+
+
 # -- service -------------------------------------------------------------------------------------
 
 
@@ -158,10 +165,17 @@ def me(session: Session) -> dict[str, Any]:
 # -- submissions ---------------------------------------------------------------------------------
 
 
-@router.get("/submissions", summary="List the submissions the principal may see (`list`)")
-def list_submissions(request: Request, session: Session) -> list[Any]:
-    service = context_of(request).review_service(session)
-    return [encoded(r.as_dict()) for r in service.submissions()]
+@router.get(
+    "/submissions",
+    summary="List the submissions the principal may see (`list`)",
+    response_model=list[Any],
+)
+async def list_submissions(request: Request) -> Response:
+    def listing(session: VaultSession) -> Response:
+        service = context_of(request).review_service(session)
+        return json_response([r.as_dict() for r in service.submissions()])
+
+    return await as_bearer(request, listing)
 
 
 @router.post("/submissions", status_code=201, summary="Submit a model for review (`submit`)")
@@ -186,9 +200,16 @@ def check_credential_fields(body: SubmissionBody) -> None:
         )
 
 
-@router.get("/submissions/{ident}", summary="A submission with history, plan, results (`status`)")
-def get_submission(request: Request, session: Session, ident: str) -> Any:
-    return encoded(context_of(request).review_service(session).get(ident).as_dict())
+@router.get(
+    "/submissions/{ident}",
+    summary="A submission with history, plan, results (`status`)",
+    response_model=Any,
+)
+async def get_submission(request: Request, ident: str) -> Response:
+    def status(session: VaultSession) -> Response:
+        return json_response(context_of(request).review_service(session).get(ident).as_dict())
+
+    return await as_bearer(request, status)
 
 
 @router.post("/submissions/{ident}/withdraw", summary="Withdraw and crypto-shred (`withdraw`)")

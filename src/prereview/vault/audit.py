@@ -143,7 +143,14 @@ class AuditHead:
         return _HEAD_CONTEXT + f"{self.seq}\x00{self.entry_hash}\x00{self.at}".encode()
 
     def to_json(self) -> bytes:
-        body = {"format": _HEAD_FORMAT} | asdict(self)
+        body = {
+            "format": _HEAD_FORMAT,
+            "seq": self.seq,
+            "entry_hash": self.entry_hash,
+            "at": self.at,
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
         return (json.dumps(body, sort_keys=True) + "\n").encode()
 
 
@@ -268,6 +275,7 @@ _HEAD = (
     select(AuditEntryRow.seq, AuditEntryRow.entry_hash).order_by(AuditEntryRow.seq.desc()).limit(1)
 )
 """The newest entry; built once, every append reads it."""
+_INSERT = insert(AuditEntryRow)
 
 
 def _entry_of(row: Mapping[str, Any], detail_json: str) -> AuditEntry:
@@ -409,10 +417,11 @@ class AuditChain:
         last entry once, and checkpoint when the batch reached a checkpoint interval."""
         for attempt in range(200):
             try:
-                with self.db.session() as session:
+                # a Core transaction: no ORM session or objects for an append-only row
+                with self.db.engine.begin() as conn:
                     if self.db.dialect == "postgresql":
-                        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-                    last = session.execute(_HEAD).first()
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+                    last = conn.execute(_HEAD).first()
                     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
                     rows: list[dict[str, Any]] = []
                     for item in batch:
@@ -433,8 +442,7 @@ class AuditChain:
                         row["signature"] = self.signer.sign(_entry_message(row["entry_hash"])).hex()
                         rows.append(row)
                         seq, prev = seq + 1, row["entry_hash"]
-                    # a Core insert: no ORM objects to build and flush for an append-only row
-                    session.execute(insert(AuditEntryRow), rows)
+                    conn.execute(_INSERT, rows)
                     pairs = zip(rows, batch, strict=True)
                     entries = [_entry_of(row, item.detail) for row, item in pairs]
                 break

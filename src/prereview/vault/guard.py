@@ -170,11 +170,11 @@ class ResourceResolver:
         ident = canonical_reference(reference)
         if ident is None:
             return None
-        with self.db.session() as session:
-            # one row, no ORM objects: by submission id first, then by its review's id
-            found = session.execute(_BY_SUBMISSION, {"ident": ident}).first()
+        with self.db.engine.connect() as conn:
+            # one row, no ORM session or objects: by submission id first, then by its review's id
+            found = conn.execute(_BY_SUBMISSION, {"ident": ident}).first()
             if found is None:
-                found = session.execute(_BY_REVIEW, {"ident": ident}).first()
+                found = conn.execute(_BY_REVIEW, {"ident": ident}).first()
                 if found is not None and found.review_id != ident:
                     found = None
             elif found.submission_id != ident:  # a collation that folds case or pads

@@ -175,10 +175,10 @@ class PrincipalRegistry:
         if not _TOKEN.match(token):
             return None
         digest = token_digest(token)
-        with self.db.session() as session:
-            # one query for the principal, its organization and its assignments, read in the
-            # same transaction: nothing is cached, so a revocation holds from the next request
-            rows = session.execute(_BY_DIGEST, {"digest": digest}).all()
+        with self.db.engine.connect() as conn:
+            # one query (no ORM session) for the principal, its organization and its
+            # assignments: nothing is cached, so a revocation holds from the next request
+            rows = conn.execute(_BY_DIGEST, {"digest": digest}).all()
         if not rows:
             return None
         first = rows[0]
