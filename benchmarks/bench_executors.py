@@ -70,9 +70,9 @@ def _script(path: Path) -> Path:
 PHASES = ("import", "model", "task", "eval", "seal", "wipe", "get", "ingest", "record")
 
 
-def _phases(timings: list[dict[str, float]], wall_s: float) -> dict[str, float]:
+def _phases(timings: list[dict[str, float]], wall_s: float, nodes: int) -> dict[str, float]:
     """Phase seconds of one ray run summed over its units (see the module docstring); the
-    dispatch gaps and `outside` assume one node (units one after another)."""
+    dispatch gaps and `outside` only for one node (units one after another)."""
     out = {p: sum(t.get(p, 0.0) for t in timings) for p in PHASES}
     last_end = dispatch = back = inside = 0.0
     for t in sorted(timings, key=lambda t: t["started"]):
@@ -80,7 +80,9 @@ def _phases(timings: list[dict[str, float]], wall_s: float) -> dict[str, float]:
         last_end = t["ended"]
         back += t["ready"] - t["ended"]
         inside += t["ended"] - t["started"]
-    out.update(dispatch=dispatch, back=back, units=float(len(timings)), outside=wall_s - inside)
+    out.update(back=back, units=float(len(timings)))
+    if nodes == 1:
+        out.update(dispatch=dispatch, outside=wall_s - inside)
     return out
 
 
@@ -115,7 +117,7 @@ def _run(reviewer: Any, submitter: Any, script: Path, executor: Any, label: str)
         "sample_time_s": {k: sum(v) / len(v) for k, v in by_task.items()},
     }
     if executor is not None:
-        row["phases_s"] = _phases(executor.timings, wall)
+        row["phases_s"] = _phases(executor.timings, wall, len(executor.ran_on))
         row["units_per_node"] = sorted(executor.ran_on.values())
     return row
 
