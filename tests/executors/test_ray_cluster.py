@@ -280,6 +280,10 @@ def test_a_node_that_joins_mid_run_and_fails_readiness_gets_no_unit(
         checked = {n.node_id for n in executor.nodes}
         assert len(checked) == 2 and set(executor.ran_on) <= checked
         assert sum(executor.ran_on.values()) == 12
+        assert len(executor.timings) == 12  # each unit's phases, timed on its node and here
+        for t in executor.timings:
+            assert t["submitted"] <= t["started"] <= t["ended"] <= t["ready"] + 0.5
+            assert t["eval"] > 0 and t["record"] >= 0
         assert len(executor.refused_nodes) == 1  # seen mid-run, probed, and refused
         assert not executor.refused_nodes & checked
     finally:
