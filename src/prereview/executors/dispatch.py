@@ -19,10 +19,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from prereview.errors import PrereviewError
 from prereview.executors import node
 from prereview.executors.interface import UnitResult, UnitSettings, WorkUnit
 
 logger = logging.getLogger(__name__)
+
+
+class CutError(PrereviewError):
+    """The head could not cut a task of the plan into units (building the task failed)."""
+
 
 AHEAD = 1
 """Units queued on a node beyond its CPUs."""
@@ -136,7 +142,10 @@ class Dispatcher:
     def _next_unit(self) -> WorkUnit | None:
         if self.retry:
             return self.retry.popleft()
-        unit = next(self.units, None)
+        try:
+            unit = next(self.units, None)
+        except Exception as exc:  # not the cluster's fault: the run fails, resumable
+            raise CutError(first_line(exc)) from None
         if unit is None:
             self._cut_all = True
         return unit

@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from prereview.domain.lifecycle import SubmissionState
 from prereview.executors import node
-from prereview.executors.dispatch import Dispatcher, cpu_nodes, first_line, probe
+from prereview.executors.dispatch import CutError, Dispatcher, cpu_nodes, first_line, probe
 from prereview.executors.interface import (
     Executor,
     ExecutorError,
@@ -322,6 +322,7 @@ class RayRun:
         status: str
         detail: str | None = None
         interrupted = lost = False
+        cut_failed: str | None = None
         with self.service.content.working_dir(self.submission_id, self.log_key) as log_dir:
             recovered, _ = outcomes_in_logs(log_dir, self.log_key, self.tiers)
             self.record(recovered)
@@ -371,6 +372,8 @@ class RayRun:
                         dispatch.watch_nodes()
             except KeyboardInterrupt:
                 interrupted = True
+            except CutError as exc:
+                cut_failed = f"the head could not cut the plan into units ({exc})"
             except Exception as exc:  # the cluster went away (GCS lost, driver disconnected)
                 lost = True
                 detail = (
@@ -392,6 +395,8 @@ class RayRun:
         elif interrupted:
             status = "interrupted"
             detail = f"continue with `prereview assess {self.submission_id} --resume`"
+        elif cut_failed is not None:
+            status, detail = "failed", f"{cut_failed}; fix it, then --resume"
         elif lost:
             status = "interrupted"
         elif finished >= planned:
