@@ -17,7 +17,7 @@ from inspect_ai.log import (
 )
 from inspect_ai.scorer import Score
 
-RULES = [
+RULES: list[dict[str, Any]] = [
     {
         "id": "heap-overflow",
         "shortDescription": {"text": "Heap buffer overflow"},
