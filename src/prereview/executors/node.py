@@ -12,6 +12,8 @@ and at node start (`prereview doctor --node`). The node never sees a submission'
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib
 import importlib.metadata
 import os
 import platform
@@ -89,13 +91,15 @@ def report(check: bool = True, families: list[str] | None = None) -> NodeReport:
     """This node's versions and, with `check`, its failed readiness checks (after a sweep): the
     sandbox, the plaintext window and the tools of `families` (None: every family's). Also
     warms the worker process for the run's units (a run is its own Ray job, with its own
-    worker processes): what a unit imports is imported here, during the preflight."""
+    worker processes): what a unit imports or loads is imported or loaded here, during the
+    preflight (`warm_inspect`)."""
     import ray
-    from inspect_ai import eval as _eval  # noqa: F401
 
     import prereview.models.simulated
     import prereview.planning.catalog  # noqa: F401
     from prereview.doctor import run_node_checks
+
+    warm_inspect()
 
     failed: list[str] = []
     if check:
@@ -113,6 +117,20 @@ def report(check: bool = True, families: list[str] | None = None) -> NodeReport:
         versions=versions(),
         failed=failed,
     )
+
+
+def warm_inspect() -> None:
+    """Load in this process what Inspect loads lazily in its first eval, so a run's first unit
+    does not pay for it inside its sample: the eval entry point, the ACP server module that every
+    eval imports (its pydantic schema) and the model-info database that the first generate reads
+    (~0.8 s each on a 2-core host: the first sample in a fresh worker took 0.8-1.5 s, later ones
+    0.3-0.4 s)."""
+    from inspect_ai import eval as _eval  # noqa: F401
+    from inspect_ai.model import get_model_info
+
+    with contextlib.suppress(ImportError):  # a private module: a later Inspect may move it
+        importlib.import_module("inspect_ai.agent._acp.server")
+    get_model_info("openai/gpt-4o")  # any listed name: the lookup loads the whole database
 
 
 def _limit(model: Any, limiter: Any, attempt: str) -> None:
