@@ -131,6 +131,7 @@ class LocalRayCluster:
         for name, value in self.driver_env().items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+        _reload_ray_auth()
         self.head = self._start(
             "head",
             [
@@ -189,3 +190,18 @@ class LocalRayCluster:
             else:
                 os.environ[name] = value
         self._saved_env.clear()
+        _reload_ray_auth()
+
+
+def _reload_ray_auth() -> None:
+    """Make Ray in this process read its authentication settings again. Ray caches its token
+    and auth mode on first use (an earlier `ray.init`, another cluster's token), and the head's
+    own GCS client would then be refused by this cluster. Skipped while a driver is connected."""
+    if "ray._raylet" not in sys.modules:
+        return  # nothing cached yet
+    import ray
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
+
+    if not ray.is_initialized():
+        Config.initialize("")  # before the cache, as Ray's own test helpers do
+        AuthenticationTokenLoader.instance().reset_cache()
