@@ -101,6 +101,7 @@ def _run(reviewer: Any, submitter: Any, script: Path, executor: Any, label: str)
         )
     )
     reviewer.plan(record.id, suite=SUITE)  # instances built here, before the clock starts
+    t0 = time.time()
     started = time.perf_counter()
     outcome = run_assessment(reviewer, record.id, executor=executor)
     wall = time.perf_counter() - started
@@ -116,7 +117,8 @@ def _run(reviewer: Any, submitter: Any, script: Path, executor: Any, label: str)
         "wall_s": wall,
         "sample_time_s": {k: sum(v) / len(v) for k, v in by_task.items()},
     }
-    if executor is not None:
+    row["timeline_s"] = {**{k: v - t0 for k, v in executor.timeline.items()}, "run_end": wall}
+    if label != "local":
         row["phases_s"] = _phases(executor.timings, wall, len(executor.ran_on))
         row["units_per_node"] = sorted(executor.ran_on.values())
     return row
@@ -204,6 +206,7 @@ def main() -> int:
         os.environ.pop(var, None)
 
     from prereview.config import load_settings
+    from prereview.executors.local import LocalExecutor
     from prereview.executors.localcluster import LocalRayCluster
     from prereview.executors.ray import RayExecutor
     from prereview.home import initialize_home
@@ -234,7 +237,7 @@ def main() -> int:
             cluster.wait_for_nodes(workers)
             mode = f"ray-{workers}"
             for round_no in range(args.rounds):  # alternating: a shared host's load hits both
-                local = _run(reviewer, submitter, script, None, "local")
+                local = _run(reviewer, submitter, script, LocalExecutor(), "local")
                 executor = RayExecutor(cluster.address, unit_samples=args.unit_samples)
                 started = time.perf_counter()
                 executor.preflight()  # timed apart: once per run, whatever the run's size
@@ -291,6 +294,17 @@ def main() -> int:
     phases["outside (per run)"] = statistics.median(r["outside"] for r in phase_rows)
     print("where a ray-1 unit's time goes (median seconds per unit):")
     print("  " + "  ".join(f"{p} {v:.2f}" for p, v in phases.items()))
+    print("the head's timeline (median seconds from the run's start; connect and readiness are")
+    print("the preflight's, before it; local marks only its executor's start and end):")
+    timeline: dict[str, dict[str, float]] = {}
+    for mode in ("local", "ray-1", "ray-2"):
+        rows = [r["timeline_s"] for r in runs if r["mode"] == mode]
+        marks = {k for r in rows for k in r}
+        timeline[mode] = {
+            k: statistics.median(r[k] for r in rows if k in r)
+            for k in sorted(marks, key=lambda k: statistics.median(r.get(k, 0.0) for r in rows))
+        }
+        print(f"  {mode:6} " + "  ".join(f"{k} {v:+.2f}" for k, v in timeline[mode].items()))
     verdict = "met" if overhead <= OVERHEAD_TARGET else "NOT met"
     print(
         f"ray with one node vs local: {overhead:+.1%} wall time, {per_unit:+.1f} s per unit "
@@ -324,6 +338,7 @@ def main() -> int:
                 "runs": runs,
                 "preflight_s": preflight,
                 "phases_per_unit_s": phases,
+                "timeline_s": timeline,
                 "overhead_vs_local": overhead,
                 "per_unit_overhead_s": per_unit,
                 "overhead_target": OVERHEAD_TARGET,

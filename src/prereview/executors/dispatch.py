@@ -94,6 +94,7 @@ class Dispatcher:
         api_key: str | None,
         limiter: Any,
         failures: list[str],
+        timeline: dict[str, float] | None = None,
     ) -> None:
         import ray
 
@@ -116,6 +117,8 @@ class Dispatcher:
         self._head_versions = node.versions()
         self._cut_all = False
         self._task: Any = ray.remote(node.run_unit)
+        self.timeline = timeline if timeline is not None else {}
+        """`first_cut`, `first_dispatched` (epoch seconds) are marked here; for benchmarks."""
 
     def finished(self) -> bool:
         return self._cut_all and not self.retry and not self.out
@@ -148,6 +151,8 @@ class Dispatcher:
             raise CutError(first_line(exc)) from None
         if unit is None:
             self._cut_all = True
+        else:
+            self.timeline.setdefault("first_cut", time.time())
         return unit
 
     def _submit(self, unit: WorkUnit, node_id: str) -> None:
@@ -161,6 +166,7 @@ class Dispatcher:
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
         ).remote(unit, self.settings, self._api_key, self.limiter, attempt)
         self.out[ref] = _Out(unit, node_id, attempt, time.time())
+        self.timeline.setdefault("first_dispatched", self.out[ref].submitted)
 
     def wait(self, timeout_s: float) -> list[tuple[UnitResult, dict[str, float]]]:
         """Results that came back within `timeout_s` (with the head's timings so far); a lost

@@ -111,6 +111,11 @@ class RayExecutor(Executor):
         """Units per node of the last run."""
         self.refused_nodes: set[str] = set()
         """Nodes that joined during the last run and failed their readiness probe."""
+        self.timeline: dict[str, float] = {}
+        """The head's marks (epoch seconds) of the last preflight and run: `connected`, `ready`,
+        `execute`, `setup`, `first_cut`, `first_dispatched`, `first_started` (on the worker),
+        `last_recorded`, `stopped`, `ended`, `closed`. For benchmarks: where a run's time goes
+        outside its units."""
         self._connected = False
 
     # -- before anything is written ------------------------------------------------------------
@@ -121,10 +126,13 @@ class RayExecutor(Executor):
         executor's next run (the nodes were checked moments ago)."""
         if self._connected and self.nodes:
             return
+        self.timeline = {}
         try:
             self._connect()
+            self.timeline["connected"] = time.time()
             self.families = _families(record, suite)
             self.nodes = self._ready_nodes(self.families)
+            self.timeline["ready"] = time.time()
         except ExecutorError:
             self.close()
             raise
@@ -222,11 +230,13 @@ class RayExecutor(Executor):
     def execute(self, run: PlanRun) -> AssessmentOutcome:
         if not self._connected:
             self.preflight(run.record)
+        self.timeline["execute"] = time.time()
         self.timings, self.ran_on, self.refused_nodes = [], collections.Counter(), set()
         try:
             return RayRun(self, run).run()
         finally:
             self.close()
+            self.timeline["closed"] = time.time()
 
 
 class RayRun:
@@ -350,7 +360,9 @@ class RayRun:
                     run.api_key,
                     self._limit_actor,
                     self.failures,
+                    self.executor.timeline,
                 )
+                self.executor.timeline["setup"] = time.time()
                 last_poll = time.monotonic()
                 while not dispatch.finished() and not self.withdrawn:
                     dispatch.fill()
@@ -361,6 +373,11 @@ class RayRun:
                         self.record(outcomes)
                         head["record"] = time.perf_counter() - mark - head["ingest"]
                         self.executor.timings.append({**result.phases, **head})
+                        self.executor.timeline["last_recorded"] = time.time()
+                        started = result.phases.get("started")
+                        if started is not None:
+                            first = self.executor.timeline.get("first_started", started)
+                            self.executor.timeline["first_started"] = min(first, started)
                         self.executor.ran_on[result.node_id] += 1
                         if run.progress is not None:
                             for o in outcomes:
@@ -385,6 +402,7 @@ class RayRun:
                 if dispatch is not None:
                     self.executor.refused_nodes = set(dispatch.refused)
                 self._stop(dispatch.outstanding() if dispatch is not None else [])
+                self.executor.timeline["stopped"] = time.time()
                 if run.progress is not None:
                     run.progress.stop()
         record = self.service.get(self.submission_id)
@@ -409,6 +427,7 @@ class RayRun:
                 f"{': ' + reasons if reasons else ''}; see the logs, then --resume"
             )[:500]
         self.service.end_run(run.run_id, status, detail)
+        self.executor.timeline["ended"] = time.time()
         return AssessmentOutcome(
             submission_id=self.submission_id,
             review_id=run.review_id,
