@@ -137,6 +137,9 @@ class RayExecutor(Executor):
             self.nodes = self._ready_nodes(self.families)
             self.timeline["ready"] = time.time()
         except ExecutorError:
+            if self._prebuild is not None:  # no instance directory left half-written at exit
+                self._prebuild.join()
+                self._prebuild = None
             self.close()
             raise
 
