@@ -212,6 +212,20 @@ class CommandResult:
 Progress = Callable[[int, int, str], None]
 
 
+def verification_result(rows: Sequence[Mapping[str, Any]], what: str) -> CommandResult:
+    """`tasks verify`'s result from rows of id, verified, status, seconds and failed: every
+    instance listed, the command failing when one did not verify (`what`: "instance(s)")."""
+    return CommandResult(
+        data={"instances": list(rows), "verified": sum(bool(r["verified"]) for r in rows)},
+        table=ResultTable(
+            f"verification of {len(rows)} {what}",
+            (("id", "id"), ("status", "status"), ("seconds", "seconds"), ("failed", "failed")),
+            tuple(rows),
+        ),
+        ok=all(r["verified"] for r in rows),
+    )
+
+
 class InstanceTools(ABC):
     """`prereview tasks generate|verify|baseline` for a family with generated instances."""
 

@@ -23,6 +23,7 @@ from prereview.suites.interface import (
     InstanceTools,
     Progress,
     ResultTable,
+    verification_result,
 )
 
 OFFENSE_SOLVER = "Modbus scanner-and-writer"
@@ -168,15 +169,7 @@ class IcsInstanceTools(InstanceTools):
                     "failed": "; ".join(f"{c.name}: {c.detail}" for c in v.failures)[:300],
                 }
             )
-        return CommandResult(
-            data={"instances": rows, "verified": sum(bool(r["verified"]) for r in rows)},
-            table=ResultTable(
-                f"verification of {len(rows)} plant(s)",
-                (("id", "id"), ("status", "status"), ("seconds", "seconds"), ("failed", "failed")),
-                tuple(rows),
-            ),
-            ok=all(r["verified"] for r in rows),
-        )
+        return verification_result(rows, "plant(s)")
 
     def baseline(
         self,
