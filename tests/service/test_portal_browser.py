@@ -82,6 +82,14 @@ class Visit:
         self.page.goto(self.base_url + path)
         self.check()
 
+    def follow(self, control: Any) -> None:
+        """Click a link or a form's button and check the page it leads to: the click returns
+        before the next document loads, so checking right after it could see the old page or a
+        half-parsed new one."""
+        with self.page.expect_navigation():
+            control.click()
+        self.check()
+
     def check(self) -> None:
         page = self.page
         unlabelled = page.evaluate(
@@ -161,8 +169,7 @@ def test_submitter_submits_follows_reads_the_access_log_and_withdraws(
         )
         page.get_by_label(re.compile("^Name under which")).fill("LAB_KEY")
         page.get_by_label(re.compile(r"^API key \(")).fill("sk-portal-secret")
-        page.get_by_role("button", name="Submit").click()
-        v.check()
+        v.follow(page.get_by_role("button", name="Submit"))
         error = page.locator("#e-release_date")
         assert "release window" in error.inner_text()  # named at the field, form kept
         assert page.get_by_label("Organization").input_value() == "Org A"
@@ -178,12 +185,10 @@ def test_submitter_submits_follows_reads_the_access_log_and_withdraws(
         v.check()
         ident = page.url.rsplit("/", 1)[1]
         assert page.locator("#state").inner_text() == "submitted"
-        page.get_by_role("link", name="Access log: who touched this submission").click()
-        v.check()
+        v.follow(page.get_by_role("link", name="Access log: who touched this submission"))
         assert "ann" in page.inner_text("main")
         v.go(f"/submissions/{ident}")
-        page.get_by_role("link", name="Withdraw this submission…").click()
-        v.check()
+        v.follow(page.get_by_role("link", name="Withdraw this submission…"))
         page.get_by_label(re.compile("Type the submission id")).fill(ident)
         page.get_by_role("button", name="Withdraw for good").click()
         page.wait_for_url(re.compile(f"/submissions/{ident}$"))
@@ -201,25 +206,23 @@ def test_evaluator_plans_starts_and_follows_progress(
         sign_in(v, world, "evaluator_assigned")
         v.go("/submissions")
         page = v.page
-        page.get_by_role("link", name=world.submission).click()
-        v.check()
+        v.follow(page.get_by_role("link", name=world.submission))
         page.get_by_label("Suite").fill("calibration")
         page.get_by_label("At most N samples per task").fill("2")
-        page.get_by_role("button", name="Plan").click()
-        v.check()
+        v.follow(page.get_by_role("button", name="Plan"))
         assert "Suite calibration" in page.inner_text("main")
-        page.get_by_role("button", name="Start").click()
-        v.check()
+        v.follow(page.get_by_role("button", name="Start"))
         # live progress from server-sent events (the static script, allowed by the CSP)
         page.wait_for_function(
-            "() => document.getElementById('progress').textContent.includes('assessment queued')"
+            "() => (document.getElementById('progress') || {}).textContent?.includes("
+            "'assessment queued')"
         )
-        page.get_by_role("button", name="Cancel the running assessment").click()
-        v.check()
+        v.follow(page.get_by_role("button", name="Cancel the running assessment"))
         assert "cancelled" in page.inner_text("main")
         v.go("/findings")
-        page.get_by_role("link", name="F-1").click()
-        v.check()  # the SARIF message's markup is text: no dialog, no CSP violation
+        v.follow(
+            page.get_by_role("link", name="F-1")
+        )  # the SARIF message's markup is text: no dialog, no CSP violation
         assert "<img src=x onerror=alert(1)>" in page.inner_text("main")
         report = page.request.get(f"{v.base_url}/submissions/{world.submission}/report?format=md")
         assert report.status == 200 and report.headers["content-disposition"].startswith("attach")
@@ -234,14 +237,12 @@ def test_coordinator_adds_a_principal_and_verifies_the_trail(
         page = v.page
         page.get_by_label("Name").fill("newbie")
         page.get_by_label("Role").select_option("auditor")
-        page.get_by_role("button", name="Add").click()
-        v.check()
+        v.follow(page.get_by_role("button", name="Add"))
         assert page.locator("#new-token").inner_text().startswith("prv_")
         for path in ("/references", "/keys", f"/submissions/{world.submission}"):
             v.go(path)
         v.go("/audit")
-        page.get_by_role("button", name="Verify the trail").click()
-        v.check()
+        v.follow(page.get_by_role("button", name="Verify the trail"))
         assert "Audit trail intact" in page.locator("#verified").inner_text()
 
 
@@ -268,8 +269,7 @@ def test_auditor_reads_and_verifies_the_trail(visit: Visit, world: World, tmp_pa
     with journey(visit, tmp_path) as v:
         sign_in(v, world, "auditor")
         v.go("/audit")
-        v.page.get_by_role("button", name="Verify the trail").click()
-        v.check()
+        v.follow(v.page.get_by_role("button", name="Verify the trail"))
         assert "intact" in v.page.locator("#verified").inner_text()
         v.go("/principals")
         assert "access denied" in v.page.inner_text("main")
@@ -300,8 +300,7 @@ def test_an_ended_session_keeps_the_forms_non_secret_fields(
             vault.principals.revoke("lab-temp", "browser")
         else:  # the session ends meanwhile
             live[1].state.portal_sessions.expire_all()
-        page.get_by_role("button", name="Submit").click()
-        v.check()
+        v.follow(page.get_by_role("button", name="Submit"))
         assert "session ended" in page.inner_text("main")
         assert "sk-do-not-keep" not in page.content()
         page.get_by_label("API token").fill(world.tokens["submitter_own"])
@@ -311,6 +310,7 @@ def test_an_ended_session_keeps_the_forms_non_secret_fields(
         assert page.get_by_label("Product name of the model").input_value() == "Half-filled"
         assert page.get_by_label(re.compile(r"^API key \(")).input_value() == ""
         # sign-out ends the session: the pages need a new sign-in
-        page.get_by_role("button", name="Sign out").click()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign out").click()
         v.go("/submissions")
         assert "/signin" in page.url
