@@ -9,7 +9,8 @@ patch scoring fuzzes) end to end through `run_assessment`. The agent is a JSON-s
 input) or the patched file, and submit it. The test-suite oracle reads ground truth through
 Python callables, which a stored submission cannot carry to a worker; the sandbox work and the
 scoring (both sanitizer builds in a fresh sandbox, the patch fuzzed) cost the same.
-The Ray cluster is real: a head (no CPUs) and N worker nodes of one CPU each, each its own
+The Ray cluster is real: a head (no CPUs) and N worker nodes, each declaring this host's cores
+(Ray's own default for `ray start`; `--node-cpus`) and each its own
 `ray start` on this host, sharing the data dir (as nodes sharing a file system would) so
 generated instances are built once.
 
@@ -24,7 +25,12 @@ generated instances are built once.
                  return: from its end to the head seeing it) and on the head (fetch, opening the
                  sealed log, recording); `outside` = a run's wall time not inside any unit
 
-    python benchmarks/bench_executors.py [--unit-samples 1] [--rounds 2]
+    python benchmarks/bench_executors.py [--suite memsafety --limit 2] [--unit-samples 4]
+        [--node-cpus N] [--rounds 3]
+
+Both executors run as `prereview assess` would: local runs up to the review's connection limit
+(4) of a task's samples at once; ray cuts units of `--unit-samples` (its default, 4) and a node
+runs as many units at once as it declares CPUs.
 """
 
 from __future__ import annotations
@@ -70,19 +76,20 @@ def _script(path: Path) -> Path:
 PHASES = ("import", "model", "task", "eval", "seal", "wipe", "get", "ingest", "record")
 
 
-def _phases(timings: list[dict[str, float]], wall_s: float, nodes: int) -> dict[str, float]:
-    """Phase seconds of one ray run summed over its units (see the module docstring); the
-    dispatch gaps and `outside` only for one node (units one after another)."""
+def _phases(timings: list[dict[str, float]], wall_s: float, serial: bool) -> dict[str, float]:
+    """Phase seconds of one ray run summed over its units (see the module docstring);
+    `outside` is the run's time in no unit at all, the dispatch gaps only when units ran one
+    after another (one node of one CPU)."""
     out = {p: sum(t.get(p, 0.0) for t in timings) for p in PHASES}
     last_end = dispatch = back = inside = 0.0
     for t in sorted(timings, key=lambda t: t["started"]):
         dispatch += t["started"] - max(t["submitted"], last_end)
-        last_end = t["ended"]
+        inside += max(0.0, t["ended"] - max(t["started"], last_end))  # the union of units
+        last_end = max(last_end, t["ended"])
         back += t["ready"] - t["ended"]
-        inside += t["ended"] - t["started"]
-    out.update(back=back, units=float(len(timings)))
-    if nodes == 1:
-        out.update(dispatch=dispatch, outside=wall_s - inside)
+    out.update(back=back, units=float(len(timings)), outside=wall_s - inside)
+    if serial:
+        out.update(dispatch=dispatch)
     return out
 
 
@@ -93,6 +100,9 @@ def _run(
     executor: Any,
     label: str,
     preflight: list[float] | None = None,
+    suite: str = SUITE,
+    limit: int | None = None,
+    serial: bool = False,
 ) -> dict[str, Any]:
     from prereview.domain.submission import ModelAccess, Throughput
     from prereview.review.assessment import run_assessment
@@ -107,7 +117,7 @@ def _run(
             model_args={"script": str(script)},
         )
     )
-    reviewer.plan(record.id, suite=SUITE)  # the plan is stored; instances are built by the run
+    reviewer.plan(record.id, suite=suite, limit=limit)  # stored; instances are built by the run
     if preflight is not None:  # timed apart: once per run, whatever the run's size
         started = time.perf_counter()
         executor.preflight(reviewer.get(record.id))
@@ -130,9 +140,49 @@ def _run(
     }
     row["timeline_s"] = {**{k: v - t0 for k, v in executor.timeline.items()}, "run_end": wall}
     if label != "local":
-        row["phases_s"] = _phases(executor.timings, wall, len(executor.ran_on))
+        row["phases_s"] = _phases(executor.timings, wall, serial)
         row["units_per_node"] = sorted(executor.ran_on.values())
     return row
+
+
+def _run_cli(
+    reviewer: Any,
+    submitter: Any,
+    script: Path,
+    label: str,
+    address: str | None,
+    suite: str,
+    limit: int | None,
+) -> dict[str, Any]:
+    """The same review as `_run`, run as a user runs it: `prereview assess ID` in a fresh
+    process (imports, the model's build, on ray the preflight: everything a user waits for)."""
+    import subprocess
+
+    from prereview.domain.submission import ModelAccess, Throughput
+    from prereview.review.service import SubmissionRequest
+
+    record = submitter.submit(
+        SubmissionRequest(
+            organization="Bench Labs",
+            access=ModelAccess("scripted/oracle-calls"),
+            release_date=date.today() + timedelta(days=28),
+            throughput=Throughput(None, 4, 0.01),
+            model_args={"script": str(script)},
+        )
+    )
+    reviewer.plan(record.id, suite=suite, limit=limit)
+    command = [str(Path(sys.executable).parent / "prereview"), "assess", record.id]
+    if address is not None:
+        command += ["--executor", "ray", "--address", address]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
+    wall = time.perf_counter() - started
+    samples = len(reviewer.results(record.id))
+    status = "completed" if done.returncode == 0 else f"exit {done.returncode}"
+    print(f"  {label} (cli): {status}, {samples} samples, {wall:.1f} s", flush=True)
+    if done.returncode != 0:
+        print("    " + (done.stderr.strip().splitlines() or [""])[-1][:300], flush=True)
+    return {"mode": label, "cli": True, "status": status, "samples": samples, "wall_s": wall}
 
 
 def _later_end_to_end(pairs: list[tuple[float, float]], preflight: list[float]) -> float:
@@ -141,7 +191,9 @@ def _later_end_to_end(pairs: list[tuple[float, float]], preflight: list[float]) 
     return statistics.median(both[1:] or both)
 
 
-def _capacity(measured: dict[str, float], unit_overhead_s: float) -> dict[str, Any]:
+def _capacity(
+    measured: dict[str, float], sample_overhead_s: float, measured_on: str
+) -> dict[str, Any]:
     """Nodes for five concurrent reviews of the full memory-safety and range suites in 30 days."""
     from prereview.planning.catalog import available_suites, get_suite
 
@@ -154,10 +206,10 @@ def _capacity(measured: dict[str, float], unit_overhead_s: float) -> dict[str, A
         f"{utilization:.0%} average utilization (queues, retries, maintenance)",
         f"a remote model answers in {seconds_per_request:.0f} s per request; the agent's wait "
         "for the model holds no core (the node runs other samples meanwhile)",
-        "sandbox CPU per sample: the larger of the time measured here (memsafety-quick: tiers "
-        "1-2, 5 s of fuzzing) and the family's cost model (the full suites fuzz longer)",
-        f"per-unit executor overhead {unit_overhead_s:.1f} s (measured with one node, "
-        "a negative median counted as 0), one unit per sample",
+        f"sandbox CPU per sample: the larger of the time measured here ({measured_on}) and the "
+        "family's cost model (the full suites fuzz longer)",
+        f"executor overhead {sample_overhead_s:.2f} s per sample (one node's per-unit "
+        "overhead over a unit's samples; a negative median counted as 0)",
     ]
     rows: list[dict[str, Any]] = []
     total_core_s = 0.0
@@ -173,7 +225,7 @@ def _capacity(measured: dict[str, float], unit_overhead_s: float) -> dict[str, A
             kind = t.key.split("/")[0]
             modelled = t.sandbox_cpu_s_per_sample + t.overhead_s_per_sample
             cpu = max(measured.get(kind, 0.0), modelled)
-            core_s += t.samples * (cpu + unit_overhead_s)
+            core_s += t.samples * (cpu + sample_overhead_s)
             model_s += t.samples * t.requests_per_sample * seconds_per_request
         rows.append(
             {
@@ -190,7 +242,7 @@ def _capacity(measured: dict[str, float], unit_overhead_s: float) -> dict[str, A
             f"range suites: no range family is installed on this host; assumed {samples} "
             f"samples per review, {hosts} hosts per sample, {cpu_s:.0f} core-s per host"
         )
-        core_s = samples * (hosts * cpu_s + unit_overhead_s)
+        core_s = samples * (hosts * cpu_s + sample_overhead_s)
         rows.append(
             {
                 "suite": "ranges (assumed)",
@@ -212,8 +264,16 @@ def _capacity(measured: dict[str, float], unit_overhead_s: float) -> dict[str, A
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--unit-samples", type=int, default=1)
+    parser.add_argument("--unit-samples", type=int, default=4)
+    parser.add_argument("--node-cpus", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--cli",
+        action="store_true",
+        help="also time `prereview assess` end to end in a fresh process, local and ray",
+    )
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--suite", default=SUITE, help="a memory-safety suite")
+    parser.add_argument("--limit", type=int, default=None, help="at most N samples per task")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-executors-"))
     home = root / "home"
@@ -236,10 +296,12 @@ def main() -> int:
     principal, _ = vault.principals.add("bench", Role.SUBMITTER, "Bench Labs", "bench")
     submitter = reviewer.acting_as(vault.session(principal))
     script = _script(root / "agent.json")
+    chosen = (args.suite, args.limit)
 
     runs: list[dict[str, Any]] = []
     preflight: dict[str, list[float]] = {}
     pairs: dict[str, list[tuple[float, float]]] = {}  # mode -> (local, ray) of the same round
+    cli_pairs: dict[str, list[tuple[float, float]]] = {}  # the same, `prereview assess` timed
     cluster = LocalRayCluster(root / "cluster", 26400)
     try:
         cluster.start_head({"PREREVIEW_HOME": str(home)})
@@ -250,24 +312,43 @@ def main() -> int:
                     "PREREVIEW_HOME": str(home),
                     "PREREVIEW_PLAINTEXT_DIR": str(root / f"plaintext-w{workers}"),
                 },
+                num_cpus=args.node_cpus,
             )
             cluster.wait_for_nodes(workers)
             mode = f"ray-{workers}"
             for round_no in range(args.rounds):  # alternating: a shared host's load hits both
-                local = _run(reviewer, submitter, script, LocalExecutor(), "local")
+                local = _run(reviewer, submitter, script, LocalExecutor(), "local", None, *chosen)
                 executor = RayExecutor(cluster.address, unit_samples=args.unit_samples)
                 ray_run = _run(
-                    reviewer, submitter, script, executor, mode, preflight.setdefault(mode, [])
+                    reviewer,
+                    submitter,
+                    script,
+                    executor,
+                    mode,
+                    preflight.setdefault(mode, []),
+                    *chosen,
+                    serial=workers == 1 and args.node_cpus == 1,
                 )
                 local["round"] = ray_run["round"] = round_no
                 runs += [local, ray_run]
                 pairs.setdefault(mode, []).append((local["wall_s"], ray_run["wall_s"]))
+                if args.cli:
+                    both = [
+                        _run_cli(reviewer, submitter, script, "local", None, *chosen),
+                        _run_cli(reviewer, submitter, script, mode, cluster.address, *chosen),
+                    ]
+                    runs += both
+                    cli_pairs.setdefault(mode, []).append((both[0]["wall_s"], both[1]["wall_s"]))
     finally:
         cluster.stop()
     reviewer.dispose()
 
     samples = runs[0]["samples"]
-    units = math.ceil(samples / args.unit_samples)
+    units = int(
+        statistics.median(
+            r["phases_s"]["units"] for r in runs if r["mode"] == "ray-1" and not r.get("cli")
+        )
+    )
     summary = {
         mode: {
             "local_wall_s": statistics.median(lo for lo, _ in p),
@@ -278,19 +359,25 @@ def main() -> int:
             "preflight_first_s": preflight[mode][0],
             "preflight_later_s": statistics.median(preflight[mode][1:] or preflight[mode]),
             "ray_plus_later_preflight_s": _later_end_to_end(p, preflight[mode]),
+            "end_to_end_overhead_vs_local": statistics.median(
+                (r + f - lo) / lo for (lo, r), f in zip(p, preflight[mode], strict=True)
+            ),
         }
         for mode, p in pairs.items()
     }
     overhead = summary["ray-1"]["overhead_vs_local"]
+    end_to_end = summary["ray-1"]["end_to_end_overhead_vs_local"]
     per_unit = summary["ray-1"]["per_unit_overhead_s"]
     measured: dict[str, float] = {}
     for r in runs:
-        for kind, t in r["sample_time_s"].items():
+        for kind, t in r.get("sample_time_s", {}).items():
             measured.setdefault(kind, t)
-    capacity = _capacity(measured, max(per_unit, 0.0))
+    capacity = _capacity(measured, max(per_unit, 0.0) / args.unit_samples, args.suite)
 
+    limited = "" if args.limit is None else f" (limit {args.limit})"
     print(
-        f"\nexecutors on {SUITE} ({samples} samples, {units} units; {args.rounds} alternating "
+        f"\nexecutors on {args.suite}{limited} ({samples} samples, {units} units; "
+        f"{args.rounds} alternating "
         f"rounds; {os.cpu_count()} cores on this host; medians)"
     )
     print(
@@ -304,10 +391,11 @@ def main() -> int:
             f"{row['preflight_first_s']:18.1f} {row['preflight_later_s']:8.1f} "
             f"{row['ray_plus_later_preflight_s']:16.1f}"
         )
-    phase_rows = [r["phases_s"] for r in runs if r["mode"] == "ray-1"]
+    phase_rows = [r["phases_s"] for r in runs if r["mode"] == "ray-1" and not r.get("cli")]
     phases = {
         p: statistics.median(r[p] / max(r["units"], 1.0) for r in phase_rows)
         for p in (*PHASES, "dispatch", "back")
+        if all(p in r for r in phase_rows)
     }
     phases["outside (per run)"] = statistics.median(r["outside"] for r in phase_rows)
     print("where a ray-1 unit's time goes (median seconds per unit):")
@@ -316,7 +404,7 @@ def main() -> int:
     print("the preflight's, before it; local marks only its executor's start and end):")
     timeline: dict[str, dict[str, float]] = {}
     for mode in ("local", "ray-1", "ray-2"):
-        rows = [r["timeline_s"] for r in runs if r["mode"] == mode]
+        rows = [r["timeline_s"] for r in runs if r["mode"] == mode and not r.get("cli")]
         marks = {k for r in rows for k in r}
         timeline[mode] = {
             k: statistics.median(r[k] for r in rows if k in r)
@@ -325,9 +413,31 @@ def main() -> int:
         print(f"  {mode:6} " + "  ".join(f"{k} {v:+.2f}" for k, v in timeline[mode].items()))
     verdict = "met" if overhead <= OVERHEAD_TARGET else "NOT met"
     print(
-        f"ray with one node vs local: {overhead:+.1%} wall time, {per_unit:+.1f} s per unit "
+        f"ray with one node vs local: {overhead:+.1%} wall time, {per_unit:+.2f} s per unit "
         f"(goal <= {OVERHEAD_TARGET:.0%}: {verdict}; preflight not counted)"
     )
+    verdict = "met" if end_to_end <= OVERHEAD_TARGET else "NOT met"
+    print(
+        f"  end to end, each round's preflight counted (connect, readiness, warm-up; the first "
+        f"round's cold): {end_to_end:+.1%} (goal <= {OVERHEAD_TARGET:.0%}: {verdict})"
+    )
+    cli = {
+        mode: {
+            "local_wall_s": statistics.median(lo for lo, _ in p),
+            "ray_wall_s": statistics.median(r for _, r in p),
+            "overhead_vs_local": statistics.median((r - lo) / lo for lo, r in p),
+        }
+        for mode, p in cli_pairs.items()
+    }
+    if cli:
+        print("`prereview assess` in a fresh process, end to end (medians):")
+        for mode, row in cli.items():
+            verdict = "met" if row["overhead_vs_local"] <= OVERHEAD_TARGET else "NOT met"
+            print(
+                f"  {mode:6} local {row['local_wall_s']:.1f} s, ray {row['ray_wall_s']:.1f} s: "
+                f"{row['overhead_vs_local']:+.1%}"
+                + (f" (goal <= {OVERHEAD_TARGET:.0%}: {verdict})" if mode == "ray-1" else "")
+            )
     print("\ncapacity model (assumptions):")
     for a in capacity["assumptions"]:
         print(f"  - {a}")
@@ -349,8 +459,10 @@ def main() -> int:
         json.dumps(
             {
                 "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                "suite": SUITE,
+                "suite": args.suite,
+                "limit": args.limit,
                 "unit_samples": args.unit_samples,
+                "node_cpus": args.node_cpus,
                 "rounds": args.rounds,
                 "summary": summary,
                 "runs": runs,
@@ -358,6 +470,8 @@ def main() -> int:
                 "phases_per_unit_s": phases,
                 "timeline_s": timeline,
                 "overhead_vs_local": overhead,
+                "end_to_end_overhead_vs_local": end_to_end,
+                "cli": cli,
                 "per_unit_overhead_s": per_unit,
                 "overhead_target": OVERHEAD_TARGET,
                 "capacity": capacity,

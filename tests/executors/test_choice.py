@@ -95,3 +95,14 @@ def test_an_unreachable_cluster_is_one_line_and_nothing_is_written(
     assert len(lines) == 1 and f"cannot reach the Ray cluster at {address}" in lines[0]
     assert row_counts(sqlite_service) == before  # no plan, no run, no state change
     assert sqlite_reviewer.get(record.id).review is None
+
+
+def test_the_plan_families_guess_reads_refs_only_and_gives_up_on_old_ones() -> None:
+    from prereview.executors.cluster import plan_families
+
+    assert plan_families(["memsafety/memsafety_poc", "ics/ics_attack", "memsafety/x"]) == [
+        "ics",
+        "memsafety",
+    ]
+    assert plan_families(["memsafety/memsafety_poc", "prereview.tasks:old_task"]) is None
+    assert plan_families([]) is None

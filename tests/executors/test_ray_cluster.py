@@ -212,6 +212,71 @@ def test_a_head_without_the_clusters_token_is_refused_in_one_line(
     assert calls(tmp_path / "calls.jsonl") == []
 
 
+def test_an_early_start_checks_the_nodes_while_the_head_starts_and_the_run_keeps_its_job(
+    cluster: LocalRayCluster,
+    sqlite_service: ReviewService,
+    sqlite_reviewer: ReviewService,
+    tmp_path: Path,
+) -> None:
+    """`prereview assess --executor ray` joins and probes the nodes for the stored plan's
+    families before it imports Inspect; the preflight takes those reports (one Ray job, no
+    second check) and the run completes."""
+    import ray
+
+    from prereview.executors.cluster import plan_families, start_early, take_warming
+
+    record = sqlite_service.submit(request(0.01, 2, None, tmp_path / "calls.jsonl"))
+    plan = sqlite_reviewer.plan(record.id, suite="calibration", limit=2)
+    families = plan_families([t.factory for t in plan.tasks])
+    assert families is not None
+    start_early(cluster.address, families, check=True)
+    job = ray.get_runtime_context().get_job_id()
+    early = take_warming(cluster.address)
+    assert len(early) == 2  # one probe per worker node
+    reports = ray.get(early, timeout=180)
+    assert all(r.checked and r.checked_for == families and r.failed == [] for r in reports)
+    assert take_warming(cluster.address) == []  # handed out once
+    start_early(cluster.address, families, check=True)  # again, for the preflight to take
+    executor = RayExecutor(cluster.address)
+    executor.preflight(sqlite_reviewer.get(record.id))
+    assert ray.get_runtime_context().get_job_id() == job  # joined once
+    assert take_warming(cluster.address) == []  # the preflight took them
+    outcome = run_assessment(sqlite_reviewer, record.id, executor=executor)
+    assert outcome.status == "completed", outcome.detail
+    assert sorted(recorded(sqlite_service, record.id)) == [("cal-0", 1), ("cal-1", 1)]
+    assert not ray.is_initialized()  # the run left the cluster
+
+
+def test_an_early_start_that_cannot_reach_the_cluster_is_reported_by_the_preflight(
+    sqlite_service: ReviewService, sqlite_reviewer: ReviewService, tmp_path: Path
+) -> None:
+    import socket
+
+    import ray
+
+    from prereview.executors.cluster import start_early
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    start_early(address, None, check=False)  # says nothing: the preflight does
+    assert not ray.is_initialized()
+    record = sqlite_service.submit(request(0.01, 1, None, tmp_path / "calls.jsonl"))
+    before = row_counts(sqlite_service)
+    with pytest.raises(ExecutorError) as refused:
+        run_assessment(
+            sqlite_reviewer,
+            record.id,
+            suite="calibration",
+            limit=1,
+            executor=RayExecutor(address),
+        )
+    assert str(refused.value).startswith(f"cannot reach the Ray cluster at {address}: ")
+    assert "\n" not in str(refused.value)
+    assert row_counts(sqlite_service) == before
+    assert sqlite_reviewer.get(record.id).review is None
+
+
 def test_withdrawal_stops_every_unit_on_every_node(
     cluster: LocalRayCluster,
     sqlite_service: ReviewService,

@@ -12,7 +12,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from prereview.cli.common import JsonOption, console, emit_json, err_console, settings, shown
+from prereview.cli.common import (
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    settings,
+    shown,
+)
 from prereview.domain.submission import (
     Confidentiality,
     ModelAccess,
@@ -40,6 +47,20 @@ def _service() -> ReviewService:
     from prereview.review.service import ReviewService
 
     return ReviewService.open(settings())
+
+
+def _start_cluster_early(service: ReviewService, ident: str, address: str) -> None:
+    """Once the caller may assess `ident`: join the cluster and start the nodes' readiness
+    probes for the stored plan's families, so they warm up while this process imports Inspect
+    (`executors.cluster`). The run's preflight checks what they report."""
+    from prereview.executors.cluster import plan_families, start_early
+    from prereview.vault.policy import Operation
+
+    service.require(ident, Operation.REVIEW_ASSESS)
+    record = service.get(ident)
+    plan = record.review.plan if record.review is not None else None
+    families = plan_families([t.factory for t in plan.tasks]) if plan is not None else None
+    start_early(address, families, check=families is not None)
 
 
 def _duration(seconds: float) -> str:
@@ -301,10 +322,10 @@ def register_review_commands(app: typer.Typer) -> None:
             raise PrereviewError(
                 f"--baseline-budget must be from 0 to 86400 seconds, got {baseline_budget}"
             )
-        from prereview.executors import configured_executor
-        from prereview.review.assessment import run_assessment
+        from prereview.executors import checked_choice, configured_choice, executor_for
 
-        executor = configured_executor(settings(), executor_name, address)
+        chosen, where = configured_choice(settings(), executor_name, address)
+        checked_choice(chosen, where)  # a wrong choice is refused before anything starts
 
         with _service() as service:
             if plan_only:
@@ -338,6 +359,11 @@ def register_review_commands(app: typer.Typer) -> None:
                         highlight=False,
                     )
                 return
+            if checked_choice(chosen, where) == "ray" and where is not None:
+                _start_cluster_early(service, ident, where)
+            from prereview.review.assessment import run_assessment
+
+            executor = executor_for(chosen, where)
             outcome = run_assessment(
                 service,
                 ident,

@@ -43,6 +43,10 @@ class NodeReport:
     versions: dict[str, str]
     failed: list[str] = field(default_factory=list)
     """Required readiness checks that failed, as 'name: detail'."""
+    checked: bool = False
+    """The readiness checks ran (`failed` lists what failed of them)..."""
+    checked_for: list[str] | None = None
+    """...for these families (None: every family's)."""
 
 
 def versions() -> dict[str, str]:
@@ -116,6 +120,8 @@ def report(check: bool = True, families: list[str] | None = None) -> NodeReport:
         host=socket.gethostname(),
         versions=versions(),
         failed=failed,
+        checked=check,
+        checked_for=sorted(families) if families is not None else None,
     )
 
 

@@ -24,7 +24,6 @@ import collections
 import contextlib
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -35,7 +34,8 @@ from inspect_ai.log import read_eval_log
 from sqlalchemy import select
 
 from prereview.domain.lifecycle import SubmissionState
-from prereview.executors import node
+from prereview.executors import cluster, node
+from prereview.executors.cluster import parse_address
 from prereview.executors.dispatch import CutError, Dispatcher, cpu_nodes, first_line, probe
 from prereview.executors.interface import (
     Executor,
@@ -73,13 +73,6 @@ _READY: dict[tuple[str, str, tuple[str, ...] | None], tuple[float, node.NodeRepo
 
 def _key(families: list[str] | None) -> tuple[str, ...] | None:
     return tuple(families) if families is not None else None
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    host, sep, port = address.strip().rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ExecutorError(f"--address must be HOST:PORT of the Ray head (got {address!r})")
-    return host.strip("[]"), int(port)
 
 
 class RayExecutor(Executor):
@@ -144,46 +137,21 @@ class RayExecutor(Executor):
             raise
 
     def _connect(self) -> None:
-        import ray
-
-        try:
-            with socket.create_connection((self.host, self.port), self.connect_timeout_s):
-                pass
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise ExecutorError(
-                f"cannot reach the Ray cluster at {self.address}: {reason}"
-            ) from None
-        if ray.is_initialized():
-            ray.shutdown()
-        try:
-            ray.init(
-                address=f"{self.host}:{self.port}",
-                namespace=node.NAMESPACE,
-                _node_ip_address=self.host if self.host in ("127.0.0.1", "localhost") else None,
-                log_to_driver=False,
-                logging_level=logging.WARNING,
-                configure_logging=False,
-            )
-        except Exception as exc:  # Ray's own version check, a GCS that is not Ray, ...
-            text = str(exc)
-            if "version mismatch" in text.lower():
-                raise ExecutorError(
-                    f"version mismatch between this head and the Ray cluster at "
-                    f"{self.address}: {first_line(exc)}"
-                ) from None
-            raise ExecutorError(
-                f"cannot join the Ray cluster at {self.address}: {first_line(exc)}"
-            ) from None
+        """Join the cluster (kept if `cluster.start_early` joined it for this run)."""
+        cluster.join(self.address, self.connect_timeout_s)
         self._connected = True
 
     def _ready_nodes(self, families: list[str] | None) -> list[node.NodeReport]:
         import ray
 
-        workers = _cpu_nodes()
+        deadline = time.monotonic() + self.readiness_timeout_s
+        mine = node.versions()
+        warming = cluster.take_warming(self.address)
+        if warming:  # started while the head imported: below, warm processes answer
+            self._passed_early(warming, families, mine)
+        workers = cpu_nodes()
         if not workers:
             raise ExecutorError(f"the Ray cluster at {self.address} has no node with CPUs")
-        mine = node.versions()
         now = time.monotonic()
         refs: dict[Any, str] = {}
         checked: set[str] = set()
@@ -193,7 +161,9 @@ class RayExecutor(Executor):
                 checked.add(node_id)
             # a node that passed moments ago reports its versions only (and warms up)
             refs[probe(node_id, families, check=node_id in checked)] = node_id
-        ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=self.readiness_timeout_s)
+        ready, late = ray.wait(
+            list(refs), num_returns=len(refs), timeout=max(deadline - time.monotonic(), 1.0)
+        )
         if late:
             raise ExecutorError(
                 f"node {refs[late[0]][:12]} did not report readiness within "
@@ -223,12 +193,29 @@ class RayExecutor(Executor):
             )
         return reports
 
+    def _passed_early(
+        self, warming: list[Any], families: list[str] | None, mine: dict[str, str]
+    ) -> None:
+        """Wait for the early probes (`cluster.start_early`); a node whose checks passed there
+        for this run's families (or every family's), with the head's versions, holds as
+        checked: the probe below only asks its versions."""
+        import ray
+
+        done, _ = ray.wait(warming, num_returns=len(warming), timeout=self.readiness_timeout_s)
+        now = time.monotonic()
+        for ref in done:
+            with contextlib.suppress(Exception):  # the preflight's own probe says why
+                rep: node.NodeReport = ray.get(ref)
+                covers = rep.checked_for is None or (
+                    families is not None and set(families) <= set(rep.checked_for)
+                )
+                if rep.checked and covers and node.problem(rep, mine) is None:
+                    _READY[(self.address, rep.node_id, _key(families))] = (now, rep)
+
     def close(self) -> None:
         if self._connected:
-            import ray
-
             with contextlib.suppress(Exception):
-                ray.shutdown()
+                cluster.leave()
             self._connected = False
 
     # -- the run -------------------------------------------------------------------------------
