@@ -266,6 +266,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--unit-samples", type=int, default=4)
     parser.add_argument("--node-cpus", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--nodes", type=int, choices=(1, 2), default=2, help="up to N nodes")
     parser.add_argument(
         "--cli",
         action="store_true",
@@ -305,7 +306,7 @@ def main() -> int:
     cluster = LocalRayCluster(root / "cluster", 26400)
     try:
         cluster.start_head({"PREREVIEW_HOME": str(home)})
-        for workers in (1, 2):
+        for workers in range(1, args.nodes + 1):
             cluster.add_worker(
                 f"w{workers}",
                 {
@@ -403,7 +404,7 @@ def main() -> int:
     print("the head's timeline (median seconds from the run's start; connect and readiness are")
     print("the preflight's, before it; local marks only its executor's start and end):")
     timeline: dict[str, dict[str, float]] = {}
-    for mode in ("local", "ray-1", "ray-2"):
+    for mode in ("local", *summary):
         rows = [r["timeline_s"] for r in runs if r["mode"] == mode and not r.get("cli")]
         marks = {k for r in rows for k in r}
         timeline[mode] = {
