@@ -12,11 +12,21 @@ authentication: a random token per cluster, in an owner-only file that every nod
 driver name (`RAY_AUTH_MODE=token`, `RAY_AUTH_TOKEN_PATH`). `start_head` sets them in this
 process, for its drivers and subprocesses, and `stop` restores what was there. A process
 elsewhere that reaches the ports cannot join the cluster or submit work without the token.
+
+With `tls`, every gRPC connection of the cluster is also Ray TLS (mutual: Ray's servers require
+a client certificate from the same CA): a CA made in memory for this cluster signs one node
+certificate for 127.0.0.1/localhost (and this host's address, which Ray dials when told
+127.0.0.1) that the head, the workers and the driver all present
+(`RAY_USE_TLS=1`, `RAY_TLS_SERVER_CERT`, `RAY_TLS_SERVER_KEY`, `RAY_TLS_CA_CERT`); the CA's key
+is never written, the node key only owner-only. Without `tls` the cluster says `RAY_USE_TLS=0`,
+so TLS settings inherited from elsewhere do not leak into a plain cluster.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import os
 import secrets
 import signal
@@ -26,6 +36,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from prereview.errors import PrereviewError
 
@@ -42,6 +57,8 @@ class LocalNode:
     process: subprocess.Popen[bytes]
     env: dict[str, str]
     log: Path
+    node_manager_port: int = 0
+    """The node's raylet gRPC port (with TLS, one more place that speaks only TLS)."""
 
     def kill(self) -> None:
         """SIGKILL the node's whole process group, as a lost host would go."""
@@ -55,6 +72,7 @@ class LocalNode:
 class LocalRayCluster:
     root: Path
     base_port: int
+    tls: bool = False
     head: LocalNode | None = None
     workers: list[LocalNode] = field(default_factory=list)
     _next_port: int = 0
@@ -64,15 +82,30 @@ class LocalRayCluster:
     def token_file(self) -> Path:
         return self.root / "ray-auth-token"
 
+    @property
+    def tls_dir(self) -> Path:
+        return self.root / "tls"
+
     def driver_env(self) -> dict[str, str]:
         """What a process that joins this cluster (a driver, `prereview assess`) needs in its
-        environment: token authentication and the token's file (created on first use)."""
+        environment: token authentication and the token's file, and with `tls` Ray's TLS
+        settings and files (all created on first use)."""
         if not self.token_file.exists():
             self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_file)}
+            _write_private(self.token_file, secrets.token_hex(32).encode())
+        env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_file)}
+        if not self.tls:
+            return {**env, "RAY_USE_TLS": "0"}
+        ca, cert, key = (self.tls_dir / n for n in ("ca.pem", "node.pem", "node-key.pem"))
+        if not ca.exists():
+            _make_certificates(self.tls_dir, ca, cert, key)
+        return {
+            **env,
+            "RAY_USE_TLS": "1",
+            "RAY_TLS_SERVER_CERT": str(cert),
+            "RAY_TLS_SERVER_KEY": str(key),
+            "RAY_TLS_CA_CERT": str(ca),
+        }
 
     @property
     def address(self) -> str:
@@ -125,7 +158,7 @@ class LocalRayCluster:
                 },
                 start_new_session=True,
             )
-        return LocalNode(name, process, env, log)
+        return LocalNode(name, process, env, log, node_manager_port=p[0])
 
     def start_head(self, env: dict[str, str] | None = None) -> LocalNode:
         for name, value in self.driver_env().items():
@@ -193,10 +226,100 @@ class LocalRayCluster:
         _reload_ray_auth()
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    """A new owner-only file (never one that is already there)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _make_certificates(folder: Path, ca_path: Path, cert_path: Path, key_path: Path) -> None:
+    """A CA for this cluster only (its key stays in memory and is gone after this call) and one
+    node certificate it signs, for 127.0.0.1, localhost and this host's address, usable as server
+    and as client: Ray's gRPC servers require the client's certificate from the same CA."""
+    folder.mkdir(mode=0o700, parents=True)
+    now = datetime.datetime.now(datetime.UTC)
+    valid = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=2))
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "prereview test cluster CA")])
+    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(ca_ski, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    node_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "prereview ray node")])
+    # Ray replaces a loopback address to join by this host's own address (the one a route out
+    # would use) and dials that: the certificate names it too
+    from ray._common import network_utils
+
+    own = network_utils.node_ip_address_from_perspective()  # type: ignore[attr-defined]
+    addresses = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address(own)}
+    sans: list[x509.GeneralName] = [
+        *(x509.IPAddress(a) for a in sorted(addresses)),
+        x509.DNSName("localhost"),
+    ]
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(node_name)
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0])
+        .not_valid_after(valid[1])
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    _write_private(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))  # last: marks them done
+
+
+def _key_usage(cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not cert_sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _reload_ray_auth() -> None:
-    """Make Ray in this process read its authentication settings again. Ray caches its token
-    and auth mode on first use (an earlier `ray.init`, another cluster's token), and the head's
-    own GCS client would then be refused by this cluster. Skipped while a driver is connected."""
+    """Make Ray in this process read its authentication and TLS settings again. Ray caches its
+    token and auth mode on first use (an earlier `ray.init`, another cluster's token), and the
+    head's own GCS client would then be refused by this cluster; its C++ config (`RAY_USE_TLS`,
+    `RAY_TLS_*`) is likewise read from the environment once, when first used, and again only
+    by `Config.initialize`, so a plain client would knock on a TLS cluster (or the reverse).
+    Skipped while a driver is connected."""
     if "ray._raylet" not in sys.modules:
         return  # nothing cached yet
     import ray
