@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 from typing import Any
 
@@ -49,11 +50,16 @@ def join(address: str, timeout_s: float) -> None:
         return
     host, port = parse_address(address)
     try:
-        with socket.create_connection((host, port), timeout_s):
-            pass
+        with socket.create_connection((host, port), timeout_s) as conn:
+            wants_tls = not _tls_configured() and _closes_on_plaintext(conn, timeout_s)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ExecutorError(f"cannot reach the Ray cluster at {address}: {reason}") from None
+    if wants_tls:  # Ray itself would retry the GCS for minutes before giving up
+        raise ExecutorError(
+            f"cannot join the Ray cluster at {address}: it requires TLS (set RAY_USE_TLS=1 and "
+            "RAY_TLS_SERVER_CERT, RAY_TLS_SERVER_KEY, RAY_TLS_CA_CERT as on its nodes)"
+        )
     leave()
     try:
         ray.init(
@@ -74,6 +80,28 @@ def join(address: str, timeout_s: float) -> None:
             f"cannot join the Ray cluster at {address}: {first_line(exc)}"
         ) from None
     _joined = address
+
+
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
+"""A gRPC client's first bytes (the connection preface and an empty SETTINGS frame)."""
+
+
+def _tls_configured() -> bool:
+    return os.environ.get("RAY_USE_TLS", "0").strip().lower() in ("1", "true")
+
+
+def _closes_on_plaintext(conn: socket.socket, timeout_s: float) -> bool:
+    """Whether the GCS at `conn` hangs up on a plaintext gRPC client, as a Ray GCS with TLS
+    does at once (a plaintext one answers with its SETTINGS frame). Silence is no proof: then
+    `ray.init` decides."""
+    conn.settimeout(min(timeout_s, 2.0))
+    try:
+        conn.sendall(_HTTP2_PREFACE)
+        return conn.recv(16) == b""
+    except TimeoutError:
+        return False
+    except OSError:  # reset: hung up as well
+        return True
 
 
 def leave() -> None:
