@@ -93,19 +93,10 @@ def _phases(timings: list[dict[str, float]], wall_s: float, serial: bool) -> dic
     return out
 
 
-def _run(
-    reviewer: Any,
-    submitter: Any,
-    script: Path,
-    executor: Any,
-    label: str,
-    preflight: list[float] | None = None,
-    suite: str = SUITE,
-    limit: int | None = None,
-    serial: bool = False,
-) -> dict[str, Any]:
+def _planned(reviewer: Any, submitter: Any, script: Path, suite: str, limit: int | None) -> Any:
+    """A fresh submission driven by the scripted agent, its plan stored (instances are built by
+    the run)."""
     from prereview.domain.submission import ModelAccess, Throughput
-    from prereview.review.assessment import run_assessment
     from prereview.review.service import SubmissionRequest
 
     record = submitter.submit(
@@ -117,7 +108,24 @@ def _run(
             model_args={"script": str(script)},
         )
     )
-    reviewer.plan(record.id, suite=suite, limit=limit)  # stored; instances are built by the run
+    reviewer.plan(record.id, suite=suite, limit=limit)
+    return record
+
+
+def _run(
+    reviewer: Any,
+    submitter: Any,
+    script: Path,
+    executor: Any,
+    label: str,
+    preflight: list[float] | None = None,
+    suite: str = SUITE,
+    limit: int | None = None,
+    serial: bool = False,
+) -> dict[str, Any]:
+    from prereview.review.assessment import run_assessment
+
+    record = _planned(reviewer, submitter, script, suite, limit)
     if preflight is not None:  # timed apart: once per run, whatever the run's size
         started = time.perf_counter()
         executor.preflight(reviewer.get(record.id))
@@ -158,19 +166,7 @@ def _run_cli(
     process (imports, the model's build, on ray the preflight: everything a user waits for)."""
     import subprocess
 
-    from prereview.domain.submission import ModelAccess, Throughput
-    from prereview.review.service import SubmissionRequest
-
-    record = submitter.submit(
-        SubmissionRequest(
-            organization="Bench Labs",
-            access=ModelAccess("scripted/oracle-calls"),
-            release_date=date.today() + timedelta(days=28),
-            throughput=Throughput(None, 4, 0.01),
-            model_args={"script": str(script)},
-        )
-    )
-    reviewer.plan(record.id, suite=suite, limit=limit)
+    record = _planned(reviewer, submitter, script, suite, limit)
     command = [str(Path(sys.executable).parent / "prereview"), "assess", record.id]
     if address is not None:
         command += ["--executor", "ray", "--address", address]

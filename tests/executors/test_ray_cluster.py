@@ -129,6 +129,32 @@ def when(condition: Callable[[], bool], action: Callable[[], None]) -> threading
     return thread
 
 
+def assess_on(
+    cluster: LocalRayCluster, submission_id: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`prereview assess` of two calibration samples on `cluster`, run with `env`."""
+    return subprocess.run(
+        [
+            PREREVIEW,
+            "assess",
+            submission_id,
+            "--suite",
+            "calibration",
+            "--limit",
+            "2",
+            "--executor",
+            "ray",
+            "--address",
+            cluster.address,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def fake_release(root: Path, version: str) -> Path:
     """A path entry that makes `prereview` report another release on the node that has it."""
     info = root / f"prereview-{version}.dist-info"
@@ -194,15 +220,7 @@ def test_a_head_without_the_clusters_token_is_refused_in_one_line(
     record = sqlite_service.submit(request(0.01, 1, None, tmp_path / "calls.jsonl"))
     before = row_counts(sqlite_service)
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
-    command = [PREREVIEW, "assess", record.id, "--suite", "calibration", "--limit", "2"]
-    refused = subprocess.run(
-        [*command, "--executor", "ray", "--address", cluster.address],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    refused = assess_on(cluster, record.id, env)
     assert refused.returncode != 0
     lines = [ln for ln in refused.stderr.splitlines() if ln.strip()]
     assert f"cannot join the Ray cluster at {cluster.address}" in lines[-1], refused.stderr

@@ -11,7 +11,6 @@ import os
 import socket
 import ssl
 import stat
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from prereview.executors.localcluster import LocalRayCluster
 from prereview.executors.ray import RayExecutor
 from prereview.review.assessment import run_assessment
 from prereview.review.service import ReviewService
-from tests.executors.test_ray_cluster import PREREVIEW, calls, node_env, recorded, request
+from tests.executors.test_ray_cluster import assess_on, calls, node_env, recorded, request
 from tests.review.conftest import row_counts
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -173,15 +172,7 @@ def test_a_driver_without_the_tls_settings_is_refused_in_one_line(
     # the token it has, Ray's default retries (which alone would wait for minutes): prereview
     # sees the GCS hang up on plaintext before Ray tries
     env = {k: v for k, v in os.environ.items() if k not in TLS_VARS}
-    command = [PREREVIEW, "assess", record.id, "--suite", "calibration", "--limit", "2"]
-    refused = subprocess.run(
-        [*command, "--executor", "ray", "--address", cluster.address],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    refused = assess_on(cluster, record.id, env)
     assert refused.returncode != 0
     lines = [ln for ln in refused.stderr.splitlines() if ln.strip()]
     assert lines[-1] == (

@@ -325,7 +325,7 @@ def register_review_commands(app: typer.Typer) -> None:
         from prereview.executors import checked_choice, configured_choice, executor_for
 
         chosen, where = configured_choice(settings(), executor_name, address)
-        checked_choice(chosen, where)  # a wrong choice is refused before anything starts
+        kind = checked_choice(chosen, where)  # a wrong choice is refused before anything starts
 
         with _service() as service:
             if plan_only:
@@ -359,7 +359,7 @@ def register_review_commands(app: typer.Typer) -> None:
                         highlight=False,
                     )
                 return
-            if checked_choice(chosen, where) == "ray" and where is not None:
+            if kind == "ray" and where is not None:
                 _start_cluster_early(service, ident, where)
             from prereview.review.assessment import run_assessment
 

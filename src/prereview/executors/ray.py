@@ -495,11 +495,6 @@ def _prebuild(record: SubmissionRecord | None) -> threading.Thread | None:
     return thread
 
 
-def _cpu_nodes() -> list[str]:
-    """The ids of the live nodes that can run units (the head may have no CPUs)."""
-    return list(cpu_nodes())
-
-
 def _quietly(action: Callable[[], object]) -> None:
     with contextlib.suppress(Exception):
         action()
@@ -517,7 +512,7 @@ def sweep_nodes(timeout_s: float = 30.0) -> int:
             max_retries=0,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
         ).remote()
-        for node_id in _cpu_nodes()
+        for node_id in cpu_nodes()
     ]
     ready, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
     return sum(int(ray.get(r)) for r in ready)
