@@ -148,7 +148,7 @@ class RayExecutor(Executor):
         mine = node.versions()
         warming = cluster.take_warming(self.address)
         if warming:  # started while the head imported: below, warm processes answer
-            self._passed_early(warming, families, mine)
+            self._passed_early(warming, families, mine, deadline)
         workers = cpu_nodes()
         if not workers:
             raise ExecutorError(f"the Ray cluster at {self.address} has no node with CPUs")
@@ -194,14 +194,20 @@ class RayExecutor(Executor):
         return reports
 
     def _passed_early(
-        self, warming: list[Any], families: list[str] | None, mine: dict[str, str]
+        self,
+        warming: list[Any],
+        families: list[str] | None,
+        mine: dict[str, str],
+        deadline: float,
     ) -> None:
         """Wait for the early probes (`cluster.start_early`); a node whose checks passed there
         for this run's families (or every family's), with the head's versions, holds as
         checked: the probe below only asks its versions."""
         import ray
 
-        done, _ = ray.wait(warming, num_returns=len(warming), timeout=self.readiness_timeout_s)
+        done, _ = ray.wait(
+            warming, num_returns=len(warming), timeout=max(deadline - time.monotonic(), 0.0)
+        )
         now = time.monotonic()
         for ref in done:
             with contextlib.suppress(Exception):  # the preflight's own probe says why
