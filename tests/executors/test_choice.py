@@ -106,3 +106,41 @@ def test_the_plan_families_guess_reads_refs_only_and_gives_up_on_old_ones() -> N
     ]
     assert plan_families(["memsafety/memsafety_poc", "prereview.tasks:old_task"]) is None
     assert plan_families([]) is None
+
+
+@pytest.mark.parametrize("who", ["submitter", "submitter, id upper-cased with a space"])
+def test_a_caller_who_may_not_assess_never_reaches_the_cluster(
+    sqlite_service: ReviewService, sqlite_reviewer: ReviewService, who: str
+) -> None:
+    """`assess --executor ray` joins the cluster early, but only after the access check: a
+    submitter (who may not assess), also naming the id in other case with a space, is refused
+    with the access error and the address never hears from this host."""
+    import os
+
+    from tests.review.conftest import SUBMITTER_TOKEN
+
+    record = sqlite_service.submit(simulated_request())
+    ident = record.id if who == "submitter" else record.id.upper() + " "
+    before = row_counts(sqlite_service)
+    token = SUBMITTER_TOKEN[str(sqlite_service.settings.home)]
+    with socket.socket() as listener:  # stands where a cluster head would be
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        listener.settimeout(0.5)
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        done = subprocess.run(
+            [PREREVIEW, "assess", ident, "--executor", "ray", "--address", address],
+            env={**os.environ, "PREREVIEW_TOKEN": token},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        with pytest.raises(TimeoutError):
+            listener.accept()[0].close()  # nothing ever connected
+    assert done.returncode != 0 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "access denied" in lines[0], done.stderr
+    assert "Ray cluster" not in done.stderr
+    assert row_counts(sqlite_service) == before
+    assert sqlite_reviewer.get(record.id).review is None
